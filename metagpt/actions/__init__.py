@@ -1,0 +1,20 @@
+"""SOP actions and the documents they produce."""
+
+from metagpt.actions.action import Action, BossRequirement, UserRequirement
+from metagpt.actions.design_api import SystemDesign, WriteDesign
+from metagpt.actions.project_management import Tasks, WriteTasks
+from metagpt.actions.write_code import WriteCode
+from metagpt.actions.write_prd import PRD, WritePRD
+
+__all__ = [
+    "PRD",
+    "Action",
+    "BossRequirement",
+    "SystemDesign",
+    "Tasks",
+    "UserRequirement",
+    "WriteCode",
+    "WriteDesign",
+    "WritePRD",
+    "WriteTasks",
+]

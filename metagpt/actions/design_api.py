@@ -1,0 +1,81 @@
+"""Architect's step: the system design."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from metagpt.actions.action import Action
+from metagpt.actions.document import Document
+from metagpt.utils.paths import safe_relative_path, to_identifier
+
+
+class SystemDesign(Document):
+    """System design: approach, package, files, data structures and call flow."""
+
+    filename = "system_design"
+    heading = "System Design"
+
+    implementation_approach: str = Field(
+        title="Implementation approach",
+        description="The difficult points of the requirement and the open-source frameworks chosen for them.",
+        examples=["Use the standard library's curses for the terminal UI and a fixed-rate game loop."],
+    )
+    python_package_name: str = Field(
+        title="Python package name",
+        description="A short snake_case Python package name for the product.",
+        examples=["cli_snake_game"],
+    )
+    file_list: list[str] = Field(
+        title="File list",
+        description="Relative paths of the files to write, main.py first; only what is needed.",
+        examples=[["main.py", "game.py", "snake.py"]],
+    )
+    data_structures_and_interfaces: str = Field(
+        title="Data structures and interface definitions",
+        description="Mermaid classDiagram code with classes, typed attributes, methods and relations.",
+        examples=[
+            "classDiagram\n    class Game {\n        +int score\n        +start() None\n    }\n"
+            "    class Snake {\n        +list body\n        +move() None\n    }\n    Game --> Snake"
+        ],
+        json_schema_extra={"x-mermaid": "data_api_design"},
+    )
+    program_call_flow: str = Field(
+        title="Program call flow",
+        description="Mermaid sequenceDiagram code using the classes and methods of the class diagram.",
+        examples=[
+            "sequenceDiagram\n    participant M as Main\n    participant G as Game\n    M->>G: start()\n"
+            "    G->>G: loop until game over"
+        ],
+        json_schema_extra={"x-mermaid": "seq_flow"},
+    )
+    anything_unclear: str = Field(
+        title="Anything UNCLEAR",
+        description="Anything unclear in the PRD, or an empty string.",
+        examples=[""],
+    )
+
+    @field_validator("python_package_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        name = to_identifier(value)
+        if not name:
+            raise ValueError("python_package_name must contain letters, e.g. 'snake_game'")
+        return name
+
+    @field_validator("file_list")
+    @classmethod
+    def _safe_paths(cls, value: list[str]) -> list[str]:
+        paths = list(dict.fromkeys(safe_relative_path(name) for name in value))
+        if not paths:
+            raise ValueError("file_list must name at least one file")
+        return paths
+
+
+class WriteDesign(Action):
+    """Design the system for a PRD."""
+
+    output_model = SystemDesign
+    prompt_name = "write_design"
+
+    async def run(self, prd: str) -> SystemDesign:
+        return await self.ask_document(prd=prd)

@@ -1,0 +1,79 @@
+"""`Document`: the base of every SOP output model, and its markdown rendering.
+
+A document's fields are its sections: each field's `title` is the section heading, its
+`description` is the instruction given to the model, and its `examples` show the format.
+Fields holding mermaid code name the resource file they are saved to with
+`json_schema_extra={"x-mermaid": "<file stem>"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Document(BaseModel):
+    """A structured SOP document (PRD, system design, task list)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: ClassVar[str]
+    """Stem of the files this document is saved to under `docs/`."""
+    heading: ClassVar[str]
+
+    def mermaid_resources(self) -> dict[str, str]:
+        """Mermaid diagrams of this document, keyed by resource file stem."""
+        resources = {}
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-mermaid"):
+                resources[str(extra["x-mermaid"])] = strip_fence(getattr(self, name))
+        return resources
+
+    def to_markdown(self) -> str:
+        """The document as markdown: one `##` section per field."""
+        parts = [f"# {self.heading}"]
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and extra.get("x-mermaid"):
+                body = f"```mermaid\n{strip_fence(value)}\n```"
+            else:
+                body = render_value(value)
+            parts.append(f"## {field.title or name}\n\n{body}")
+        return "\n\n".join(parts) + "\n"
+
+
+def render_value(value: Any) -> str:
+    """Markdown for one section value."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return "\n".join(f"- **{k}**: {render_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        if not value:
+            return "(none)"
+        return "\n".join(f"- {render_inline(item)}" for item in value)
+    text = str(value).strip()
+    return text or "(none)"
+
+
+def render_inline(item: Any) -> str:
+    if isinstance(item, BaseModel):
+        item = item.model_dump()
+    if isinstance(item, dict):
+        return ": ".join(str(v) for v in item.values())
+    if isinstance(item, list | tuple):
+        return ": ".join(str(v) for v in item)
+    return str(item)
+
+
+def strip_fence(text: str) -> str:
+    """Mermaid code without a surrounding ```mermaid fence."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        if text.rstrip().endswith("```"):
+            text = text.rstrip()[:-3]
+    return text.strip()

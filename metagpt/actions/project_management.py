@@ -1,0 +1,87 @@
+"""ProjectManager's step: packages, API spec, logic analysis and the ordered task list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from metagpt.actions.action import Action
+from metagpt.actions.document import Document
+from metagpt.utils.paths import safe_relative_path
+
+
+class FileLogic(BaseModel):
+    """What one file must contain."""
+
+    file: str
+    description: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        """Accept MetaGPT's `[file, description]` pairs too."""
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return {"file": value[0], "description": value[1]}
+        return value
+
+
+class Tasks(Document):
+    """The project manager's breakdown of the design into ordered tasks."""
+
+    filename = "api_spec_and_tasks"
+    heading = "API Spec and Tasks"
+
+    required_python_third_party_packages: list[str] = Field(
+        title="Required Python third-party packages",
+        description="pip requirement lines (e.g. 'flask==3.0.0'); empty when the standard library suffices.",
+        examples=[[]],
+    )
+    required_other_language_third_party_packages: list[str] = Field(
+        title="Required Other language third-party packages",
+        description="Packages of other languages, or an empty list.",
+        examples=[[]],
+    )
+    full_api_spec: str = Field(
+        title="Full API spec",
+        description="OpenAPI 3.0 YAML of every API the frontend and backend use; empty when there is none.",
+        examples=[""],
+    )
+    logic_analysis: list[FileLogic] = Field(
+        title="Logic Analysis",
+        description="For each file: what it contains and what it depends on.",
+        examples=[[{"file": "game.py", "description": "Game class: game loop, score, uses Snake"}]],
+    )
+    task_list: list[str] = Field(
+        title="Task list",
+        description="Every file of the design's file list, dependencies first.",
+        examples=[["snake.py", "game.py", "main.py"]],
+    )
+    shared_knowledge: str = Field(
+        title="Shared Knowledge",
+        description="Conventions and values every file must agree on.",
+        examples=["The board is 20x20 cells; directions are (dx, dy) tuples."],
+    )
+    anything_unclear: str = Field(
+        title="Anything UNCLEAR",
+        description="Anything unclear, or an empty string.",
+        examples=[""],
+    )
+
+    @field_validator("task_list")
+    @classmethod
+    def _safe_paths(cls, value: list[str]) -> list[str]:
+        paths = list(dict.fromkeys(safe_relative_path(name) for name in value))
+        if not paths:
+            raise ValueError("task_list must name at least one file")
+        return paths
+
+
+class WriteTasks(Action):
+    """Break a system design into tasks."""
+
+    output_model = Tasks
+    prompt_name = "write_tasks"
+
+    async def run(self, design: str) -> Tasks:
+        return await self.ask_document(design=design)

@@ -1,0 +1,95 @@
+"""ProductManager's step: the Product Requirement Document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from metagpt.actions.action import Action
+from metagpt.actions.document import Document
+
+
+class RequirementItem(BaseModel):
+    """One line of the requirement pool."""
+
+    requirement: str
+    priority: Literal["P0", "P1", "P2"] = Field(description="P0 must have, P1 should have, P2 nice to have")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        """Accept MetaGPT's `[requirement, priority]` pairs too."""
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return {"requirement": value[0], "priority": str(value[1]).strip().upper()}
+        return value
+
+
+class PRD(Document):
+    """Product Requirement Document."""
+
+    filename = "prd"
+    heading = "Product Requirement Document"
+
+    original_requirements: str = Field(
+        title="Original Requirements",
+        description="The boss's requirement, restated completely and precisely.",
+        examples=["Write a command-line snake game."],
+    )
+    product_goals: list[str] = Field(
+        title="Product Goals",
+        description="Up to 3 clear, orthogonal product goals.",
+        examples=[["Create an engaging snake game", "Run smoothly in any terminal", "Keep controls simple"]],
+    )
+    user_stories: list[str] = Field(
+        title="User Stories",
+        description="Up to 5 scenario-based user stories.",
+        examples=[["As a player, I want to steer the snake with the arrow keys so that I can eat the food"]],
+    )
+    competitive_analysis: list[str] = Field(
+        title="Competitive Analysis",
+        description="Up to 7 competing products, each with its strengths and weaknesses.",
+        examples=[["Python Snake Game: simple, but no levels", "nSnake: polished curses UI, few options"]],
+    )
+    competitive_quadrant_chart: str = Field(
+        title="Competitive Quadrant Chart",
+        description="Mermaid quadrantChart code placing the competitors and our target product "
+        "(scores between 0 and 1).",
+        examples=[
+            "quadrantChart\n    title Reach and engagement of snake games\n    x-axis Low Reach --> High Reach\n"
+            "    y-axis Low Engagement --> High Engagement\n    quadrant-1 We should expand\n"
+            "    quadrant-2 Need to promote\n    quadrant-3 Re-evaluate\n    quadrant-4 May be improved\n"
+            "    Python Snake Game: [0.3, 0.6]\n    nSnake: [0.45, 0.23]\n    Our Target Product: [0.5, 0.6]"
+        ],
+        json_schema_extra={"x-mermaid": "competitive_analysis"},
+    )
+    requirement_analysis: str = Field(
+        title="Requirement Analysis",
+        description="The requirement analysed: what matters, what is hard, what is out of scope.",
+        examples=["The game needs a terminal UI, a game loop, collision detection and a score."],
+    )
+    requirement_pool: list[RequirementItem] = Field(
+        title="Requirement Pool",
+        description="Up to 5 requirements with priorities P0/P1/P2.",
+        examples=[[{"requirement": "The snake moves and grows when it eats food", "priority": "P0"}]],
+    )
+    ui_design_draft: str = Field(
+        title="UI Design draft",
+        description="The UI: elements, their functions, style and layout.",
+        examples=["A bordered grid with the snake, the food and the score on top."],
+    )
+    anything_unclear: str = Field(
+        title="Anything UNCLEAR",
+        description="Anything unclear in the requirement, or an empty string.",
+        examples=[""],
+    )
+
+
+class WritePRD(Action):
+    """Write the PRD for the boss's requirement."""
+
+    output_model = PRD
+    prompt_name = "write_prd"
+
+    async def run(self, requirement: str) -> PRD:
+        return await self.ask_document(requirement=requirement)

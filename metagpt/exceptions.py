@@ -1,0 +1,76 @@
+"""Every error MetaGPT raises on purpose.
+
+The split follows the cause, so the CLI and callers can react correctly:
+
+* `UserError` and its children: the user can fix it (config, CLI input, a missing key).
+* `ProviderError` and its children: the model endpoint failed or refused.
+* `ModelBehaviorError`: the model answered, but not in the shape we asked for.
+* `NoMoneyException`: the investment cannot pay for the next call.
+
+Each error carries an `exit_code` the CLI uses, and a message that says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class MetaGPTError(Exception):
+    """Base of every MetaGPT error."""
+
+    exit_code: int = 1
+
+
+class UserError(MetaGPTError):
+    """Something the user can fix: bad input or configuration."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """The configuration is missing a value or holds a wrong one."""
+
+
+class ProviderError(MetaGPTError):
+    """The model endpoint failed; `retryable` says whether trying again may help."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class AuthenticationError(ProviderError):
+    """The endpoint refused the API key or the key lacks permission; retrying cannot help."""
+
+
+class ResponseFormatUnsupported(ProviderError):
+    """The endpoint rejected the requested `response_format`; the caller may fall back."""
+
+
+class ModelBehaviorError(MetaGPTError):
+    """The model's answer could not be used (for instance invalid JSON), even after retries."""
+
+    exit_code = 5
+
+
+class NoMoneyException(MetaGPTError):
+    """The next call could cost more than what is left of the investment.
+
+    Raised *before* the request is sent, so total spend never exceeds the investment.
+    """
+
+    exit_code = 3
+
+    def __init__(self, spent: float, investment: float, estimate: float):
+        self.spent = spent
+        self.investment = investment
+        self.estimate = estimate
+        super().__init__(
+            f"Budget exhausted: spent ${spent:.4f} of ${investment:.4f}; the next call could cost up to "
+            f"${estimate:.4f}. Raise --investment to continue."
+        )
+
+
+class ForbiddenInTests(MetaGPTError):
+    """A real model provider was created while tests forbid real model requests."""

@@ -1,0 +1,212 @@
+"""`LLM`: the configured provider wrapped once with retries, rate limit, budget, cost and logs.
+
+llm = LLM()
+await llm.aask("hello world")
+await llm.acompletion([{"role": "user", "content": "hello"}])
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from loguru import logger
+from pydantic import BaseModel, ValidationError
+
+from metagpt.context import Context
+from metagpt.exceptions import ModelBehaviorError, ProviderError
+from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
+from metagpt.utils.context_window import fit_to_window
+from metagpt.utils.structured import output_schema, parse_output
+
+T = TypeVar("T", bound=BaseModel)
+
+DEFAULT_SYSTEM = "You are a helpful assistant."
+FIX_FORMAT = "Answer again with only the corrected JSON object."
+
+
+def _print_stream(delta: str) -> None:
+    sys.stdout.write(delta)
+    sys.stdout.flush()
+
+
+class LLM:
+    """The model as roles and users see it.
+
+    Args:
+        context: shared config, budget and provider; a fresh `Context()` when omitted.
+        role: name charged for the calls in the cost breakdown.
+        stream_sink: receives streamed text; prints to stdout by default.
+    """
+
+    def __init__(
+        self,
+        context: Context | None = None,
+        role: str = "",
+        stream_sink: Callable[[str], None] = _print_stream,
+    ):
+        self.context = context or Context()
+        self.role = role
+        self.stream_sink = stream_sink
+
+    @property
+    def config(self):
+        return self.context.config
+
+    @property
+    def provider(self) -> Provider:
+        return self.context.provider
+
+    @property
+    def cost_manager(self):
+        return self.context.cost_manager
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def aask(self, msg: str, system_msgs: list[str] | None = None, stream: bool = False) -> str:
+        """Answer one user message, optionally after system messages."""
+        return await self.acompletion_text(self.messages(msg, system_msgs), stream=stream)
+
+    async def aask_batch(self, msgs: list[str], system_msgs: list[str] | None = None) -> str:
+        """Ask several messages in one conversation; returns the answers joined by newlines."""
+        messages = [{"role": "system", "content": s} for s in (system_msgs or [DEFAULT_SYSTEM])]
+        answers = []
+        for msg in msgs:
+            messages.append({"role": "user", "content": msg})
+            answer = await self.acompletion_text(messages)
+            messages.append({"role": "assistant", "content": answer})
+            answers.append(answer)
+        return "\n".join(answers)
+
+    async def acompletion(
+        self, messages: list[dict[str, str]], stream: bool = False, stop: list[str] | None = None
+    ) -> ModelResponse:
+        """One chat completion: the text, the token usage and the model."""
+        request = ModelRequest(messages=messages, stop=stop or [], **self._settings())
+        return await self.request(request, stream=stream)
+
+    async def acompletion_text(self, messages: list[dict[str, str]], stream: bool = False) -> str:
+        return (await self.acompletion(messages, stream=stream)).text
+
+    async def aask_model(
+        self,
+        msg: str,
+        output_model: type[T],
+        system_msgs: list[str] | None = None,
+        stream: bool = False,
+    ) -> T:
+        """Ask for an answer shaped as `output_model`, validated with pydantic.
+
+        Invalid answers are fed back with the validation error, at most `MAX_FORMAT_RETRIES`
+        times, then `ModelBehaviorError` is raised.
+        """
+        messages = self.messages(msg, system_msgs)
+        schema = output_schema(output_model)
+        attempts = self.config.max_format_retries + 1
+        for attempt in range(1, attempts + 1):
+            request = ModelRequest(messages=messages, output_schema=schema, **self._settings())
+            response = await self.request(request, stream=stream)
+            try:
+                return parse_output(response.text, output_model)
+            except (ValueError, ValidationError) as exc:
+                error = _short_error(exc)
+                logger.warning(f"{self.role or 'LLM'}: invalid {output_model.__name__} ({attempt}/{attempts}): {error}")
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": response.text},
+                    {
+                        "role": "user",
+                        "content": f"That answer is invalid: {error}\n{FIX_FORMAT}",
+                    },
+                ]
+        raise ModelBehaviorError(
+            f"The model did not return a valid {output_model.__name__} after {attempts} attempts. "
+            "Try a stronger model (OPENAI_API_MODEL) or raise MAX_FORMAT_RETRIES."
+        )
+
+    # -- the one wrapped call -------------------------------------------------------------------
+
+    async def request(self, request: ModelRequest, stream: bool = False) -> ModelResponse:
+        """Send one request through rate limit, budget check, retries, accounting and logging."""
+        provider = self.provider
+        request = fit_to_window(request, provider)
+        prompt_tokens = provider.count_tokens(request.messages)
+        reservation = self.cost_manager.reserve(provider.model, prompt_tokens, request.max_tokens, provider.priced)
+        usage: Usage | None = None
+        try:
+            logger.trace(f"{self.role or 'LLM'} -> {provider.model}: {request.messages}")
+            started = time.monotonic()
+            response = await self._with_retries(provider, request, stream)
+            usage = response.usage
+            elapsed = time.monotonic() - started
+            logger.trace(f"{self.role or 'LLM'} <- {provider.model} ({elapsed:.1f}s, {usage}): {response.text}")
+            return response
+        finally:
+            cost = self.cost_manager.settle(reservation, self.role, provider.model, usage, provider.priced)
+            if usage is not None:
+                logger.info(
+                    f"{self.role or 'LLM'}: {usage.prompt_tokens}+{usage.completion_tokens} tokens, "
+                    f"${cost:.4f}; total ${self.cost_manager.total_cost:.4f} of ${self.cost_manager.max_budget:.2f}"
+                )
+
+    async def _with_retries(self, provider: Provider, request: ModelRequest, stream: bool) -> ModelResponse:
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, ProviderError) and exc.retryable
+
+        def wait(state) -> float:
+            exc = state.outcome.exception()
+            if isinstance(exc, ProviderError) and exc.retry_after is not None:
+                return min(exc.retry_after, 60.0)
+            return min(0.5 * 2 ** (state.attempt_number - 1), 30.0)
+
+        def before_sleep(state) -> None:
+            exc = state.outcome.exception()
+            logger.warning(f"{provider.model}: {exc}; retry {state.attempt_number} in {state.next_action.sleep:.1f}s")
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(retryable),
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            wait=wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self.context.rate_limiter.acquire()
+                return await (self._stream(provider, request) if stream else provider.complete(request))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _stream(self, provider: Provider, request: ModelRequest) -> ModelResponse:
+        final: ModelResponse | None = None
+        async for chunk in provider.stream(request):
+            if chunk.delta:
+                self.stream_sink(chunk.delta)
+            if chunk.response is not None:
+                final = chunk.response
+        self.stream_sink("\n")
+        if final is None:
+            raise ProviderError(f"{provider.model}: the stream ended without a final answer.", retryable=True)
+        return final
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _settings(self) -> dict:
+        cap = self.provider.max_completion_tokens
+        max_tokens = min(self.config.max_tokens, cap) if cap else self.config.max_tokens
+        return {"max_tokens": max_tokens, "temperature": self.config.temperature}
+
+    @staticmethod
+    def messages(msg: str, system_msgs: list[str] | None = None) -> list[dict[str, str]]:
+        """A chat of the system messages (a default one when none) and one user message."""
+        systems = system_msgs or [DEFAULT_SYSTEM]
+        return [*({"role": "system", "content": s} for s in systems), {"role": "user", "content": msg}]
+
+
+def _short_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'root'}: {e['msg']}" for e in exc.errors()[:5])
+    return str(exc)

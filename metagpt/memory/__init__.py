@@ -1,0 +1,3 @@
+from metagpt.memory.memory import Memory
+
+__all__ = ["Memory"]

@@ -1,0 +1,90 @@
+"""The one interface every model provider implements.
+
+Providers only talk to their model. Retries, rate limits, cost accounting, budget checks,
+validation and logging wrap them once, in `metagpt.llm.LLM`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Usage(BaseModel):
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class OutputSchema(BaseModel):
+    """The JSON schema a structured answer must follow."""
+
+    name: str
+    json_schema: dict[str, Any]
+
+
+class ModelRequest(BaseModel):
+    """One chat completion request, independent of the provider."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float = 0.0
+    output_schema: OutputSchema | None = None
+    """When set, the provider constrains the answer to this schema as far as it can."""
+    stop: list[str] = Field(default_factory=list)
+
+
+class ModelResponse(BaseModel):
+    """What a provider returns for one request."""
+
+    text: str
+    usage: Usage
+    model: str
+    finish_reason: str | None = None
+
+
+class StreamChunk(BaseModel):
+    """A piece of a streamed answer; the last chunk carries the final `response`."""
+
+    delta: str = ""
+    response: ModelResponse | None = None
+
+
+class Provider(abc.ABC):
+    """A chat model behind one small async interface."""
+
+    model: str
+    """Model name used for pricing and logs."""
+    context_window: int | None = None
+    """Maximum prompt + completion tokens, when the provider knows it."""
+    max_completion_tokens: int | None = None
+    """A cap on completion tokens below `MAX_TOKENS`, for slow or loop-prone models."""
+    priced: bool = True
+    """False for local and fake models, which cost nothing."""
+
+    @abc.abstractmethod
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answer one request."""
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
+        """Answer one request piece by piece; the default yields the whole answer at once."""
+        response = await self.complete(request)
+        yield StreamChunk(delta=response.text)
+        yield StreamChunk(response=response)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Prompt tokens of `messages` as this model counts them."""
+        from metagpt.utils.token_counter import count_message_tokens
+
+        return count_message_tokens(messages, self.model)
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""

@@ -1,0 +1,9 @@
+"""The roles of the software company."""
+
+from metagpt.roles.architect import Architect
+from metagpt.roles.engineer import Engineer
+from metagpt.roles.product_manager import ProductManager
+from metagpt.roles.project_manager import ProjectManager
+from metagpt.roles.role import Role
+
+__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "Role"]

@@ -1,0 +1,22 @@
+from metagpt.actions.design_api import SystemDesign, WriteDesign
+from metagpt.actions.document import Document
+from metagpt.actions.write_prd import WritePRD
+from metagpt.roles.role import Role
+
+
+class Architect(Role):
+    """Designs the system for a PRD; names the Python package and the project folder."""
+
+    name = "Bob"
+    profile = "Architect"
+    goal = "Design a concise, usable, complete Python system"
+    constraints = "Keep the architecture simple and use suitable open-source libraries"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._init_actions([WriteDesign])
+        self._watch([WritePRD])
+
+    def on_document(self, document: Document) -> None:
+        if isinstance(document, SystemDesign) and self.project is not None:
+            self.project.adopt_name(document.python_package_name)

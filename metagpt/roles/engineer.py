@@ -1,0 +1,52 @@
+from loguru import logger
+
+from metagpt.actions.design_api import SystemDesign, WriteDesign
+from metagpt.actions.project_management import Tasks, WriteTasks
+from metagpt.actions.write_code import WriteCode
+from metagpt.roles.role import Role
+from metagpt.schema import Message, any_to_str
+
+
+class Engineer(Role):
+    """Writes every file of the task list, in order, each with the files before it as context."""
+
+    name = "Alex"
+    profile = "Engineer"
+    goal = "Write elegant, readable, extensible, efficient code"
+    constraints = "The code must be PEP8-compliant, modular, and follow the design exactly"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._init_actions([WriteCode])
+        self._watch([WriteTasks])
+
+    def _latest(self, action: type, model: type):
+        """The newest document of `model` caused by `action`, from the company's history."""
+        source = self.env.history if self.env is not None else self.memory
+        for message in reversed(source.get_by_action(action)):
+            if isinstance(message.instruct_content, model):
+                return message
+        return None
+
+    async def _act(self) -> Message:
+        tasks_msg = self._latest(WriteTasks, Tasks)
+        design_msg = self._latest(WriteDesign, SystemDesign)
+        if tasks_msg is None or design_msg is None:
+            raise RuntimeError("Engineer needs both the system design and the task list")
+        design: SystemDesign = design_msg.instruct_content
+        tasks: Tasks = tasks_msg.instruct_content
+        files = list(dict.fromkeys([*tasks.task_list, *design.file_list]))
+        written: dict[str, str] = {}
+        for filename in files:
+            logger.info(f"{self.profile} ({self.name}): writing {filename} ({len(written) + 1}/{len(files)})")
+            code = await self.todo.run(filename, design_msg.content, tasks_msg.content, written)
+            written[filename] = code
+            if self.project is not None:
+                self.project.write(f"{design.python_package_name}/{filename}", code)
+        listing = "\n".join(f"- {design.python_package_name}/{name}" for name in written)
+        return Message(
+            content=f"Wrote {len(written)} files:\n{listing}",
+            role=self.profile,
+            cause_by=any_to_str(WriteCode),
+            sent_from=self.name,
+        )

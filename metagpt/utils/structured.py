@@ -1,0 +1,109 @@
+"""Structured outputs: one pydantic model gives the JSON schema, the parser and the prompt hints."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from metagpt.provider.base import OutputSchema
+
+T = TypeVar("T", bound=BaseModel)
+
+_DROPPED_KEYS = ("default", "examples", "x-mermaid", "x-resource")
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
+
+
+def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a pydantic JSON schema in the form OpenAI's strict mode accepts.
+
+    Every object gets `additionalProperties: false` and lists all its properties as required;
+    keys strict mode rejects (defaults, examples, our own hints) are dropped.
+    """
+    schema = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in _DROPPED_KEYS:
+                node.pop(key, None)
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(schema)
+    return schema
+
+
+def output_schema(model: type[BaseModel]) -> OutputSchema:
+    """The request-side description of `model`: its full schema, examples included."""
+    return OutputSchema(name=model.__name__, json_schema=model.model_json_schema())
+
+
+def bounded_schema(schema: dict[str, Any], max_length: int, max_items: int) -> dict[str, Any]:
+    """A copy of `schema` where every string and array is bounded.
+
+    Small local models under constrained decoding can otherwise write one string until
+    `max_tokens`; bounds make the grammar close every value in time.
+    """
+    schema = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and "enum" not in node:
+                node["maxLength"] = min(node.get("maxLength", max_length), max_length)
+            if node.get("type") == "array":
+                node["maxItems"] = min(node.get("maxItems", max_items), max_items)
+                node.setdefault("minItems", 1)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(schema)
+    return schema
+
+
+def extract_json(text: str) -> Any:
+    """The JSON value in a model answer, tolerating code fences and prose around it."""
+    text = text.strip()
+    candidates = [text]
+    candidates += [match.group(1) for match in _FENCE.finditer(text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    error: json.JSONDecodeError | None = None
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError as exc:
+            error = error or exc
+    raise ValueError(f"the answer is not valid JSON ({error})")
+
+
+def parse_output(text: str, model: type[T]) -> T:
+    """Validate a model answer against `model`; raises `ValueError` or `ValidationError`."""
+    return model.model_validate(extract_json(text))
+
+
+def format_instructions(model: type[BaseModel]) -> str:
+    """Prompt text describing the JSON object to return, field by field, with an example."""
+    lines = ["Return only one JSON object, with exactly these keys:"]
+    example: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        title = field.title or name
+        lines.append(f'- "{name}" ({title}): {field.description or ""}'.rstrip())
+        if field.examples:
+            example[name] = field.examples[0]
+    if example:
+        lines.append("Example of the format (write your own content):")
+        lines.append(json.dumps(example, ensure_ascii=False, indent=2))
+    return "\n".join(lines)

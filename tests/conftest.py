@@ -1,0 +1,29 @@
+"""Test-wide guards: no real model requests, no user config or keys leaking in."""
+
+from __future__ import annotations
+
+import pytest
+
+import metagpt.provider
+from metagpt.config import Config
+
+_ENV_KEYS = [*Config.field_aliases(), "METAGPT_ROOT"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", False)
+    for key in _ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let real providers run: for tests that start their own loopback server or local model."""
+    monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", True)
+
+
+@pytest.fixture
+def fake_config(tmp_path) -> Config:
+    return Config(api_type="fake", workspace_path=tmp_path / "workspace")
