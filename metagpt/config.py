@@ -7,6 +7,7 @@ configuration is needed and pass the result down.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,15 +17,12 @@ from metagpt.exceptions import ConfigError
 
 ApiType = Literal["openai", "azure", "local", "fake"]
 
-PLACEHOLDER_MARKERS = ("sk-...", "your_api_key", "your-api-key", "<your", "xxx")
+_PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
 
 
 def is_placeholder(value: str | None) -> bool:
-    """True when a secret is empty or still the template's placeholder."""
-    if value is None:
-        return True
-    text = value.strip().lower()
-    return not text or any(marker in text for marker in PLACEHOLDER_MARKERS)
+    """True when a secret is empty or still a template placeholder (`sk-...`, `YOUR_API_KEY`)."""
+    return value is None or bool(_PLACEHOLDER.match(value.strip()))
 
 
 class ModelPrice(BaseModel):
@@ -99,15 +97,19 @@ class Config(BaseModel):
 
     @classmethod
     def field_aliases(cls) -> dict[str, str]:
-        """Map of every accepted upper-case key to its field name."""
+        """Map of every accepted upper-case key to its field name.
+
+        Where a field has several names, the current one comes last so that it wins over
+        legacy names when both are set.
+        """
         aliases: dict[str, str] = {}
         for name, info in cls.model_fields.items():
             if info.alias:
                 aliases[info.alias] = name
             if isinstance(info.validation_alias, AliasChoices):
-                for choice in info.validation_alias.choices:
-                    if isinstance(choice, str) and choice.isupper():
-                        aliases[choice] = name
+                names = [c for c in info.validation_alias.choices if isinstance(c, str) and c.isupper()]
+                for choice in reversed(names):  # choices list the current name first
+                    aliases[choice] = name
         return aliases
 
     @classmethod
@@ -128,13 +130,13 @@ class Config(BaseModel):
         merged: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for key, name in aliases.items():
-            if key in env:
+            if key in env and not _unset(env[key]):
                 merged[name], sources[name] = env[key], f"environment variable {key}"
         for path in (root / "config" / "config.yaml", root / "config" / "key.yaml"):
             for key, value in _read_yaml(path).items():
                 if key not in aliases:
                     raise ConfigError(f"{path}: unknown key {key!r}. Known keys: {', '.join(sorted(aliases))}.")
-                if value is not None:
+                if not _unset(value):
                     merged[aliases[key]], sources[aliases[key]] = value, f"{path}: {key}"
         merged.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -150,6 +152,11 @@ class Config(BaseModel):
         """The configuration of the current directory (or `$METAGPT_ROOT`)."""
         root = os.environ.get("METAGPT_ROOT")
         return cls.load(Path(root) if root else None)
+
+
+def _unset(value: Any) -> bool:
+    """Values that leave a key to the sources below: None, empty, or a template placeholder."""
+    return value is None or (isinstance(value, str) and is_placeholder(value))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

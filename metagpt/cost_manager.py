@@ -45,6 +45,14 @@ TOKEN_PRICES: dict[str, ModelPrice] = {
 }
 
 
+def lookup_price(model: str, overrides: dict[str, ModelPrice] | None = None) -> ModelPrice | None:
+    """The configured or built-in price of `model`; None when unknown."""
+    if overrides and model in overrides:
+        return overrides[model]
+    matches = [name for name in TOKEN_PRICES if model == name or model.startswith(name + "-")]
+    return TOKEN_PRICES[max(matches, key=len)] if matches else None
+
+
 class CostRecord(BaseModel):
     """Accumulated usage of one role or one model."""
 
@@ -84,11 +92,9 @@ class CostManager:
         """The price of `model`; unknown priced models cost $0 with a one-time warning."""
         if not priced:
             return ModelPrice(prompt=0, completion=0)
-        if model in self.price_overrides:
-            return self.price_overrides[model]
-        matches = [name for name in TOKEN_PRICES if model == name or model.startswith(name + "-")]
-        if matches:
-            return TOKEN_PRICES[max(matches, key=len)]
+        price = lookup_price(model, self.price_overrides)
+        if price is not None:
+            return price
         if model not in self._warned_models:
             self._warned_models.add(model)
             logger.warning(
@@ -128,7 +134,7 @@ class CostManager:
     def summary(self) -> str:
         """Spend against the investment, with a per-role breakdown."""
         lines = [
-            f"Spent ${self.total.cost:.4f} of ${self.max_budget:.2f} "
+            f"Spent ${self.total.cost:.4f} of ${self.max_budget:.4f} "
             f"({self.total.prompt_tokens} prompt + {self.total.completion_tokens} completion tokens, "
             f"{self.total.calls} calls)"
         ]

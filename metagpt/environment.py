@@ -50,11 +50,14 @@ async def gather_or_cancel(awaitables: Iterable[Awaitable]) -> list:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     if not tasks:
         return []
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
-    if failed:
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # also when the caller is cancelled: no task may outlive this call
+        pending = [t for t in tasks if not t.done()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+    failed = [t for t in tasks if not t.cancelled() and t.exception() is not None]
+    if failed:
         raise failed[0].exception()
     return [t.result() for t in tasks]

@@ -4,8 +4,9 @@ Works with OpenAI, Azure OpenAI (`API_TYPE: azure`) and local servers (Ollama, v
 llama.cpp server, LM Studio) through `OPENAI_BASE_URL`.
 
 Structured answers ask for `response_format: json_schema` (strict). An endpoint that rejects
-it gets `json_object`, then the schema in the prompt only; what worked is remembered per
-endpoint and model for the rest of the process.
+it gets `json_object` with the schema attached (the extension llama.cpp's servers use to
+constrain decoding), then plain `json_object`, then the schema in the prompt only; what worked
+is remembered per endpoint and model for the rest of the process.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import Any, Literal
 import openai
 
 from metagpt.config import Config
+from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
 from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
 
-FormatMode = Literal["json_schema", "json_object", "prompt"]
-FORMAT_MODES: tuple[FormatMode, ...] = ("json_schema", "json_object", "prompt")
+FormatMode = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
+FORMAT_MODES: tuple[FormatMode, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|grammar|schema", re.IGNORECASE)
 
 # (base_url, model) -> the first structured-output mode the endpoint accepts.
@@ -39,6 +41,8 @@ class OpenAIProvider(Provider):
     def __init__(self, config: Config):
         self.model = config.openai_api_model
         self.base_url = (config.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
+        # A server on this machine costs nothing, unless it serves a priced model (a local proxy).
+        self.priced = not is_loopback(self.base_url) or lookup_price(self.model, config.model_prices) is not None
         key = config.openai_api_key
         if key is None and self.base_url == DEFAULT_BASE_URL:
             raise ConfigError(
@@ -129,6 +133,9 @@ class OpenAIProvider(Provider):
                     "strict": True,
                 },
             }
+        elif request.output_schema and mode == "json_object_schema":
+            schema = strict_json_schema(request.output_schema.json_schema)
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         elif request.output_schema and mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs
@@ -138,6 +145,14 @@ class OpenAIProvider(Provider):
         return Usage(
             prompt_tokens=self.count_tokens(request.messages), completion_tokens=count_text_tokens(text, self.model)
         )
+
+
+def is_loopback(url: str) -> bool:
+    """True for a server on this machine (Ollama, vLLM, LM Studio...), whose calls cost nothing."""
+    from urllib.parse import urlparse
+
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
 
 
 def _usage(usage: Any) -> Usage | None:

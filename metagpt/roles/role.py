@@ -9,6 +9,7 @@ environment and returned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
@@ -141,8 +142,8 @@ class Role:
         history = "\n".join(str(m) for m in self.memory.get(10))
         prompt = render_prompt("role_choose_action", history=history, options=options, count=str(len(self.actions)))
         answer = await self.llm.aask(prompt, [self.system_prompt])
-        digits = "".join(ch for ch in answer if ch.isdigit() or ch == "-")
-        choice = int(digits) if digits.lstrip("-").isdigit() else -1
+        match = re.search(r"-?\d+", answer)
+        choice = int(match.group()) if match else -1
         self.todo = self.actions[choice] if 0 <= choice < len(self.actions) else None
         return self.todo is not None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -25,20 +26,14 @@ def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """
     schema = copy.deepcopy(schema)
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in _DROPPED_KEYS:
-                node.pop(key, None)
-            if node.get("type") == "object" and "properties" in node:
-                node["additionalProperties"] = False
-                node["required"] = list(node["properties"])
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
+    def fix(node: dict[str, Any]) -> None:
+        for key in _DROPPED_KEYS:
+            node.pop(key, None)
+        if node.get("type") == "object" and "properties" in node:
+            node["additionalProperties"] = False
+            node["required"] = list(node["properties"])
 
-    visit(schema)
+    _walk(schema, fix)
     return schema
 
 
@@ -55,21 +50,30 @@ def bounded_schema(schema: dict[str, Any], max_length: int, max_items: int) -> d
     """
     schema = copy.deepcopy(schema)
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "string" and "enum" not in node:
-                node["maxLength"] = min(node.get("maxLength", max_length), max_length)
-            if node.get("type") == "array":
-                node["maxItems"] = min(node.get("maxItems", max_items), max_items)
-                node.setdefault("minItems", 1)
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
+    def bound(node: dict[str, Any]) -> None:
+        if node.get("type") == "string" and "enum" not in node:
+            node["maxLength"] = min(node.get("maxLength", max_length), max_length)
+        if node.get("type") == "array":
+            node["maxItems"] = min(node.get("maxItems", max_items), max_items)
+            node.setdefault("minItems", 1)
 
-    visit(schema)
+    _walk(schema, bound)
     return schema
+
+
+def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
+    """Call `visit` on every JSON object inside a schema, depth first, parents first."""
+    if isinstance(node, dict):
+        visit(node)
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+                for child in value.values():  # a name -> schema map, not a schema itself
+                    _walk(child, visit)
+            else:
+                _walk(value, visit)
+    elif isinstance(node, list):
+        for item in node:
+            _walk(item, visit)
 
 
 def extract_json(text: str) -> Any:

@@ -1,0 +1,143 @@
+"""The `metagpt` command on the fake model: summary on success, one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from loguru import logger
+from typer.testing import CliRunner
+
+import metagpt.provider
+from metagpt.actions import PRD
+from metagpt.cli import app
+from metagpt.provider.fake import FakeProvider
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def runner(monkeypatch, tmp_path) -> CliRunner:
+    monkeypatch.setenv("API_TYPE", "fake")
+    monkeypatch.setenv("WORKSPACE_PATH", str(tmp_path / "ws"))
+    yield CliRunner()
+    # The CLI reconfigures loguru for the process (console sink, run log file); restore the default.
+    logger.remove()
+    logger.add(sys.stderr)
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+def test_run_writes_the_project_and_prints_the_summary(runner, tmp_path):
+    result = runner.invoke(app, ["a command-line snake game", "--investment", "1.5"])
+
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "ws" / "cli_snake_game"
+    lines = result.output.splitlines()
+    assert f"Project: {project}" in lines
+    written = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() and p.parent.name != "logs")
+    start = lines.index(f"Files written ({len(written)}):")
+    assert sorted(line.strip() for line in lines[start + 1 : start + 1 + len(written)]) == written
+    assert lines[start + 1 + len(written)].startswith("Spent ")
+    assert "Spent $0.0000 of $1.5000 (" in result.output
+    assert any(line.startswith("  Engineer: $0.0000") for line in lines)
+    assert "Time: " in result.output
+    PRD.model_validate_json((project / "docs" / "prd.json").read_text())
+    assert (project / "requirements.txt").exists()
+    assert (project / "logs" / "metagpt.log").read_text()
+    assert "Traceback" not in result.output
+
+
+def test_no_implement_and_project_name(runner, tmp_path):
+    result = runner.invoke(app, ["a snake game", "--no-implement", "--project-name", "My Snake"])
+
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "ws" / "my_snake"  # a chosen name is kept, not replaced by the package name
+    assert f"Project: {project}" in result.output
+    assert sorted(p.name for p in (project / "docs").iterdir()) == [
+        "api_spec_and_tasks.json",
+        "api_spec_and_tasks.md",
+        "prd.json",
+        "prd.md",
+        "system_design.json",
+        "system_design.md",
+    ]
+    assert not (project / "cli_snake_game").exists()  # no Engineer, no code
+
+
+@pytest.mark.parametrize("idea", ["", "   "])
+def test_empty_idea_exits_2_with_one_error_line(runner, tmp_path, idea):
+    result = runner.invoke(app, [idea])
+
+    assert result.exit_code == 2
+    assert error_lines(result.output) == [
+        "Error: The idea is empty: describe what to build, e.g. 'a command-line snake game'."
+    ]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ws").exists() or list((tmp_path / "ws").iterdir()) == []
+
+
+def test_bad_config_value_exits_2_naming_the_file_and_key(runner, tmp_path):
+    key_file = Path(tmp_path) / "config" / "key.yaml"
+    key_file.parent.mkdir()
+    key_file.write_text("MAX_TOKENS: -1\n")
+
+    result = runner.invoke(app, ["a snake game"])
+
+    assert result.exit_code == 2
+    assert error_lines(result.output) == [f"Error: {key_file}: MAX_TOKENS: Input should be greater than 0 (got -1)."]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ws").exists()
+
+
+def test_unknown_config_key_exits_2(runner, tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("OPENAI_KEY: sk-abc\n")
+
+    result = runner.invoke(app, ["a snake game"])
+
+    assert result.exit_code == 2
+    assert len(error_lines(result.output)) == 1
+    assert "unknown key 'OPENAI_KEY'" in result.output
+
+
+@pytest.mark.parametrize("investment", ["0", "-1"])
+def test_non_positive_investment_exits_2(runner, investment):
+    result = runner.invoke(app, ["a snake game", "--investment", investment])
+
+    assert result.exit_code == 2
+    assert error_lines(result.output) == [f"Error: Investment must be positive, got {float(investment)}."]
+
+
+class PricedFake(FakeProvider):
+    """The fake model, priced as gpt-4o."""
+
+    priced = True
+
+    def __init__(self):
+        super().__init__(model="gpt-4o")
+
+
+def test_budget_too_small_for_a_priced_model_stops_with_exit_3(runner, monkeypatch, tmp_path):
+    """The first call's worst case exceeds a tiny investment: the run stops before sending it."""
+    monkeypatch.setattr(metagpt.provider, "create_provider", lambda config: PricedFake())
+
+    result = runner.invoke(app, ["a snake game", "--investment", "0.001"])
+
+    assert result.exit_code == 3, result.output
+    assert "Stopped: Budget exhausted: spent $0.0000 of $0.0010" in result.output
+    assert "Spent $0.0000 of $0.0010 (0 prompt + 0 completion tokens, 0 calls)" in result.output
+    assert "Traceback" not in result.output
+    assert len(list((tmp_path / "ws").iterdir())) == 1  # the project folder stays, with what was written
+
+
+def test_setup_py_packages_the_cli_and_every_subpackage():
+    from setuptools import find_packages
+
+    packages = set(find_packages(where=str(REPO_ROOT), include=["metagpt", "metagpt.*"]))
+
+    assert {"metagpt", "metagpt.actions", "metagpt.memory", "metagpt.prompts", "metagpt.provider"} <= packages
+    assert {"metagpt.roles", "metagpt.utils"} <= packages

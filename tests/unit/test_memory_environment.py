@@ -1,0 +1,254 @@
+"""Memory, message routing through the Environment, and cancellation of concurrent roles."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from metagpt.actions import Action, UserRequirement, WriteCode, WriteDesign, WritePRD, WriteTasks
+from metagpt.context import Context
+from metagpt.environment import Environment, gather_or_cancel
+from metagpt.memory import Memory
+from metagpt.provider.fake import FakeProvider
+from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, Role
+from metagpt.schema import Message, any_to_str
+
+
+class Echo(Action):
+    async def run(self, text: str) -> str:
+        return f"echo: {text}"
+
+
+class Listener(Role):
+    """Watches `Echo` messages and answers with its own `Echo`."""
+
+    def __init__(self, name: str, watch: list, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._init_actions([Echo])
+        self._watch(watch)
+
+
+def msg(cause_by: object = "", content: str = "hi", **kwargs) -> Message:
+    return Message(content=content, cause_by=any_to_str(cause_by) if cause_by else "", **kwargs)
+
+
+# -- Memory -------------------------------------------------------------------------------------
+
+
+def test_memory_stores_each_message_once():
+    memory = Memory()
+    first, second = msg(WritePRD, "prd"), msg(WriteDesign, "design")
+
+    memory.add(first)
+    memory.add(first)
+    memory.add_batch([second, first, Message(id=first.id, content="same id, other text")])
+
+    assert memory.get() == [first, second]
+    assert memory.count() == 2
+
+
+def test_memory_get_last_k():
+    memory = Memory()
+    messages = [msg(content=str(i)) for i in range(5)]
+    memory.add_batch(messages)
+
+    assert memory.get(2) == messages[3:]
+    assert memory.get(0) == messages
+    assert memory.get(10) == messages
+
+
+def test_memory_get_by_action_accepts_class_instance_and_key():
+    memory = Memory()
+    prd1, design, prd2 = msg(WritePRD, "p1"), msg(WriteDesign, "d"), msg(WritePRD, "p2")
+    memory.add_batch([prd1, design, prd2])
+
+    assert memory.get_by_action(WritePRD) == [prd1, prd2]
+    assert memory.get_by_action(WritePRD()) == [prd1, prd2]
+    assert memory.get_by_action(any_to_str(WriteDesign)) == [design]
+    assert memory.get_by_action(WriteTasks) == []
+    assert memory.get_by_actions([WriteDesign, WritePRD]) == [prd1, design, prd2]
+
+
+def test_memory_clear():
+    memory = Memory()
+    message = msg(WritePRD)
+    memory.add(message)
+
+    memory.clear()
+    memory.add(message)
+
+    assert memory.get_by_action(WritePRD) == [message]
+
+
+def test_routing_keys_are_derived_from_classes():
+    assert any_to_str(WritePRD) == "metagpt.actions.write_prd.WritePRD"
+    assert any_to_str(WritePRD()) == any_to_str(WritePRD)
+    assert any_to_str("custom") == "custom"
+
+
+# -- routing ------------------------------------------------------------------------------------
+
+
+def company_env(fake_config) -> tuple[Environment, dict[str, Role]]:
+    context = Context(fake_config, provider=FakeProvider([]))
+    roles = {r.profile: r for r in (ProductManager(), Architect(), ProjectManager(), Engineer())}
+    env = Environment()
+    for role in roles.values():
+        role.set_context(context)
+    env.add_roles(roles.values())
+    return env, roles
+
+
+@pytest.mark.parametrize(
+    ("cause_by", "receiver"),
+    [
+        (UserRequirement, "Product Manager"),
+        (WritePRD, "Architect"),
+        (WriteDesign, "Project Manager"),
+        (WriteTasks, "Engineer"),
+        (WriteCode, None),
+    ],
+)
+def test_messages_reach_only_the_roles_watching_their_cause(fake_config, cause_by, receiver):
+    env, roles = company_env(fake_config)
+    message = msg(cause_by)
+
+    env.publish_message(message)
+
+    assert {p: r.inbox for p, r in roles.items()} == {p: ([message] if p == receiver else []) for p in roles}
+    assert env.history.get() == [message]
+
+
+@pytest.mark.parametrize("address", ["Bob", "Architect", any_to_str(Architect)])
+def test_send_to_overrides_cause_by(fake_config, address):
+    env, roles = company_env(fake_config)
+    message = msg(UserRequirement, send_to={address})  # the Product Manager watches this cause
+
+    env.publish_message(message)
+
+    assert {p: len(r.inbox) for p, r in roles.items()} == {
+        "Product Manager": 0,
+        "Architect": 1,
+        "Project Manager": 0,
+        "Engineer": 0,
+    }
+
+
+def test_message_without_cause_or_recipient_reaches_nobody(fake_config):
+    env, roles = company_env(fake_config)
+
+    env.publish_message(Message(content="hello?"))
+
+    assert all(r.inbox == [] for r in roles.values())
+    assert env.history.count() == 1
+
+
+def test_republished_message_is_kept_once_in_history(fake_config):
+    env, _ = company_env(fake_config)
+    message = msg(WritePRD)
+
+    env.publish_message(message)
+    env.publish_message(message)
+
+    assert env.history.get() == [message]
+
+
+async def test_environment_runs_roles_until_idle(fake_config):
+    context = Context(fake_config, provider=FakeProvider([]))
+    first = Listener("first", [UserRequirement], context=context)
+    second = Listener("second", [Echo], context=context)
+    bystander = Listener("bystander", [WriteTasks], context=context)
+    env = Environment()
+    env.add_roles([first, second, bystander])
+    assert env.is_idle
+
+    env.publish_message(msg(UserRequirement, "start"))
+    assert not env.is_idle
+    assert (first.is_idle, second.is_idle, bystander.is_idle) == (False, True, True)
+
+    rounds = 0
+    while not env.is_idle and rounds < 5:
+        await env.run()
+        rounds += 1
+
+    assert env.is_idle
+    assert [(m.sent_from, m.content) for m in env.history.get()] == [
+        ("", "start"),
+        ("first", "echo: start"),  # goes to second only: first does not watch Echo
+        ("second", "echo: echo: start"),  # not fed back to second itself
+    ]
+    assert [m.content for m in first.memory.get()] == ["start", "echo: start"]
+    assert [m.content for m in second.memory.get()] == ["echo: start", "echo: echo: start"]
+    assert bystander.memory.count() == 0
+
+
+async def test_role_ignores_its_own_messages(fake_config):
+    role = Listener("self", [Echo], context=Context(fake_config, provider=FakeProvider([])))
+    env = Environment()
+    env.add_role(role)
+
+    env.publish_message(Message(content="mine", cause_by=any_to_str(Echo), sent_from="self"))
+
+    assert await role.run() is None
+    assert role.memory.count() == 0
+
+
+# -- gather_or_cancel ---------------------------------------------------------------------------
+
+
+async def test_gather_or_cancel_returns_results_in_order():
+    async def value(v: int, delay: float) -> int:
+        await asyncio.sleep(delay)
+        return v
+
+    assert await gather_or_cancel([value(1, 0.02), value(2, 0), value(3, 0.01)]) == [1, 2, 3]
+    assert await gather_or_cancel([]) == []
+
+
+async def test_gather_or_cancel_cancels_the_others_when_one_fails():
+    observed: list[str] = []
+    finished: list[str] = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(10)
+            finished.append("slow")
+        except asyncio.CancelledError:
+            observed.append("cancelled")
+            raise
+
+    async def fast() -> str:
+        return "fast"
+
+    async def failing() -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("role failed")
+
+    with pytest.raises(RuntimeError, match=r"^role failed$"):
+        await asyncio.wait_for(gather_or_cancel([slow(), fast(), failing()]), timeout=2)
+
+    assert observed == ["cancelled"]
+    assert finished == []
+
+
+async def test_cancelling_gather_or_cancel_cancels_its_tasks():
+    observed: list[str] = []
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            observed.append("cancelled")
+            raise
+
+    outer = asyncio.ensure_future(gather_or_cancel([slow()]))
+    await started.wait()
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    await asyncio.sleep(0.01)
+
+    assert observed == ["cancelled"]
