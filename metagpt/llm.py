@@ -7,6 +7,7 @@ await llm.acompletion([{"role": "user", "content": "hello"}])
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError, ProviderError
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
 from metagpt.utils.context_window import fit_to_window
-from metagpt.utils.structured import output_schema, parse_output
+from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
+from metagpt.utils.token_counter import count_text_tokens
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -99,10 +101,12 @@ class LLM:
     ) -> T:
         """Ask for an answer shaped as `output_model`, validated with pydantic.
 
+        The field-by-field format instructions are appended to `msg`, so the model knows the
+        shape even where the endpoint cannot be told the schema.
         Invalid answers are fed back with the validation error, at most `MAX_FORMAT_RETRIES`
         times, then `ModelBehaviorError` is raised.
         """
-        messages = self.messages(msg, system_msgs)
+        messages = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
         schema = output_schema(output_model)
         attempts = self.config.max_format_retries + 1
         for attempt in range(1, attempts + 1):
@@ -133,6 +137,8 @@ class LLM:
         provider = self.provider
         request = fit_to_window(request, provider)
         prompt_tokens = provider.count_tokens(request.messages)
+        if request.output_schema is not None:
+            prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
         reservation = self.cost_manager.reserve(provider.model, prompt_tokens, request.max_tokens, provider.priced)
         usage: Usage | None = None
         try:
@@ -148,7 +154,7 @@ class LLM:
             if usage is not None:
                 logger.info(
                     f"{self.role or 'LLM'}: {usage.prompt_tokens}+{usage.completion_tokens} tokens, "
-                    f"${cost:.4f}; total ${self.cost_manager.total_cost:.4f} of ${self.cost_manager.max_budget:.2f}"
+                    f"${cost:.4f}; total ${self.cost_manager.total_cost:.4f} of ${self.cost_manager.max_budget:.4f}"
                 )
 
     async def _with_retries(self, provider: Provider, request: ModelRequest, stream: bool) -> ModelResponse:
@@ -204,6 +210,12 @@ class LLM:
         """A chat of the system messages (a default one when none) and one user message."""
         systems = system_msgs or [DEFAULT_SYSTEM]
         return [*({"role": "system", "content": s} for s in systems), {"role": "user", "content": msg}]
+
+
+def schema_tokens(schema: dict, model: str) -> int:
+    """Prompt tokens an endpoint may bill for a response schema, in whichever form it is sent."""
+    forms = (schema, strict_json_schema(schema))
+    return max(count_text_tokens(json.dumps(form), model) for form in forms)
 
 
 def _short_error(exc: Exception) -> str:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from metagpt.actions.document import Document
 from metagpt.prompts import render_prompt
-from metagpt.utils.structured import format_instructions
 
 if TYPE_CHECKING:
     from metagpt.llm import LLM
@@ -15,9 +14,9 @@ if TYPE_CHECKING:
 class Action:
     """A step that turns context into an output.
 
-    Subclasses with a structured result set `output_model`; `ask_document` then builds the
-    prompt from the template `prompts/<prompt_name>.md`, the model's format instructions and
-    the given values, and returns a validated instance.
+    Subclasses with a structured result set `output_model`; `ask_document` then fills the
+    template `prompts/<prompt_name>.md` with the given values and asks the LLM for a validated
+    instance (the LLM adds the model's format instructions).
     """
 
     output_model: ClassVar[type[Document] | None] = None
@@ -45,10 +44,7 @@ class Action:
         self.system_prompt = system_prompt
 
     def prompt(self, **values: str) -> str:
-        fields: dict[str, Any] = dict(values)
-        if self.output_model is not None:
-            fields["format"] = format_instructions(self.output_model)
-        return render_prompt(self.prompt_name, **fields)
+        return render_prompt(self.prompt_name, **values)
 
     async def ask_document(self, **values: str) -> Document:
         assert self.output_model is not None, f"{self.name} declares no output_model"

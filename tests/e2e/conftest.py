@@ -1,0 +1,53 @@
+"""End-to-end fixtures: a loopback OpenAI-compatible server and LLMs pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from metagpt.config import Config
+from metagpt.context import Context
+from metagpt.llm import LLM
+from metagpt.provider import openai_api
+from tests.e2e.openai_server import OpenAIServer
+
+MODEL = "gpt-4o-mini"
+API_KEY = "sk-test"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoint_modes() -> Iterator[None]:
+    """Forget which structured-output mode each endpoint accepted, before and after each test."""
+    openai_api._endpoint_modes.clear()
+    yield
+    openai_api._endpoint_modes.clear()
+
+
+@pytest.fixture
+def openai_server(allow_model_requests: None) -> Iterator[OpenAIServer]:
+    """A running loopback server (realistic answers unless a test plans others)."""
+    with OpenAIServer() as server:
+        yield server
+    assert not server.errors, f"the test server failed: {server.errors}"
+
+
+def openai_config(base_url: str, **settings: Any) -> Config:
+    """A config for `base_url` with the test key and a priced model."""
+    return Config(**{"openai_base_url": base_url, "openai_api_key": API_KEY, "openai_api_model": MODEL, **settings})
+
+
+@pytest.fixture
+async def make_llm(openai_server: OpenAIServer) -> AsyncIterator[Callable[..., LLM]]:
+    """`make_llm(**config)`: an `LLM` on the loopback server with its own context and budget."""
+    contexts: list[Context] = []
+
+    def make(**settings: Any) -> LLM:
+        context = Context(openai_config(openai_server.base_url, **settings))
+        contexts.append(context)
+        return LLM(context, role="Tester", stream_sink=lambda delta: None)
+
+    yield make
+    for context in contexts:
+        await context.aclose()
