@@ -103,7 +103,13 @@ def summary(company, seconds: float) -> str:
     lines += [f"  {path.relative_to(project.path)}" for path in project.files]
     lines.append(cost.summary())
     tokens = cost.total.completion_tokens
-    lines.append(f"Time: {seconds:.1f}s, {tokens / seconds if seconds else 0:.1f} completion tokens/s")
+    lines.append(f"Time: {seconds:.1f}s, {tokens / seconds if seconds else 0:.1f} completion tokens/s overall")
+    provider = company.context.provider
+    if hasattr(provider, "generation_tokens_per_second"):
+        lines.append(
+            f"Local model: {provider.generation_tokens_per_second:.1f} generation tokens/s, "
+            f"{provider.prompt_tokens_per_second:.1f} prompt tokens/s"
+        )
     return "\n".join(lines)
 
 

@@ -1,0 +1,92 @@
+"""JSON-schema constrained decoding for llama.cpp, sized so small models always close their JSON.
+
+A 135M model under a plain JSON grammar can write one string until `max_tokens`; bounding every
+string and list (from the token budget) makes the grammar close each value in time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from metagpt.exceptions import ResponseFormatUnsupported
+from metagpt.utils.structured import bounded_schema, strict_json_schema
+
+MAX_STRING_CHARS = 300
+MIN_STRING_CHARS = 40
+MAX_LIST_ITEMS = 5
+CHARS_PER_TOKEN = 3.0
+"""A cautious chars-per-token figure for English prose, used to size string bounds."""
+KEY_TOKENS = 6
+"""Tokens a JSON key costs with its quotes, colon and separators."""
+# llama-cpp-python's JSON-schema converter lets raw control characters (newlines) into strings,
+# which `json.loads` then rejects; llama.cpp's own converter excludes them, as JSON requires.
+_LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
+_STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def structured_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """The strict form of `schema` with strings and lists bounded to fit in `max_tokens`.
+
+    Lists get at most `MAX_LIST_ITEMS` items; strings share what is left of the token budget
+    after the keys, between `MIN_STRING_CHARS` and `MAX_STRING_CHARS` each.
+    """
+    strict = strict_json_schema(schema)
+    strings, keys = _slots(strict, strict.get("$defs", {}), depth=0)
+    per_string = (max_tokens - keys * KEY_TOKENS) * CHARS_PER_TOKEN / max(strings, 1)
+    max_length = int(min(MAX_STRING_CHARS, max(MIN_STRING_CHARS, per_string)))
+    return bounded_schema(strict, max_length=max_length, max_items=MAX_LIST_ITEMS)
+
+
+def _slots(node: Any, defs: dict[str, Any], depth: int) -> tuple[float, float]:
+    """Worst-case (string values, keys) one JSON value of schema `node` can hold."""
+    if not isinstance(node, dict) or depth > 8:
+        return 0, 0
+    if ref := node.get("$ref"):
+        return _slots(defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
+    if options := node.get("anyOf") or node.get("oneOf"):
+        counts = [_slots(option, defs, depth + 1) for option in options]
+        return max(c[0] for c in counts), max(c[1] for c in counts)
+    kind = node.get("type")
+    if kind == "string":
+        return (0, 0) if "enum" in node else (1, 0)
+    if kind == "array":
+        strings, keys = _slots(node.get("items"), defs, depth + 1)
+        items = min(node.get("maxItems", MAX_LIST_ITEMS), MAX_LIST_ITEMS)
+        return strings * items, keys * items
+    strings = keys = 0.0
+    for child in node.get("properties", {}).values():
+        child_strings, child_keys = _slots(child, defs, depth + 1)
+        strings, keys = strings + child_strings, keys + child_keys + 1
+    return strings, keys
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar_text(schema_json: str) -> str:
+    from metagpt.provider.local_llama import import_llama_cpp
+
+    import_llama_cpp()
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(schema_json).replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+
+
+def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
+    """A `LlamaGrammar` that only admits JSON following `schema`, sized for `max_tokens`.
+
+    We build the grammar rather than pass `response_format={"type": "json_object", "schema": ...}`:
+    llama-cpp-python silently falls back to unconstrained JSON when the schema cannot be converted,
+    and its string rule admits raw newlines, which is not JSON.
+    """
+    from metagpt.provider.local_llama import import_llama_cpp
+
+    import_llama_cpp()
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    bounded = structured_schema(schema, max_tokens)
+    try:
+        text = _grammar_text(json.dumps(bounded))
+    except (AssertionError, KeyError, ValueError, TypeError) as exc:
+        raise ResponseFormatUnsupported(f"llama.cpp cannot turn this JSON schema into a grammar: {exc!r}") from exc
+    return LlamaGrammar.from_string(text, verbose=False)
