@@ -48,7 +48,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/startup_time.py
-	$(BIN)/python bench/local_model.py
+	$(BIN)/python bench/local_model.py --company
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
