@@ -25,7 +25,7 @@ def _echo(text: str) -> None:
 
 @app.command()
 def startup(
-    idea: Annotated[str, typer.Argument(help="What to build, e.g. 'a command-line snake game'.")],
+    idea: Annotated[str, typer.Argument(help="What to build, e.g. 'a command-line snake game'.", metavar="IDEA")],
     investment: Annotated[float, typer.Option(help="Budget in dollars; the run stops before exceeding it.")] = 3.0,
     n_round: Annotated[int, typer.Option(help="Maximum number of rounds.", min=1)] = 5,
     implement: Annotated[bool, typer.Option(help="Hire the Engineer to write the code.")] = True,

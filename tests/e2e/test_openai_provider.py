@@ -23,7 +23,7 @@ from metagpt.provider import openai_api
 from metagpt.utils.structured import format_instructions
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
 from tests.e2e.conftest import MODEL, openai_config
-from tests.e2e.openai_server import RETRY_NOW, OpenAIServer, answer, error
+from tests.e2e.openai_server import RETRY_NOW, OpenAIServer, answer, error, usage
 
 
 class Address(BaseModel):
@@ -48,14 +48,6 @@ def dollars(prompt_tokens: int, completion_tokens: int, model: str = MODEL) -> f
     """Cost of a call from the price table, computed independently of the cost manager."""
     price = TOKEN_PRICES[model]
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
-
-
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
 
 
 def format_of(body: dict[str, Any]) -> str | None:
