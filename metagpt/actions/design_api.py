@@ -6,7 +6,7 @@ from pydantic import Field, field_validator
 
 from metagpt.actions.action import Action
 from metagpt.actions.document import Document
-from metagpt.utils.paths import safe_relative_path, to_identifier
+from metagpt.utils.paths import FileList, to_identifier
 
 
 class SystemDesign(Document):
@@ -25,7 +25,7 @@ class SystemDesign(Document):
         description="A short snake_case Python package name for the product.",
         examples=["cli_snake_game"],
     )
-    file_list: list[str] = Field(
+    file_list: FileList = Field(
         title="File list",
         description="Relative paths of the files to write, main.py first; only what is needed.",
         examples=[["main.py", "game.py", "snake.py"]],
@@ -61,14 +61,6 @@ class SystemDesign(Document):
         if not name:
             raise ValueError("python_package_name must contain letters, e.g. 'snake_game'")
         return name
-
-    @field_validator("file_list")
-    @classmethod
-    def _safe_paths(cls, value: list[str]) -> list[str]:
-        paths = list(dict.fromkeys(safe_relative_path(name) for name in value))
-        if not paths:
-            raise ValueError("file_list must name at least one file")
-        return paths
 
 
 class WriteDesign(Action):

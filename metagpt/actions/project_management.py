@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from metagpt.actions.action import Action
 from metagpt.actions.document import Document
-from metagpt.utils.paths import safe_relative_path
+from metagpt.utils.paths import FileList
 
 
 class FileLogic(BaseModel):
@@ -52,7 +52,7 @@ class Tasks(Document):
         description="For each file: what it contains and what it depends on.",
         examples=[[{"file": "game.py", "description": "Game class: game loop, score, uses Snake"}]],
     )
-    task_list: list[str] = Field(
+    task_list: FileList = Field(
         title="Task list",
         description="Every file of the design's file list, dependencies first.",
         examples=[["snake.py", "game.py", "main.py"]],
@@ -67,14 +67,6 @@ class Tasks(Document):
         description="Anything unclear, or an empty string.",
         examples=[""],
     )
-
-    @field_validator("task_list")
-    @classmethod
-    def _safe_paths(cls, value: list[str]) -> list[str]:
-        paths = list(dict.fromkeys(safe_relative_path(name) for name in value))
-        if not paths:
-            raise ValueError("task_list must name at least one file")
-        return paths
 
 
 class WriteTasks(Action):

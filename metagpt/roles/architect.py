@@ -11,11 +11,8 @@ class Architect(Role):
     profile = "Architect"
     goal = "Design a concise, usable, complete Python system"
     constraints = "Keep the architecture simple and use suitable open-source libraries"
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._init_actions([WriteDesign])
-        self._watch([WritePRD])
+    action_classes = (WriteDesign,)
+    watch_actions = (WritePRD,)
 
     def on_document(self, document: Document) -> None:
         if isinstance(document, SystemDesign) and self.project is not None:

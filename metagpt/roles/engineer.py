@@ -14,11 +14,8 @@ class Engineer(Role):
     profile = "Engineer"
     goal = "Write elegant, readable, extensible, efficient code"
     constraints = "The code must be PEP8-compliant, modular, and follow the design exactly"
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._init_actions([WriteCode])
-        self._watch([WriteTasks])
+    action_classes = (WriteCode,)
+    watch_actions = (WriteTasks,)
 
     def _latest(self, action: type, model: type):
         """The newest document of `model` caused by `action`, from the company's history."""

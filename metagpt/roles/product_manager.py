@@ -10,8 +10,5 @@ class ProductManager(Role):
     profile = "Product Manager"
     goal = "Efficiently create a successful product"
     constraints = "Keep the product simple and the PRD concise"
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._init_actions([WritePRD])
-        self._watch([UserRequirement])
+    action_classes = (WritePRD,)
+    watch_actions = (UserRequirement,)

@@ -11,11 +11,8 @@ class ProjectManager(Role):
     profile = "Project Manager"
     goal = "Break the design into tasks in dependency order and name the packages they need"
     constraints = "Cover every file of the design"
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._init_actions([WriteTasks])
-        self._watch([WriteDesign])
+    action_classes = (WriteTasks,)
+    watch_actions = (WriteDesign,)
 
     def on_document(self, document: Document) -> None:
         if isinstance(document, Tasks) and self.project is not None:

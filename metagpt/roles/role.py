@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from loguru import logger
 
@@ -31,12 +31,18 @@ ReactMode = Literal["by_order", "react"]
 
 
 class Role:
-    """Base of every role. Subclasses set their actions and watch list in `__init__`."""
+    """Base of every role.
+
+    Subclasses declare `action_classes` (what they can do) and `watch_actions` (whose messages
+    wake them), or call `_init_actions` / `_watch` in `__init__` for per-instance choices.
+    """
 
     name: str = ""
     profile: str = ""
     goal: str = ""
     constraints: str = ""
+    action_classes: ClassVar[tuple[type[Action], ...]] = ()
+    watch_actions: ClassVar[tuple[type[Action], ...]] = ()
 
     def __init__(
         self,
@@ -54,8 +60,8 @@ class Role:
         self.constraints = constraints if constraints is not None else self.constraints
         self.react_mode: ReactMode = react_mode
         self.max_react_loop = max_react_loop
-        self.actions: list[Action] = []
-        self.watch: set[str] = set()
+        self.actions: list[Action] = [cls() for cls in self.action_classes]
+        self.watch: set[str] = {any_to_str(cls) for cls in self.watch_actions}
         self.memory = Memory()
         self.inbox: list[Message] = []
         self.news: list[Message] = []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 _FILLER = {"a", "an", "the", "write", "make", "create", "build", "design", "develop", "please", "me"}
@@ -35,3 +38,15 @@ def safe_relative_path(name: str) -> str:
     if any(part in ("..", "") for part in cleaned.split("/")):
         raise ValueError(f"file path {name!r} must not contain '..' or empty parts")
     return str(path)
+
+
+def safe_file_list(names: list[str]) -> list[str]:
+    """Safe relative paths, duplicates dropped in order; at least one is required."""
+    paths = list(dict.fromkeys(safe_relative_path(name) for name in names))
+    if not paths:
+        raise ValueError("the list must name at least one file, like 'main.py'")
+    return paths
+
+
+FileList = Annotated[list[str], AfterValidator(safe_file_list)]
+"""A list of file paths from a model, validated with `safe_file_list`."""
