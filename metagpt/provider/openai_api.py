@@ -179,8 +179,9 @@ def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(f"{where} timed out; raise TIMEOUT if the model is slow.", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
+        reason = str(exc).rstrip(".")
         return ProviderError(
-            f"Cannot reach {base_url}: {exc}. Check OPENAI_BASE_URL and that the server runs.", retryable=True
+            f"Cannot reach {base_url}: {reason}. Check OPENAI_BASE_URL and that the server runs.", retryable=True
         )
     if not isinstance(exc, openai.APIStatusError):
         return ProviderError(f"{where}: {exc}")
