@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
 from metagpt.exceptions import ConfigError
 
 ApiType = Literal["openai", "azure", "local", "fake"]
@@ -89,7 +90,7 @@ class Config(BaseModel):
 
     def resolve_workspace(self, root: Path | None = None) -> Path:
         """Folder that receives generated projects."""
-        return self.workspace_path or (root or Path.cwd()) / "workspace"
+        return self.workspace_path or (root or Path.cwd()) / WORKSPACE_DIR
 
     def price_of(self, model: str) -> ModelPrice | None:
         """Configured price override for `model`, if any."""
@@ -132,7 +133,7 @@ class Config(BaseModel):
         for key, name in aliases.items():
             if key in env and not _unset(env[key]):
                 merged[name], sources[name] = env[key], f"environment variable {key}"
-        for path in (root / "config" / "config.yaml", root / "config" / "key.yaml"):
+        for path in (root / CONFIG_DIR / name for name in CONFIG_FILES):
             for key, value in _read_yaml(path).items():
                 if key not in aliases:
                     raise ConfigError(f"{path}: unknown key {key!r}. Known keys: {', '.join(sorted(aliases))}.")

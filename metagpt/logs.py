@@ -11,6 +11,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from metagpt.const import LOG_FILE
+
 CONSOLE_FORMAT = "<green>{time:HH:mm:ss}</green> | {message}"
 VERBOSE_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | {name}:{line} | {message}"
 
@@ -30,6 +32,6 @@ def setup_console(verbose: bool = False) -> None:
 
 def add_run_log(folder: Path) -> int:
     """Write the full log of this run, prompts included, to `folder/logs/metagpt.log`."""
-    path = folder / "logs" / "metagpt.log"
+    path = folder / LOG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     return logger.add(path, level="TRACE", encoding="utf-8", enqueue=False, diagnose=False)

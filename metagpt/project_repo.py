@@ -13,6 +13,7 @@ from pathlib import Path
 from loguru import logger
 
 from metagpt.actions.document import Document
+from metagpt.const import DOCS_DIR, RESOURCES_DIR
 from metagpt.utils.paths import safe_relative_path, to_identifier
 
 
@@ -76,10 +77,10 @@ class ProjectRepo:
 
     def save_document(self, document: Document) -> None:
         """`docs/<name>.md` and `.json`, plus `resources/<diagram>.mmd` for each mermaid field."""
-        self.write(f"docs/{document.filename}.md", document.to_markdown())
-        self.write(f"docs/{document.filename}.json", document.model_dump_json(indent=2))
+        self.write(f"{DOCS_DIR}/{document.filename}.md", document.to_markdown())
+        self.write(f"{DOCS_DIR}/{document.filename}.json", document.model_dump_json(indent=2))
         for stem, code in document.mermaid_resources().items():
-            self.write(f"resources/{stem}.mmd", code + "\n")
+            self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n")
 
     def read_json(self, relative: str) -> dict:
         return json.loads(self.resolve(relative).read_text(encoding="utf-8"))

@@ -1,0 +1,19 @@
+"""Names and paths that several modules share. Computing them touches no file."""
+
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+"""The installed `metagpt` package."""
+SOURCE_ROOT = PACKAGE_ROOT.parent
+"""The checkout holding the package (when run from source)."""
+DATA_PATH = SOURCE_ROOT / "data"
+"""Sample documents for examples such as the `Sales` role."""
+
+CONFIG_DIR = "config"
+CONFIG_FILES = ("config.yaml", "key.yaml")
+"""Read in this order under `<root>/config/`; later files win."""
+WORKSPACE_DIR = "workspace"
+
+DOCS_DIR = "docs"
+RESOURCES_DIR = "resources"
+LOG_FILE = "logs/metagpt.log"
