@@ -7,6 +7,12 @@ from metagpt.roles.role import Role
 from metagpt.schema import Message, any_to_str
 
 
+def code_path(name: str, package: str) -> str:
+    """A file's path inside the package folder; models often repeat the package name in front."""
+    prefix = f"{package}/"
+    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
+
+
 class Engineer(Role):
     """Writes every file of the task list, in order, each with the files before it as context."""
 
@@ -32,15 +38,16 @@ class Engineer(Role):
             raise RuntimeError("Engineer needs both the system design and the task list")
         design: SystemDesign = design_msg.instruct_content
         tasks: Tasks = tasks_msg.instruct_content
-        files = list(dict.fromkeys([*tasks.task_list, *design.file_list]))
+        package = design.python_package_name
+        files = list(dict.fromkeys(code_path(name, package) for name in [*tasks.task_list, *design.file_list]))
         written: dict[str, str] = {}
         for filename in files:
             logger.info(f"{self.profile} ({self.name}): writing {filename} ({len(written) + 1}/{len(files)})")
             code = await self.todo.run(filename, design_msg.content, tasks_msg.content, written)
             written[filename] = code
             if self.project is not None:
-                self.project.write(f"{design.python_package_name}/{filename}", code)
-        listing = "\n".join(f"- {design.python_package_name}/{name}" for name in written)
+                self.project.write(f"{package}/{filename}", code)
+        listing = "\n".join(f"- {package}/{name}" for name in written)
         return Message(
             content=f"Wrote {len(written)} files:\n{listing}",
             role=self.profile,

@@ -39,3 +39,27 @@ async def test_existing_project_folder_is_never_reused(fake_config):
         await company.run(n_round=2)
         assert path.name == expected
         assert (path / "docs/prd.md").exists()
+
+
+async def test_file_names_repeating_the_package_are_written_once_inside_it(fake_config):
+    from metagpt.context import Context
+    from metagpt.provider.fake import FAKE_CODE, FakeProvider, sample_from_schema
+
+    def responder(request):
+        if request.output_schema is None:
+            return FAKE_CODE
+        schema = request.output_schema.json_schema
+        document = sample_from_schema(schema, schema.get("$defs", {}))
+        if request.output_schema.name == "SystemDesign":
+            document["file_list"] = ["cli_snake_game/main.py"]
+        if request.output_schema.name == "Tasks":
+            document["task_list"] = ["main.py"]
+        return json.dumps(document)
+
+    company = SoftwareCompany(context=Context(fake_config, provider=FakeProvider([responder] * 4)))
+    company.hire([ProductManager(), Architect(), ProjectManager(), Engineer()])
+    company.start_project("a command-line snake game")
+    await company.run(n_round=5)
+
+    code = sorted(p.relative_to(company.project.path).as_posix() for p in company.project.path.rglob("*.py"))
+    assert code == ["cli_snake_game/main.py"]

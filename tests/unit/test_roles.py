@@ -172,3 +172,12 @@ async def test_document_action_is_saved_and_published_as_markdown(fake_config, t
     assert PRD.model_validate_json((docs / "prd.json").read_text()) == result.instruct_content
     assert env.history.get() == [result]
     assert ctx.cost_manager.by_role["Product Manager"].calls == 1
+
+
+def test_engineer_drops_a_repeated_package_prefix_from_file_names():
+    from metagpt.roles.engineer import code_path
+
+    assert code_path("snake/game.py", "snake") == "game.py"
+    assert code_path("game.py", "snake") == "game.py"
+    assert code_path("snake_game/game.py", "snake") == "snake_game/game.py"
+    assert code_path("snake/", "snake") == "snake/"
