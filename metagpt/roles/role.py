@@ -91,7 +91,7 @@ class Role:
 
     @property
     def project(self) -> ProjectRepo | None:
-        return getattr(self.context, "project", None)
+        return self.context.project
 
     @property
     def system_prompt(self) -> str:
