@@ -67,9 +67,11 @@ class LLM:
 
     # -- public API ---------------------------------------------------------------------------
 
-    async def aask(self, msg: str, system_msgs: list[str] | None = None, stream: bool = False) -> str:
-        """Answer one user message, optionally after system messages."""
-        return await self.acompletion_text(self.messages(msg, system_msgs), stream=stream)
+    async def aask(
+        self, msg: str, system_msgs: list[str] | None = None, stream: bool = False, stop: list[str] | None = None
+    ) -> str:
+        """Answer one user message, optionally after system messages and up to a stop sequence."""
+        return (await self.acompletion(self.messages(msg, system_msgs), stream=stream, stop=stop)).text
 
     async def aask_batch(self, msgs: list[str], system_msgs: list[str] | None = None) -> str:
         """Ask several messages in one conversation; returns the answers joined by newlines."""

@@ -22,25 +22,27 @@ class Document(BaseModel):
     """Stem of the files this document is saved to under `docs/`."""
     heading: ClassVar[str]
 
-    def mermaid_resources(self) -> dict[str, str]:
-        """Mermaid diagrams of this document, keyed by resource file stem."""
-        resources = {}
-        for name, field in type(self).model_fields.items():
+    @classmethod
+    def mermaid_stems(cls) -> dict[str, str]:
+        """Field name -> resource file stem, for the fields that hold mermaid code."""
+        stems = {}
+        for name, field in cls.model_fields.items():
             extra = field.json_schema_extra
             if isinstance(extra, dict) and extra.get("x-mermaid"):
-                resources[str(extra["x-mermaid"])] = strip_fence(getattr(self, name))
-        return resources
+                stems[name] = str(extra["x-mermaid"])
+        return stems
+
+    def mermaid_resources(self) -> dict[str, str]:
+        """Mermaid diagrams of this document, keyed by resource file stem."""
+        return {stem: strip_fence(getattr(self, name)) for name, stem in self.mermaid_stems().items()}
 
     def to_markdown(self) -> str:
         """The document as markdown: one `##` section per field."""
         parts = [f"# {self.heading}"]
+        diagrams = self.mermaid_stems()
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            extra = field.json_schema_extra
-            if isinstance(extra, dict) and extra.get("x-mermaid"):
-                body = f"```mermaid\n{strip_fence(value)}\n```"
-            else:
-                body = render_value(value)
+            body = f"```mermaid\n{strip_fence(value)}\n```" if name in diagrams else render_value(value)
             parts.append(f"## {field.title or name}\n\n{body}")
         return "\n\n".join(parts) + "\n"
 

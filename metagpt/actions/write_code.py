@@ -47,6 +47,4 @@ class WriteCode(Action):
         others = "\n\n".join(f"## {name}\n```python\n{code}```" for name, code in written.items()) or "(none yet)"
         prompt = self.prompt(filename=filename, design=design, tasks=tasks, written=others)
         systems = [self.system_prompt] if self.system_prompt else None
-        messages = self.llm.messages(prompt, systems)
-        response = await self.llm.acompletion(messages, stop=CODE_STOP)
-        return extract_code(response.text)
+        return extract_code(await self.llm.aask(prompt, systems, stop=CODE_STOP))
