@@ -77,7 +77,7 @@ async def _run(
     roles = [ProductManager(), Architect(), ProjectManager()] + ([Engineer()] if implement else [])
     company.hire(roles)
     company.invest(investment)
-    folder = company.start_project(idea, project_name)
+    folder = company.start_project(idea, project_name=project_name)
     add_run_log(folder)
     started = time.monotonic()
     try:

@@ -17,3 +17,6 @@ WORKSPACE_DIR = "workspace"
 DOCS_DIR = "docs"
 RESOURCES_DIR = "resources"
 LOG_FILE = "logs/metagpt.log"
+
+MESSAGE_ROUTE_TO_ALL = "<all>"
+"""`Message.send_to` value meaning every role of the environment."""

@@ -2,62 +2,69 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 
+from loguru import logger
+
+from metagpt.context import Context
 from metagpt.memory import Memory
 from metagpt.roles.role import Role
 from metagpt.schema import Message
+from metagpt.utils.concurrency import gather_or_cancel
 
 
 class Environment:
-    """Holds the roles and the shared history; delivers each message to the roles it is for."""
+    """Holds the roles and the shared history; delivers each message to the roles it is for.
 
-    def __init__(self) -> None:
+    A message goes to every role when it is sent to `<all>` (the default), else to the roles
+    whose name, profile or class is among its recipients. Each role then decides in `_observe`
+    whether it reacts (it watches the cause, or it is named as a recipient).
+    """
+
+    def __init__(self, context: Context | None = None, desc: str = "") -> None:
         self.roles: dict[str, Role] = {}
         self.history = Memory()
+        self.context = context
+        self.desc = desc
 
     def add_role(self, role: Role) -> None:
         role.set_env(self)
+        if self.context is not None:
+            role.set_context(self.context)
         self.roles[role.name] = role
 
     def add_roles(self, roles: Iterable[Role]) -> None:
         for role in roles:
             self.add_role(role)
 
-    def publish_message(self, message: Message) -> None:
-        """Record `message` and put it in the inbox of every role watching it."""
+    def get_roles(self) -> dict[str, Role]:
+        return self.roles
+
+    def get_role(self, name: str) -> Role | None:
+        return self.roles.get(name)
+
+    def role_names(self) -> list[str]:
+        return list(self.roles)
+
+    def publish_message(self, message: Message, peekable: bool = True) -> bool:
+        """Record `message` and deliver it to each role it is addressed to."""
         self.history.add(message)
+        delivered = False
         for role in self.roles.values():
-            if role.is_watching(message):
+            if message.is_for(role.addresses):
                 role.put_message(message)
+                delivered = True
+        if not delivered:
+            logger.warning(
+                f"No role is addressed by the message from {message.sent_from or message.role}: {message.send_to}"
+            )
+        return delivered
 
     async def run(self, k: int = 1) -> None:
-        """Run `k` rounds; in each, every role observes and acts concurrently."""
+        """Run `k` rounds; in each, every role with something to react to runs concurrently."""
         for _ in range(k):
-            await gather_or_cancel(role.run() for role in self.roles.values())
+            await gather_or_cancel(role.run() for role in self.roles.values() if not role.is_idle)
 
     @property
     def is_idle(self) -> bool:
         return all(role.is_idle for role in self.roles.values())
-
-
-async def gather_or_cancel(awaitables: Iterable[Awaitable]) -> list:
-    """Run concurrently; on the first error cancel the rest and raise that error.
-
-    Unlike `asyncio.gather`, no role keeps working (and spending) after another has failed.
-    """
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    if not tasks:
-        return []
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:  # also when the caller is cancelled: no task may outlive this call
-        pending = [t for t in tasks if not t.done()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    failed = [t for t in tasks if not t.cancelled() and t.exception() is not None]
-    if failed:
-        raise failed[0].exception()
-    return [t.result() for t in tasks]

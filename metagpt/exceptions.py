@@ -72,5 +72,11 @@ class NoMoneyException(MetaGPTError):
         )
 
 
+class HumanStopped(MetaGPTError):
+    """The person playing a role (`is_human=True`) asked to stop."""
+
+    exit_code = 130
+
+
 class ForbiddenInTests(MetaGPTError):
     """A real model provider was created while tests forbid real model requests."""

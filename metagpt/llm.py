@@ -2,7 +2,8 @@
 
 llm = LLM()
 await llm.aask("hello world")
-await llm.acompletion([{"role": "user", "content": "hello"}])
+rsp = await llm.acompletion([{"role": "user", "content": "hello"}])
+rsp.choices[0].message.content
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, ValidationError
@@ -41,6 +42,7 @@ class LLM:
         context: shared config, budget and provider; a fresh `Context()` when omitted.
         role: name charged for the calls in the cost breakdown.
         stream_sink: receives streamed text; prints to stdout by default.
+        provider: a provider of its own (e.g. a human at the terminal) instead of the context's.
     """
 
     def __init__(
@@ -48,10 +50,12 @@ class LLM:
         context: Context | None = None,
         role: str = "",
         stream_sink: Callable[[str], None] = _print_stream,
+        provider: Provider | None = None,
     ):
         self.context = context or Context()
         self.role = role
         self.stream_sink = stream_sink
+        self._provider = provider
 
     @property
     def config(self):
@@ -59,7 +63,7 @@ class LLM:
 
     @property
     def provider(self) -> Provider:
-        return self.context.provider
+        return self._provider or self.context.provider
 
     @property
     def cost_manager(self):
@@ -68,13 +72,30 @@ class LLM:
     # -- public API ---------------------------------------------------------------------------
 
     async def aask(
-        self, msg: str, system_msgs: list[str] | None = None, stream: bool = False, stop: list[str] | None = None
+        self,
+        msg: str | list[Any],
+        system_msgs: list[str] | None = None,
+        format_msgs: list[dict[str, str]] | None = None,
+        stream: bool = False,
+        stop: list[str] | None = None,
+        timeout: float | None = None,
     ) -> str:
-        """Answer one user message, optionally after system messages and up to a stop sequence."""
-        return (await self.acompletion(self.messages(msg, system_msgs), stream=stream, stop=stop)).text
+        """Answer a user message (or a list of messages), after system messages and `format_msgs`.
 
-    async def aask_batch(self, msgs: list[str], system_msgs: list[str] | None = None) -> str:
-        """Ask several messages in one conversation; returns the answers joined by newlines."""
+        `timeout` is accepted for MetaGPT compatibility; `TIMEOUT` in the config governs calls.
+        """
+        messages = self.messages(msg, system_msgs)
+        if format_msgs:
+            messages[-1:-1] = format_msgs
+        return (await self.acompletion(messages, stream=stream, stop=stop)).text
+
+    async def aask_batch(
+        self, msgs: list[str], system_msgs: list[str] | None = None, timeout: float | None = None
+    ) -> str:
+        """Ask several messages in one conversation, each after the previous answer.
+
+        Returns the answers joined by newlines. The calls depend on each other, so they run in turn.
+        """
         messages = [{"role": "system", "content": s} for s in (system_msgs or [DEFAULT_SYSTEM])]
         answers = []
         for msg in msgs:
@@ -85,14 +106,38 @@ class LLM:
         return "\n".join(answers)
 
     async def acompletion(
-        self, messages: list[dict[str, str]], stream: bool = False, stop: list[str] | None = None
+        self,
+        messages: list[dict[str, str]],
+        stream: bool = False,
+        stop: list[str] | None = None,
+        timeout: float | None = None,
     ) -> ModelResponse:
-        """One chat completion: the text, the token usage and the model."""
-        request = ModelRequest(messages=messages, stop=stop or [], **self._settings())
+        """One chat completion: `.text`, `.usage`, `.model`, and `.choices[0].message.content`."""
+        request = ModelRequest(messages=as_chat(messages), stop=stop or [], **self._settings())
         return await self.request(request, stream=stream)
 
-    async def acompletion_text(self, messages: list[dict[str, str]], stream: bool = False) -> str:
+    async def acompletion_text(
+        self, messages: list[dict[str, str]], stream: bool = False, timeout: float | None = None
+    ) -> str:
+        """The text of one chat completion."""
         return (await self.acompletion(messages, stream=stream)).text
+
+    async def acompletion_batch(self, batch: list[list[dict[str, str]]]) -> list[ModelResponse]:
+        """Independent chat completions, run concurrently within the rate limit and the budget.
+
+        If one fails, the others are cancelled and the error is raised.
+        """
+        from metagpt.utils.concurrency import gather_or_cancel
+
+        return await gather_or_cancel(self.acompletion(messages) for messages in batch)
+
+    async def acompletion_batch_text(self, batch: list[list[dict[str, str]]]) -> list[str]:
+        """The texts of `acompletion_batch`, in the order of `batch`."""
+        return [response.text for response in await self.acompletion_batch(batch)]
+
+    @staticmethod
+    def get_choice_text(response: ModelResponse) -> str:
+        return response.choices[0].message.content
 
     async def aask_model(
         self,
@@ -208,10 +253,26 @@ class LLM:
         return {"max_tokens": max_tokens, "temperature": self.config.temperature}
 
     @staticmethod
-    def messages(msg: str, system_msgs: list[str] | None = None) -> list[dict[str, str]]:
-        """A chat of the system messages (a default one when none) and one user message."""
+    def messages(msg: str | list[Any], system_msgs: list[str] | None = None) -> list[dict[str, str]]:
+        """A chat of the system messages (a default one when none) and the user message(s)."""
         systems = system_msgs or [DEFAULT_SYSTEM]
-        return [*({"role": "system", "content": s} for s in systems), {"role": "user", "content": msg}]
+        users = as_chat(msg if isinstance(msg, list) else [msg])
+        return [*({"role": "system", "content": s} for s in systems), *users]
+
+
+def as_chat(messages: list[Any]) -> list[dict[str, str]]:
+    """Chat dicts from dicts, `Message`s (their `to_dict`) or plain strings (user turns)."""
+    chat = []
+    for message in messages:
+        if isinstance(message, dict):
+            chat.append({"role": str(message["role"]), "content": str(message["content"])})
+        elif hasattr(message, "to_dict"):
+            item = message.to_dict()
+            role = item["role"] if item["role"] in ("system", "user", "assistant") else "user"
+            chat.append({"role": role, "content": item["content"]})
+        else:
+            chat.append({"role": "user", "content": str(message)})
+    return chat
 
 
 def schema_tokens(schema: dict, model: str) -> int:

@@ -1,6 +1,8 @@
-"""SOP actions and the documents they produce."""
+"""Actions: the public `Action` base, and the SOP steps with the documents they produce."""
 
-from metagpt.actions.action import Action, BossRequirement, UserRequirement
+from metagpt.actions.action import Action
+from metagpt.actions.action_output import ActionOutput
+from metagpt.actions.add_requirement import BossRequirement, UserRequirement
 from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
 from metagpt.actions.write_code import WriteCode
@@ -9,6 +11,7 @@ from metagpt.actions.write_prd import PRD, WritePRD
 __all__ = [
     "PRD",
     "Action",
+    "ActionOutput",
     "BossRequirement",
     "SystemDesign",
     "Tasks",

@@ -1,65 +1,149 @@
-"""`Action`: one step of a standard operating procedure, run by a role through its LLM."""
+"""`Action`: one step a role takes, usually one or a few model calls.
+
+Both ways MetaGPT users write actions work:
+
+    class SimpleWriteCode(Action):                  # declarative
+        name: str = "SimpleWriteCode"
+        PROMPT_TEMPLATE: str = "Write a python function that can {instruction}."
+
+        async def run(self, instruction: str):
+            return await self._aask(self.PROMPT_TEMPLATE.format(instruction=instruction))
+
+    class ShoutOut(Action):                         # plain class
+        def __init__(self, name="ShoutOut", context=None, llm=None):
+            super().__init__(name, context, llm)
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import contextvars
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel
 
 from metagpt.actions.document import Document
 from metagpt.prompts import render_prompt
+from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
     from metagpt.llm import LLM
+    from metagpt.schema import Message
+
+T = TypeVar("T", bound=BaseModel)
+
+current_llm: contextvars.ContextVar[LLM | None] = contextvars.ContextVar("current_llm", default=None)
+"""The LLM of the role that is running, for actions created on the fly inside its `_act`, so
+their calls are charged to that role's team budget."""
 
 
-class Action:
+class Action(Declared):
     """A step that turns context into an output.
 
-    Subclasses with a structured result set `output_model`; `ask_document` then fills the
-    template `prompts/<prompt_name>.md` with the given values and asks the LLM for a validated
-    instance (the LLM adds the model's format instructions).
+    Args:
+        name: shown in logs and in `str(action)`; the class name by default.
+        context: input the action may use (`i_context`).
+        llm: the model to use; by default the owning role's, or a default `LLM()` when the
+            action runs outside any role.
+
+    Subclasses implement `async run(...)`. Actions that produce a SOP document set
+    `output_model` and call `ask_document`, which fills `prompts/<prompt_name>.md`.
     """
+
+    name: str = ""
+    i_context: Any = None
+    prefix: str = ""
+    """System prompt given to the model: the owning role's description."""
+    desc: str = ""
 
     output_model: ClassVar[type[Document] | None] = None
     prompt_name: ClassVar[str] = ""
 
-    def __init__(self, llm: LLM | None = None):
+    def __init__(self, name: str = "", context: Any = None, llm: LLM | None = None, **fields: Any):
+        if name:
+            fields["name"] = name
+        if context is not None:
+            fields["i_context"] = context
+        self._init_declared(fields)
+        self.name = self.name or type(self).__name__
         self._llm = llm
-        self.system_prompt: str | None = None
+        self._own_llm = llm is not None
 
-    @property
-    def name(self) -> str:
-        return type(self).__name__
+    # -- wiring ---------------------------------------------------------------------------------
 
     @property
     def llm(self) -> LLM:
+        """The model this action asks: its own, the running role's, or a default one."""
         if self._llm is None:
+            running = current_llm.get()
+            if running is not None:
+                return running
             from metagpt.llm import LLM
 
             self._llm = LLM()
         return self._llm
 
-    def set_llm(self, llm: LLM, system_prompt: str | None = None) -> None:
-        """Run through `llm`, with the owning role's system prompt."""
+    @llm.setter
+    def llm(self, llm: LLM) -> None:
         self._llm = llm
-        self.system_prompt = system_prompt
+        self._own_llm = True
+
+    @property
+    def context(self) -> Any:
+        """The action's input context (`i_context`), as MetaGPT 0.3 named it."""
+        return self.i_context
+
+    def set_llm(self, llm: LLM, system_prompt: str | None = None, override: bool = False) -> None:
+        """Run through the owning role's `llm` (unless the action was given its own)."""
+        if override or not self._own_llm:
+            self._llm = llm
+        if system_prompt is not None:
+            self.prefix = system_prompt
+
+    def set_prefix(self, prefix: str) -> Action:
+        """Set the system prompt (the role's description) used by `_aask`."""
+        self.prefix = prefix
+        return self
+
+    # -- asking the model -----------------------------------------------------------------------
+
+    async def _aask(
+        self, prompt: str, system_msgs: list[str] | None = None, stream: bool = False, stop: list[str] | None = None
+    ) -> str:
+        """Ask the model, after the role's system prompt and any extra `system_msgs`."""
+        systems = [*([self.prefix] if self.prefix else []), *(system_msgs or [])]
+        return await self.llm.aask(prompt, systems or None, stream=stream, stop=stop)
+
+    async def _aask_model(self, prompt: str, output_model: type[T], system_msgs: list[str] | None = None) -> T:
+        """Ask for an answer shaped as the pydantic `output_model`, validated (and retried)."""
+        systems = [*([self.prefix] if self.prefix else []), *(system_msgs or [])]
+        return await self.llm.aask_model(prompt, output_model, system_msgs=systems or None)
 
     def prompt(self, **values: str) -> str:
         return render_prompt(self.prompt_name, **values)
 
     async def ask_document(self, **values: str) -> Document:
+        """Fill this action's prompt template and ask for its `output_model`."""
         assert self.output_model is not None, f"{self.name} declares no output_model"
-        systems = [self.system_prompt] if self.system_prompt else None
-        return await self.llm.aask_model(self.prompt(**values), self.output_model, system_msgs=systems)
+        return await self._aask_model(self.prompt(**values), self.output_model)
 
     async def run(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """Do the step; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `async def run(...)`")
 
-    def __repr__(self) -> str:
-        return f"{self.name}()"
+    def __str__(self) -> str:
+        return self.name
+
+    __repr__ = __str__
 
 
-class UserRequirement(Action):
-    """Marks the boss's requirement; it never runs, roles watch it to start the SOP."""
+def latest_input(messages: str | list[Message], cause: type[Action]) -> str:
+    """The text an SOP action works on: the newest message caused by `cause`, else the newest one.
 
-
-BossRequirement = UserRequirement
+    A role's default `_act` passes its whole history; a caller may also pass the text itself.
+    """
+    if isinstance(messages, str):
+        return messages
+    for message in reversed(messages):
+        if message.cause_by == cause:
+            return message.content
+    return messages[-1].content if messages else ""

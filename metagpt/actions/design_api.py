@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, field_validator
 
-from metagpt.actions.action import Action
+from metagpt.actions.action import Action, latest_input
 from metagpt.actions.document import Document
+from metagpt.actions.write_prd import WritePRD
 from metagpt.utils.paths import FileList, to_identifier
+
+if TYPE_CHECKING:
+    from metagpt.schema import Message
 
 
 class SystemDesign(Document):
@@ -69,5 +75,6 @@ class WriteDesign(Action):
     output_model = SystemDesign
     prompt_name = "write_design"
 
-    async def run(self, prd: str) -> SystemDesign:
-        return await self.ask_document(prd=prd)
+    async def run(self, with_messages: str | list[Message]) -> SystemDesign:
+        """Ask for the document, from the newest `WritePRD` message (or the given text)."""
+        return await self.ask_document(prd=latest_input(with_messages, WritePRD))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from metagpt.actions.action import Action
+from metagpt.actions.action import Action, latest_input
+from metagpt.actions.design_api import WriteDesign
 from metagpt.actions.document import Document
 from metagpt.utils.paths import FileList
+
+if TYPE_CHECKING:
+    from metagpt.schema import Message
 
 
 class FileLogic(BaseModel):
@@ -75,5 +79,6 @@ class WriteTasks(Action):
     output_model = Tasks
     prompt_name = "write_tasks"
 
-    async def run(self, design: str) -> Tasks:
-        return await self.ask_document(design=design)
+    async def run(self, with_messages: str | list[Message]) -> Tasks:
+        """Ask for the document, from the newest `WriteDesign` message (or the given text)."""
+        return await self.ask_document(design=latest_input(with_messages, WriteDesign))

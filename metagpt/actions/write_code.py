@@ -46,5 +46,4 @@ class WriteCode(Action):
     async def run(self, filename: str, design: str, tasks: str, written: dict[str, str]) -> str:
         others = "\n\n".join(f"## {name}\n```python\n{code}```" for name, code in written.items()) or "(none yet)"
         prompt = self.prompt(filename=filename, design=design, tasks=tasks, written=others)
-        systems = [self.system_prompt] if self.system_prompt else None
-        return extract_code(await self.llm.aask(prompt, systems, stop=CODE_STOP))
+        return extract_code(await self._aask(prompt, stop=CODE_STOP))

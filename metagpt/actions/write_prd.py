@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from metagpt.actions.action import Action
+from metagpt.actions.action import Action, latest_input
+from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
+
+if TYPE_CHECKING:
+    from metagpt.schema import Message
 
 
 class RequirementItem(BaseModel):
@@ -91,5 +95,6 @@ class WritePRD(Action):
     output_model = PRD
     prompt_name = "write_prd"
 
-    async def run(self, requirement: str) -> PRD:
-        return await self.ask_document(requirement=requirement)
+    async def run(self, with_messages: str | list[Message]) -> PRD:
+        """Ask for the document, from the newest `UserRequirement` message (or the given text)."""
+        return await self.ask_document(requirement=latest_input(with_messages, UserRequirement))

@@ -42,13 +42,32 @@ class ModelRequest(BaseModel):
     stop: list[str] = Field(default_factory=list)
 
 
+class ChoiceMessage(BaseModel):
+    role: str = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ChoiceMessage
+    finish_reason: str | None = None
+
+
 class ModelResponse(BaseModel):
-    """What a provider returns for one request."""
+    """What a provider returns for one request.
+
+    Also readable in the OpenAI shape (`response.choices[0].message.content`), as MetaGPT's
+    `LLM.acompletion` callers expect.
+    """
 
     text: str
     usage: Usage
     model: str
     finish_reason: str | None = None
+
+    @property
+    def choices(self) -> list[Choice]:
+        return [Choice(message=ChoiceMessage(content=self.text), finish_reason=self.finish_reason)]
 
 
 class StreamChunk(BaseModel):

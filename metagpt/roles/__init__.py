@@ -1,9 +1,9 @@
-"""The roles of the software company."""
+"""Roles: the public `Role` base and the roles of the software company."""
 
 from metagpt.roles.architect import Architect
 from metagpt.roles.engineer import Engineer
 from metagpt.roles.product_manager import ProductManager
 from metagpt.roles.project_manager import ProjectManager
-from metagpt.roles.role import Role
+from metagpt.roles.role import Role, RoleReactMode
 
-__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "Role"]
+__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "Role", "RoleReactMode"]

@@ -4,7 +4,7 @@ from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
 from metagpt.actions.write_code import WriteCode
 from metagpt.roles.role import Role
-from metagpt.schema import Message, any_to_str
+from metagpt.schema import Message
 
 
 def code_path(name: str, package: str) -> str:
@@ -16,17 +16,19 @@ def code_path(name: str, package: str) -> str:
 class Engineer(Role):
     """Writes every file of the task list, in order, each with the files before it as context."""
 
-    name = "Alex"
-    profile = "Engineer"
-    goal = "Write elegant, readable, extensible, efficient code"
-    constraints = "The code must be PEP8-compliant, modular, and follow the design exactly"
-    action_classes = (WriteCode,)
-    watch_actions = (WriteTasks,)
+    name: str = "Alex"
+    profile: str = "Engineer"
+    goal: str = "Write elegant, readable, extensible, efficient code"
+    constraints: str = "The code must be PEP8-compliant, modular, and follow the design exactly"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_actions([WriteCode])
+        self._watch([WriteTasks])
 
     def _latest(self, action: type, model: type):
-        """The newest document of `model` caused by `action`, from the company's history."""
-        source = self.env.history if self.env is not None else self.memory
-        for message in reversed(source.get_by_action(action)):
+        """The newest document of `model` caused by `action` that this role has seen."""
+        for message in reversed(self.rc.memory.get_by_action(action)):
             if isinstance(message.instruct_content, model):
                 return message
         return None
@@ -43,14 +45,13 @@ class Engineer(Role):
         written: dict[str, str] = {}
         for filename in files:
             logger.info(f"{self.profile} ({self.name}): writing {filename} ({len(written) + 1}/{len(files)})")
-            code = await self.todo.run(filename, design_msg.content, tasks_msg.content, written)
+            code = await self.rc.todo.run(filename, design_msg.content, tasks_msg.content, written)
             written[filename] = code
             if self.project is not None:
                 self.project.write(f"{package}/{filename}", code)
         listing = "\n".join(f"- {package}/{name}" for name in written)
-        return Message(
-            content=f"Wrote {len(written)} files:\n{listing}",
-            role=self.profile,
-            cause_by=any_to_str(WriteCode),
-            sent_from=self.name,
+        message = Message(
+            f"Wrote {len(written)} files:\n{listing}", role=self.profile, cause_by=WriteCode, sent_from=self.name
         )
+        self.rc.memory.add(message)
+        return message

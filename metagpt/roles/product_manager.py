@@ -1,4 +1,4 @@
-from metagpt.actions.action import UserRequirement
+from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.write_prd import WritePRD
 from metagpt.roles.role import Role
 
@@ -6,9 +6,12 @@ from metagpt.roles.role import Role
 class ProductManager(Role):
     """Turns the boss's requirement into a PRD."""
 
-    name = "Alice"
-    profile = "Product Manager"
-    goal = "Efficiently create a successful product"
-    constraints = "Keep the product simple and the PRD concise"
-    action_classes = (WritePRD,)
-    watch_actions = (UserRequirement,)
+    name: str = "Alice"
+    profile: str = "Product Manager"
+    goal: str = "Efficiently create a successful product"
+    constraints: str = "Keep the product simple and the PRD concise"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_actions([WritePRD])
+        self._watch([UserRequirement])

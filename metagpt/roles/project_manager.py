@@ -7,12 +7,15 @@ from metagpt.roles.role import Role
 class ProjectManager(Role):
     """Breaks the design into ordered tasks and lists the project's requirements."""
 
-    name = "Eve"
-    profile = "Project Manager"
-    goal = "Break the design into tasks in dependency order and name the packages they need"
-    constraints = "Cover every file of the design"
-    action_classes = (WriteTasks,)
-    watch_actions = (WriteDesign,)
+    name: str = "Eve"
+    profile: str = "Project Manager"
+    goal: str = "Break the design into tasks in dependency order and name the packages they need"
+    constraints: str = "Cover every file of the design"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_actions([WriteTasks])
+        self._watch([WriteDesign])
 
     def on_document(self, document: Document) -> None:
         if isinstance(document, Tasks) and self.project is not None:

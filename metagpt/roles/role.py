@@ -1,48 +1,106 @@
 """`Role`: an agent that watches messages, thinks about what to do and acts with its actions.
 
-Loop contract (one `run` per round): `_observe` moves new messages the role watches from its
-inbox into memory; if there were none, the role is idle and returns `None`. Otherwise `_react`
-picks actions (`by_order`: each action in turn; `react`: the LLM picks the next one, at most
-`max_react_loop` times) and runs them with `_act`; the last result is published to the
-environment and returned.
+The loop, once per `run` (an environment calls `run()` once per round for each busy role):
+
+1. `_observe()` moves the role's buffered messages into its memory and keeps as `rc.news` the
+   new ones it watches (`_watch`: caused by those actions) or that are addressed to it by name.
+   It returns their count; with none, `run` returns `None` and the role stays idle.
+2. `react()` answers the news according to `rc.react_mode`:
+   - `by_order`: `_think` selects each action in turn and `_act` runs it;
+   - `react` (the default): `_think` lets the model pick the next action, or stop, at most
+     `rc.max_react_loop` times (a role with one action just runs it);
+   - `plan_and_act`: the model first writes a short plan of tasks (each naming an action),
+     `_act_on_task` runs them one by one, and a failed task makes the model re-plan
+     (at most `rc.max_react_loop` times).
+3. The last message `_act` produced is published to the environment and returned.
+
+`_act` returns a `Message`; the default one runs `rc.todo` on the role's history and wraps its
+result (text, a document, or anything with `content`/`instruct_content`). Every step above is
+safe to override; call `super()` to keep the default.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, Literal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+from pydantic import BaseModel
 
-from metagpt.actions.action import Action
+from metagpt.actions.action import Action, current_llm
+from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
 from metagpt.context import Context
 from metagpt.llm import LLM
 from metagpt.memory import Memory
 from metagpt.prompts import render_prompt
-from metagpt.schema import Message, any_to_str
+from metagpt.roles.planner import Planner, Task, TaskResult
+from metagpt.schema import Message, any_to_str, any_to_str_set
+from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
     from metagpt.environment import Environment
     from metagpt.project_repo import ProjectRepo
 
-ReactMode = Literal["by_order", "react"]
+
+class RoleReactMode(str, Enum):
+    """How a role answers its news: the model picks, every action in order, or a plan."""
+
+    REACT = "react"
+    BY_ORDER = "by_order"
+    PLAN_AND_ACT = "plan_and_act"
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [mode.value for mode in cls]
 
 
-class Role:
+class RoleContext:
+    """What a role knows while it runs (`role.rc`)."""
+
+    def __init__(self) -> None:
+        self.env: Environment | None = None
+        self.msg_buffer: list[Message] = []
+        """Messages delivered to the role and not yet observed."""
+        self.memory = Memory()
+        self.working_memory = Memory()
+        self.news: list[Message] = []
+        """What the last `_observe` found to react to."""
+        self.todo: Action | None = None
+        self.state: int = -1
+        """Index of `todo` in the role's actions; -1 when there is nothing to do."""
+        self.watch: set[str] = set()
+        """Routing keys of the actions whose messages wake the role."""
+        self.react_mode = RoleReactMode.REACT
+        self.max_react_loop = 1
+
+    @property
+    def important_memory(self) -> list[Message]:
+        """The remembered messages caused by watched actions."""
+        return self.memory.get_by_actions(self.watch)
+
+    @property
+    def history(self) -> list[Message]:
+        return self.memory.get()
+
+
+class Role(Declared):
     """Base of every role.
 
-    Subclasses declare `action_classes` (what they can do) and `watch_actions` (whose messages
-    wake them), or call `_init_actions` / `_watch` in `__init__` for per-instance choices.
+    Args (positional or keyword): `name`, `profile`, `goal`, `constraints`, `desc` (a full
+    system prompt replacing the one built from the others). Keywords: `is_human` (a person at
+    the terminal answers instead of the model), `context` (config, budget and provider; a team
+    sets it on `hire`), and any attribute a subclass declares with an annotation.
     """
 
     name: str = ""
     profile: str = ""
     goal: str = ""
     constraints: str = ""
-    action_classes: ClassVar[tuple[type[Action], ...]] = ()
-    watch_actions: ClassVar[tuple[type[Action], ...]] = ()
+    desc: str = ""
+    is_human: bool = False
 
     def __init__(
         self,
@@ -50,27 +108,41 @@ class Role:
         profile: str | None = None,
         goal: str | None = None,
         constraints: str | None = None,
+        desc: str | None = None,
+        *,
         context: Context | None = None,
-        react_mode: ReactMode = "by_order",
-        max_react_loop: int = 3,
+        **fields: Any,
     ):
-        self.name = name or self.name or type(self).__name__
-        self.profile = profile or self.profile or self.name
-        self.goal = goal if goal is not None else self.goal
-        self.constraints = constraints if constraints is not None else self.constraints
-        self.react_mode: ReactMode = react_mode
-        self.max_react_loop = max_react_loop
-        self.actions: list[Action] = [cls() for cls in self.action_classes]
-        self.watch: set[str] = {any_to_str(cls) for cls in self.watch_actions}
-        self.memory = Memory()
-        self.inbox: list[Message] = []
-        self.news: list[Message] = []
-        self.todo: Action | None = None
-        self.env: Environment | None = None
+        given = {"name": name, "profile": profile, "goal": goal, "constraints": constraints, "desc": desc}
+        self._init_declared({**{k: v for k, v in given.items() if v is not None}, **fields})
+        self.name = self.name or type(self).__name__
+        self.profile = self.profile or self.name
+        self.rc = RoleContext()
+        self.actions: list[Action] = []
+        self.states: list[str] = []
         self._context = context
         self._llm: LLM | None = None
+        self._watch([UserRequirement])
 
-    # -- wiring ---------------------------------------------------------------------------------
+    # -- names MetaGPT scripts use ----------------------------------------------------------------
+
+    @property
+    def _rc(self) -> RoleContext:
+        return self.rc
+
+    @property
+    def _setting(self) -> str:
+        return f"{self.name}({self.profile})"
+
+    @property
+    def _actions(self) -> list[Action]:
+        return self.actions
+
+    @property
+    def _states(self) -> list[str]:
+        return self.states
+
+    # -- wiring -----------------------------------------------------------------------------------
 
     @property
     def context(self) -> Context:
@@ -79,130 +151,240 @@ class Role:
         return self._context
 
     def set_context(self, context: Context) -> None:
-        """Join a company: share its config, budget and provider."""
+        """Join a team: share its config, budget and provider."""
         self._context = context
         self._llm = None
 
     @property
     def llm(self) -> LLM:
+        """The role's model: the team's provider, or the person at the terminal (`is_human`)."""
         if self._llm is None:
-            self._llm = LLM(self.context, role=self.profile)
+            provider = None
+            if self.is_human:
+                from metagpt.provider.human import HumanProvider
+
+                provider = HumanProvider(self._setting)
+            self._llm = LLM(self.context, role=self.profile, provider=provider)
         return self._llm
+
+    @llm.setter
+    def llm(self, llm: LLM) -> None:
+        self._llm = llm
 
     @property
     def project(self) -> ProjectRepo | None:
         return self.context.project
 
-    @property
-    def system_prompt(self) -> str:
+    def _get_prefix(self) -> str:
+        """The system prompt: `desc` when given, else built from profile, name, goal, constraints."""
+        if self.desc:
+            return self.desc
         return render_prompt(
             "role_system", profile=self.profile, name=self.name, goal=self.goal, constraints=self.constraints or "none"
         ).strip()
 
-    def _init_actions(self, actions: Iterable[Action | type[Action]]) -> None:
-        self.actions = [a() if isinstance(a, type) else a for a in actions]
+    @property
+    def system_prompt(self) -> str:
+        return self._get_prefix()
+
+    def set_actions(self, actions: Iterable[Action | type[Action]]) -> None:
+        """Replace the role's actions (classes are instantiated)."""
+        self.actions, self.states = [], []
+        for action in actions:
+            self.set_action(action)
+
+    _init_actions = set_actions
+
+    def set_action(self, action: Action | type[Action]) -> None:
+        """Add one action (a class is instantiated)."""
+        instance = action() if isinstance(action, type) else action
+        instance.set_prefix(self._get_prefix())
+        self.actions.append(instance)
+        self.states.append(f"{len(self.actions) - 1}. {instance}")
 
     def _watch(self, actions: Iterable[type[Action] | Action | str]) -> None:
-        """Subscribe to messages caused by these actions."""
-        self.watch = {any_to_str(a) for a in actions}
+        """Wake on messages caused by these actions (replaces the watch list)."""
+        self.rc.watch = any_to_str_set(actions)
+
+    def _set_react_mode(self, react_mode: RoleReactMode | str, max_react_loop: int = 1, auto_run: bool = True) -> None:
+        """Choose how the role answers its news (see the module docstring)."""
+        if react_mode not in RoleReactMode.values():
+            raise ValueError(f"react_mode must be one of {RoleReactMode.values()}, got {react_mode!r}")
+        self.rc.react_mode = RoleReactMode(react_mode)
+        self.rc.max_react_loop = max(1, max_react_loop)
+
+    def _set_state(self, state: int) -> None:
+        """Make action `state` the todo (-1: nothing to do)."""
+        self.rc.state = state
+        self.rc.todo = self.actions[state] if 0 <= state < len(self.actions) else None
+        if self.rc.todo is not None:
+            self.rc.todo.set_prefix(self._get_prefix())
 
     def set_env(self, env: Environment) -> None:
-        self.env = env
+        self.rc.env = env
 
-    # -- messages -------------------------------------------------------------------------------
+    @property
+    def todo(self) -> Action | None:
+        return self.rc.todo
 
-    def is_watching(self, message: Message) -> bool:
-        """Whether `message` is for this role: addressed to it, or caused by a watched action."""
-        if message.send_to:
-            return bool(message.send_to & {self.name, self.profile, any_to_str(self)})
-        return message.cause_by in self.watch
+    def set_todo(self, value: Action | None) -> None:
+        self.rc.todo = value
+
+    def get_memories(self, k: int = 0) -> list[Message]:
+        """The last `k` remembered messages (all when `k` is 0)."""
+        return self.rc.memory.get(k=k)
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    @property
+    def addresses(self) -> set[str]:
+        """What `send_to` may name to reach this role: its name, profile and class."""
+        return {self.name, self.profile, any_to_str(self)}
 
     def put_message(self, message: Message) -> None:
-        self.inbox.append(message)
+        """Deliver `message` to this role (it is observed in the role's next run)."""
+        self.rc.msg_buffer.append(message)
+
+    def publish_message(self, message: Message | None) -> None:
+        """Send `message` to the environment (a message only for this role stays here)."""
+        if not message:
+            return
+        if message.send_to and message.send_to <= self.addresses:
+            self.put_message(message)
+        elif self.rc.env is not None:
+            self.rc.env.publish_message(message)
+
+    def _is_news(self, message: Message) -> bool:
+        """Whether this role reacts to `message`: unseen, and watched or addressed to it by name."""
+        watched = message.cause_by in self.rc.watch or not message.send_to.isdisjoint(self.addresses)
+        return watched and message not in self.rc.memory
 
     @property
     def is_idle(self) -> bool:
-        return not self.inbox and self.todo is None
+        """Nothing to do and nothing waiting that this role would react to."""
+        return self.rc.todo is None and not any(self._is_news(m) for m in self.rc.msg_buffer)
 
-    def publish(self, message: Message) -> None:
-        if self.env is not None:
-            self.env.publish_message(message)
-
-    # -- the loop -------------------------------------------------------------------------------
+    # -- the loop ---------------------------------------------------------------------------------
 
     async def _observe(self) -> int:
-        self.news = [m for m in self.inbox if self.is_watching(m) and m.sent_from != self.name]
-        self.inbox.clear()
-        self.memory.add_batch(self.news)
-        return len(self.news)
+        """Remember buffered messages; `rc.news` gets the new ones this role reacts to."""
+        buffered, self.rc.msg_buffer = self.rc.msg_buffer, []
+        self.rc.news = [m for m in buffered if self._is_news(m)]
+        self.rc.memory.add_batch(buffered)
+        if self.rc.news:
+            logger.debug(f"{self._setting} observed: {[f'{m.role}: {m.content[:20]}...' for m in self.rc.news]}")
+        return len(self.rc.news)
 
     async def _think(self) -> bool:
-        """Choose `self.todo`; False when there is nothing left to do."""
+        """Choose `rc.todo`; False when there is nothing (more) to do."""
         if not self.actions:
             return False
-        if self.react_mode == "by_order" or len(self.actions) == 1:
-            index = 0 if self.todo is None else self.actions.index(self.todo) + 1
-            self.todo = self.actions[index] if index < len(self.actions) else None
-            return self.todo is not None
-        options = "\n".join(f"{i}. {a.name}" for i, a in enumerate(self.actions))
-        history = "\n".join(str(m) for m in self.memory.get(10))
-        prompt = render_prompt("role_choose_action", history=history, options=options, count=str(len(self.actions)))
-        answer = await self.llm.aask(prompt, [self.system_prompt])
+        if len(self.actions) == 1:
+            self._set_state(0)
+            return True
+        if self.rc.react_mode == RoleReactMode.BY_ORDER:
+            self._set_state(self.rc.state + 1)
+            return self.rc.todo is not None
+        prompt = render_prompt(
+            "role_choose_action",
+            history="\n".join(str(m) for m in self.rc.history[-10:]) or "(nothing yet)",
+            states="\n".join(self.states),
+            n_states=str(len(self.states) - 1),
+            previous_state=str(self.rc.state),
+        )
+        answer = await self.llm.aask(prompt, [self._get_prefix()])
         match = re.search(r"-?\d+", answer)
-        choice = int(match.group()) if match else -1
-        self.todo = self.actions[choice] if 0 <= choice < len(self.actions) else None
-        return self.todo is not None
+        state = int(match.group()) if match else -1
+        if not 0 <= state < len(self.actions):
+            if state != -1:
+                logger.warning(f"{self._setting}: the model chose no valid action ({answer.strip()[:40]!r}); stopping")
+            state = -1
+        self._set_state(state)
+        return self.rc.todo is not None
 
     async def _act(self) -> Message:
-        """Run `self.todo` on the new messages' text.
+        """Run `rc.todo` on the role's history; its result becomes a remembered `Message`."""
+        todo = self.rc.todo
+        assert todo is not None, "_act needs a todo; _think chooses it"
+        logger.info(f"{self._setting}: to do {todo}")
+        result = await todo.run(self.rc.history)
+        message = self._to_message(result, todo)
+        self.rc.memory.add(message)
+        return message
 
-        A `Document` result is handed to `on_document`, saved to the project folder at once,
-        and published as markdown with the document as `instruct_content`.
-        """
-        assert self.todo is not None
-        result = await self.todo.run("\n\n".join(m.content for m in self.news))
+    def _to_message(self, result: Any, cause_by: Action) -> Message:
+        """Wrap an action's result: a message as is, a document saved, anything else as text."""
+        if isinstance(result, Message):
+            return result
+        instruct: BaseModel | None = None
         if isinstance(result, Document):
             self.on_document(result)
             if self.project is not None:
                 self.project.save_document(result)
             content, instruct = result.to_markdown(), result
+        elif hasattr(result, "instruct_content") and hasattr(result, "content"):
+            content, instruct = str(result.content), result.instruct_content
+        elif isinstance(result, BaseModel):
+            content, instruct = result.model_dump_json(indent=2), result
         else:
-            content, instruct = str(result), None
-        return Message(
-            content=content,
-            instruct_content=instruct,
-            role=self.profile,
-            cause_by=any_to_str(self.todo),
-            sent_from=self.name,
-        )
+            content = "" if result is None else str(result)
+        return Message(content, instruct_content=instruct, role=self.profile, cause_by=cause_by, sent_from=self.name)
 
     def on_document(self, document: Document) -> None:
-        """Hook run on each document before it is saved."""
+        """Hook run on each document an action returns, before it is saved."""
 
-    async def _react(self) -> Message | None:
-        result: Message | None = None
-        self.todo = None
-        for _ in range(len(self.actions) if self.react_mode == "by_order" else self.max_react_loop):
+    async def _react(self) -> Message:
+        """Think and act until `_think` says stop or `rc.max_react_loop` actions were taken."""
+        limit = len(self.actions) if self.rc.react_mode == RoleReactMode.BY_ORDER else self.rc.max_react_loop
+        response = Message("No actions taken yet", role=self.profile, cause_by=Action, sent_from=self.name)
+        for _ in range(max(limit, 1)):
             if not await self._think():
                 break
-            logger.info(f"{self.profile} ({self.name}): {self.todo.name}")
-            self.todo.set_llm(self.llm, self.system_prompt)
-            result = await self._act()
-            self.memory.add(result)
-            self.publish(result)
-        self.todo = None
-        return result
+            response = await self._act()
+        return response
 
-    async def run(self, with_message: str | Message | None = None) -> Message | None:
-        """Observe, think and act once; returns the last message produced, or None when idle."""
-        if with_message is not None:
-            message = with_message if isinstance(with_message, Message) else Message(content=with_message)
-            if not message.cause_by and not message.send_to:
-                message.send_to = {self.name}
-            self.put_message(message)
-        if not await self._observe():
-            return None
-        return await self._react()
+    async def _plan_and_act(self) -> Message:
+        """Plan tasks with the model, run them with `_act_on_task`, re-plan on failure."""
+        goal = "\n".join(m.content for m in self.rc.news)
+        return await Planner(self, goal, max_replans=self.rc.max_react_loop).run()
+
+    async def _act_on_task(self, task: Task) -> TaskResult:
+        """Run one planned task: its action gets the task instruction with the plan's context."""
+        return await Planner.default_act_on_task(self, task)
+
+    async def react(self) -> Message:
+        """Answer the news in the role's react mode; the todo is reset afterwards."""
+        if self.rc.react_mode == RoleReactMode.PLAN_AND_ACT:
+            response = await self._plan_and_act()
+        else:
+            response = await self._react()
+        self._set_state(-1)
+        return response
+
+    async def run(self, with_message: str | list[str] | Message | None = None) -> Message | None:
+        """Observe, react and publish once; returns the last message, or None when idle.
+
+        `with_message` is put in the role's buffer first: a string is addressed to this role.
+        """
+        if with_message:
+            self.put_message(self._as_message(with_message))
+        token = current_llm.set(self.llm)
+        try:
+            if not await self._observe():
+                logger.debug(f"{self._setting}: no news, waiting")
+                return None
+            response = await self.react()
+            self.set_todo(None)
+            self.publish_message(response)
+            return response
+        finally:
+            current_llm.reset(token)
+
+    def _as_message(self, value: str | list[str] | Message) -> Message:
+        if isinstance(value, Message):
+            return value
+        content = "\n".join(value) if isinstance(value, list) else str(value)
+        return Message(content, cause_by=UserRequirement, send_to=self.name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
+        return f"{type(self).__name__}(name={self.name!r}, profile={self.profile!r})"

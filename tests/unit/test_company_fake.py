@@ -25,7 +25,7 @@ async def test_company_writes_every_document_and_file(fake_config):
     for name in set(tasks.task_list) | set(design.file_list):
         assert (root / design.python_package_name / name).read_text().startswith('"""Written by the fake model')
     assert (root / "requirements.txt").exists()
-    assert [m.role for m in history] == ["user", "Product Manager", "Architect", "Project Manager", "Engineer"]
+    assert [m.role for m in history] == ["Human", "Product Manager", "Architect", "Project Manager", "Engineer"]
     assert company.cost_manager.total_cost == 0
     assert set(company.cost_manager.by_role) == {"Product Manager", "Architect", "Project Manager", "Engineer"}
     assert json.loads((root / "docs/prd.json").read_text())["original_requirements"]

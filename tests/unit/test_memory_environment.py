@@ -8,11 +8,12 @@ import pytest
 
 from metagpt.actions import Action, UserRequirement, WriteCode, WriteDesign, WritePRD, WriteTasks
 from metagpt.context import Context
-from metagpt.environment import Environment, gather_or_cancel
+from metagpt.environment import Environment
 from metagpt.memory import Memory
 from metagpt.provider.fake import FakeProvider
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, Role
 from metagpt.schema import Message, any_to_str
+from metagpt.utils.concurrency import gather_or_cancel
 
 
 class Echo(Action):
@@ -30,7 +31,7 @@ class Listener(Role):
 
 
 def msg(cause_by: object = "", content: str = "hi", **kwargs) -> Message:
-    return Message(content=content, cause_by=any_to_str(cause_by) if cause_by else "", **kwargs)
+    return Message(content=content, cause_by=any_to_str(cause_by) if cause_by else "", role="Human", **kwargs)
 
 
 # -- Memory -------------------------------------------------------------------------------------
@@ -110,37 +111,62 @@ def company_env(fake_config) -> tuple[Environment, dict[str, Role]]:
         (WriteCode, None),
     ],
 )
-def test_messages_reach_only_the_roles_watching_their_cause(fake_config, cause_by, receiver):
+def test_broadcast_reaches_everyone_but_wakes_only_the_watchers(fake_config, cause_by, receiver):
     env, roles = company_env(fake_config)
     message = msg(cause_by)
 
     env.publish_message(message)
 
-    assert {p: r.inbox for p, r in roles.items()} == {p: ([message] if p == receiver else []) for p in roles}
+    assert all(r.rc.msg_buffer == [message] for r in roles.values())
+    assert {p for p, r in roles.items() if not r.is_idle} == ({receiver} if receiver else set())
     assert env.history.get() == [message]
 
 
+async def test_observed_broadcast_is_remembered_but_only_watched_news_is_acted_on(fake_config):
+    env, roles = company_env(fake_config)
+    prd, code = msg(WritePRD, "prd"), msg(WriteCode, "code")
+    env.publish_message(prd)
+    env.publish_message(code)
+    architect = roles["Architect"]
+
+    assert await architect._observe() == 1
+
+    assert architect.rc.news == [prd]
+    assert architect.get_memories() == [prd, code]  # MetaGPT roles remember what they hear
+    assert architect.rc.msg_buffer == []
+
+
 @pytest.mark.parametrize("address", ["Bob", "Architect", any_to_str(Architect)])
-def test_send_to_overrides_cause_by(fake_config, address):
+def test_send_to_delivers_only_to_the_named_role(fake_config, address):
     env, roles = company_env(fake_config)
     message = msg(UserRequirement, send_to={address})  # the Product Manager watches this cause
 
     env.publish_message(message)
 
-    assert {p: len(r.inbox) for p, r in roles.items()} == {
+    assert {p: len(r.rc.msg_buffer) for p, r in roles.items()} == {
         "Product Manager": 0,
         "Architect": 1,
         "Project Manager": 0,
         "Engineer": 0,
     }
+    assert not roles["Architect"].is_idle  # named recipients react whatever they watch
 
 
-def test_message_without_cause_or_recipient_reaches_nobody(fake_config):
+def test_message_defaults_to_the_users_requirement_for_everyone(fake_config):
     env, roles = company_env(fake_config)
 
-    env.publish_message(Message(content="hello?"))
+    env.publish_message(Message("hello?"))
 
-    assert all(r.inbox == [] for r in roles.values())
+    assert {p for p, r in roles.items() if not r.is_idle} == {"Product Manager"}
+    assert env.history.count() == 1
+
+
+def test_message_to_nobody_is_recorded_and_reported(fake_config):
+    env, roles = company_env(fake_config)
+
+    assert env.publish_message(Message("lost", send_to="Zed")) is False
+
+    assert all(r.rc.msg_buffer == [] for r in roles.values())
     assert env.history.count() == 1
 
 
@@ -173,25 +199,28 @@ async def test_environment_runs_roles_until_idle(fake_config):
         rounds += 1
 
     assert env.is_idle
+    assert rounds == 2
     assert [(m.sent_from, m.content) for m in env.history.get()] == [
         ("", "start"),
-        ("first", "echo: start"),  # goes to second only: first does not watch Echo
-        ("second", "echo: echo: start"),  # not fed back to second itself
+        ("first", "echo: [Human: start]"),  # goes to second only: first does not watch Echo
+        ("second", "echo: [Human: start, first: echo: [Human: start]]"),  # second's own is no news to it
     ]
-    assert [m.content for m in first.memory.get()] == ["start", "echo: start"]
-    assert [m.content for m in second.memory.get()] == ["echo: start", "echo: echo: start"]
-    assert bystander.memory.count() == 0
+    assert [m.content for m in first.get_memories()] == ["start", "echo: [Human: start]"]
+    assert len(second.get_memories()) == 3
+    assert bystander.get_memories() == []  # never woke: nothing it watches was said
 
 
-async def test_role_ignores_its_own_messages(fake_config):
+async def test_role_does_not_react_to_what_it_already_remembers(fake_config):
     role = Listener("self", [Echo], context=Context(fake_config, provider=FakeProvider([])))
     env = Environment()
     env.add_role(role)
+    mine = Message("mine", cause_by=Echo, sent_from="self")
+    role.rc.memory.add(mine)
 
-    env.publish_message(Message(content="mine", cause_by=any_to_str(Echo), sent_from="self"))
+    env.publish_message(mine)
 
     assert await role.run() is None
-    assert role.memory.count() == 0
+    assert role.get_memories() == [mine]
 
 
 # -- gather_or_cancel ---------------------------------------------------------------------------

@@ -14,25 +14,25 @@ from metagpt.schema import Message, any_to_str
 
 
 class Research(Action):
-    async def run(self, text: str) -> str:
-        return f"research on {text}"
+    async def run(self, history: list[Message]) -> str:
+        return f"research on {history[-1].content}"
 
 
 class Summarise(Action):
-    async def run(self, text: str) -> str:
-        return f"summary of {text}"
+    async def run(self, history: list[Message]) -> str:
+        return f"summary of {history[-1].content}"
 
 
 class Analyst(Role):
-    name = "Ann"
-    profile = "Analyst"
-    goal = "Find the facts"
-    constraints = "Cite sources"
+    name: str = "Ann"
+    profile: str = "Analyst"
+    goal: str = "Find the facts"
+    constraints: str = "Cite sources"
 
-    def __init__(self, **kwargs):
+    def __init__(self, react_mode: str = "by_order", max_react_loop: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self._init_actions([Research, Summarise])
-        self._watch([UserRequirement])
+        self.set_actions([Research, Summarise])
+        self._set_react_mode(react_mode, max_react_loop=max_react_loop)
 
 
 def context(fake_config, responses=None) -> Context:
@@ -64,7 +64,7 @@ def test_bare_role_defaults_to_class_name():
     assert role.actions == []
 
 
-async def test_by_order_runs_every_action_in_turn(fake_config):
+async def test_by_order_runs_every_action_in_turn_and_publishes_the_last(fake_config):
     provider = FakeProvider([])
     role = Analyst(context=Context(fake_config, provider=provider))
     env = Environment()
@@ -72,20 +72,18 @@ async def test_by_order_runs_every_action_in_turn(fake_config):
 
     result = await role.run("tides")
 
-    assert result is not None and result.content == "summary of tides"
-    published = env.history.get()
-    assert [(m.content, m.cause_by, m.role, m.sent_from) for m in published] == [
-        ("research on tides", any_to_str(Research), "Analyst", "Ann"),
-        ("summary of tides", any_to_str(Summarise), "Analyst", "Ann"),
+    assert result is not None and result.content == "summary of research on tides"
+    assert [(m.content, m.cause_by, m.role, m.sent_from) for m in env.history.get()] == [
+        ("summary of research on tides", any_to_str(Summarise), "Analyst", "Ann"),
     ]
-    assert [m.content for m in role.memory.get()] == ["tides", "research on tides", "summary of tides"]
+    assert [m.content for m in role.get_memories()] == ["tides", "research on tides", "summary of research on tides"]
     assert provider.calls == []  # by_order never asks the model which action to take
-    assert role.is_idle
+    assert role.is_idle and role.rc.todo is None and role.rc.state == -1
 
 
 async def test_react_mode_lets_the_model_choose_actions_by_number(fake_config):
     provider = FakeProvider(["1", "-1"])
-    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react")
+    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react", max_react_loop=3)
     env = Environment()
     env.add_role(role)
 
@@ -101,12 +99,13 @@ async def test_react_mode_lets_the_model_choose_actions_by_number(fake_config):
     assert "0. Research\n1. Summarise" in first[1]["content"]
     assert "user: tides" in first[1]["content"]
     assert "Analyst: summary of tides" in second[1]["content"]  # the history grows with each step
+    assert "The previous action was number 1" in second[1]["content"]
 
 
 @pytest.mark.parametrize("answer", ["Action 0", "0.", " 0\n"])
 async def test_react_mode_reads_the_number_out_of_a_chatty_answer(fake_config, answer):
     provider = FakeProvider([answer, "-1"])
-    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react")
+    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react", max_react_loop=3)
 
     result = await role.run("tides")
 
@@ -117,9 +116,11 @@ async def test_react_mode_reads_the_number_out_of_a_chatty_answer(fake_config, a
 @pytest.mark.parametrize("answer", ["-1", "7", "none"])
 async def test_react_mode_stops_on_minus_one_or_an_invalid_choice(fake_config, answer):
     provider = FakeProvider([answer])
-    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react")
+    role = Analyst(context=Context(fake_config, provider=provider), react_mode="react", max_react_loop=3)
 
-    assert await role.run("tides") is None
+    result = await role.run("tides")
+
+    assert result is not None and result.content == "No actions taken yet"
     provider.assert_complete()
     assert role.is_idle
 
@@ -130,7 +131,7 @@ async def test_react_mode_stops_after_max_react_loop(fake_config):
 
     result = await role.run("tides")
 
-    assert result is not None and result.content == "summary of tides"
+    assert result is not None and result.content == "summary of research on research on tides"
     assert len(provider.calls) == 3
     assert provider.responses == ["0"]  # the fourth answer was never asked for
 
@@ -140,18 +141,19 @@ async def test_role_without_news_is_idle_and_does_nothing(fake_config):
     role = Analyst(context=Context(fake_config, provider=provider))
 
     assert await role.run() is None
-    assert role.memory.count() == 0
+    assert role.get_memories() == []
 
 
-async def test_role_only_observes_watched_messages(fake_config):
+async def test_role_only_reacts_to_watched_messages(fake_config):
     role = Analyst(context=context(fake_config, []))
     role.put_message(Message(content="not for me", cause_by=any_to_str(WritePRD)))
     role.put_message(Message(content="for me", cause_by=any_to_str(UserRequirement)))
 
     result = await role.run()
 
-    assert result is not None and result.content == "summary of for me"
-    assert role.inbox == []
+    assert result is not None and result.content == "summary of research on for me"
+    assert [m.content for m in role.rc.news] == ["for me"]
+    assert role.rc.msg_buffer == []
 
 
 async def test_document_action_is_saved_and_published_as_markdown(fake_config, tmp_path):

@@ -1,0 +1,112 @@
+"""`Team`: roles in one environment, with a budget, run round by round on an idea.
+
+team = Team()
+team.hire([SimpleCoder(), SimpleTester(), SimpleReviewer()])
+team.invest(3.0)
+team.run_project("write a function that calculates the product of a list")
+await team.run(n_round=5)
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from loguru import logger
+
+from metagpt.actions.add_requirement import UserRequirement
+from metagpt.config import Config
+from metagpt.context import Context
+from metagpt.environment import Environment
+from metagpt.exceptions import NoMoneyException, UserError
+from metagpt.roles.role import Role
+from metagpt.schema import Message
+
+
+class Team:
+    """A team of roles with its own budget; the user is the boss and the investor.
+
+    Args:
+        context: config, budget and provider shared by the roles; built from `config` (or the
+            default configuration) when omitted. Two teams never share a budget.
+        roles: hired at once.
+        env_desc: a description of the environment, for roles that read it.
+    """
+
+    def __init__(
+        self,
+        context: Context | None = None,
+        config: Config | None = None,
+        roles: list[Role] | None = None,
+        env_desc: str = "",
+        **_: Any,
+    ):
+        self.context = context or Context(config)
+        self.env = Environment(self.context, desc=env_desc)
+        self.idea = ""
+        if roles:
+            self.hire(roles)
+
+    @property
+    def environment(self) -> Environment:
+        return self.env
+
+    @property
+    def cost_manager(self):
+        return self.context.cost_manager
+
+    @property
+    def investment(self) -> float:
+        return self.cost_manager.max_budget
+
+    def hire(self, roles: list[Role]) -> None:
+        """Add roles; they share this team's config, budget and model."""
+        self.env.add_roles(roles)
+
+    def invest(self, investment: float | str) -> None:
+        """Set the budget in dollars (`3.0` or `"$3.0"`); the run stops before spending more."""
+        try:
+            amount = float(str(investment).strip().lstrip("$"))
+        except ValueError:
+            raise UserError(f"Investment {investment!r} is not an amount of dollars, e.g. 3.0.") from None
+        if amount <= 0:
+            raise UserError(f"Investment must be positive, got {amount}.")
+        self.cost_manager.max_budget = amount
+        logger.debug(f"Investment: ${amount}")
+
+    def run_project(self, idea: str, send_to: str = "") -> None:
+        """Publish the idea as the user's requirement, to everyone or to one role (`send_to`)."""
+        if not idea.strip():
+            raise UserError("The idea is empty: describe what to build, e.g. 'a command-line snake game'.")
+        self.idea = idea
+        message = Message(idea, role="Human", cause_by=UserRequirement, sent_from="Human", send_to=send_to or None)
+        self.env.publish_message(message, peekable=False)
+
+    def start_project(self, idea: str, send_to: str = "") -> None:
+        """Deprecated name of `run_project`."""
+        warnings.warn("Team.start_project is deprecated; use run_project", DeprecationWarning, stacklevel=2)
+        self.run_project(idea, send_to=send_to)
+
+    def _check_balance(self) -> None:
+        cost = self.cost_manager
+        if cost.total_cost >= cost.max_budget:
+            raise NoMoneyException(cost.total_cost, cost.max_budget, 0.0)
+
+    async def run(
+        self, n_round: int = 3, idea: str = "", send_to: str = "", auto_archive: bool = True
+    ) -> list[Message]:
+        """Run at most `n_round` rounds, stopping early when every role is idle.
+
+        Raises `NoMoneyException` when the budget is spent (checked before each round and before
+        every model call, so spend never exceeds the investment). Returns the message history.
+        """
+        if idea:
+            self.run_project(idea, send_to=send_to)
+        for round_no in range(1, n_round + 1):
+            if self.env.is_idle:
+                logger.debug("All roles are idle.")
+                break
+            self._check_balance()
+            logger.debug(f"round {round_no}, spent ${self.cost_manager.total_cost:.4f}")
+            await self.env.run()
+        return self.env.history.get()
