@@ -1,0 +1,115 @@
+"""A human plays a role through the provider interface; without a terminal it never hangs."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from metagpt.actions import Action
+from metagpt.context import Context
+from metagpt.exceptions import HumanStopped, UserError
+from metagpt.llm import LLM
+from metagpt.provider.fake import FakeProvider
+from metagpt.provider.human import HumanProvider
+from metagpt.roles import Role
+
+
+class Review(Action):
+    async def run(self, history) -> str:
+        return await self._aask(f"Review this: {history[-1].content}")
+
+
+def human_llm(fake_config, stdin: str) -> tuple[LLM, io.StringIO]:
+    out = io.StringIO()
+    provider = HumanProvider("Charlie(Reviewer)", stdin=io.StringIO(stdin), stdout=out)
+    return LLM(Context(fake_config, provider=FakeProvider([])), role="Reviewer", provider=provider), out
+
+
+async def test_human_answers_what_the_model_would_be_asked(fake_config):
+    llm, out = human_llm(fake_config, "Looks good to me\n")
+
+    assert await llm.aask("Review this: def f(): pass") == "Looks good to me"
+
+    assert "Review this: def f(): pass" in out.getvalue()
+    assert "[Charlie(Reviewer)] your answer" in out.getvalue()
+    assert llm.cost_manager.total_cost == 0
+    assert llm.cost_manager.by_role["Reviewer"].calls == 1
+
+
+@pytest.mark.parametrize("word", ["exit", "quit"])
+async def test_exit_stops_the_run(fake_config, word):
+    llm, _ = human_llm(fake_config, f"{word}\n")
+
+    with pytest.raises(HumanStopped, match="ended the run"):
+        await llm.aask("anything")
+
+
+async def test_closed_input_is_a_clear_error(fake_config):
+    llm, _ = human_llm(fake_config, "")
+
+    with pytest.raises(UserError, match="standard input closed"):
+        await llm.aask("anything")
+
+
+async def test_without_a_terminal_it_fails_at_once(fake_config, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("never read\n"))
+    role = Role(name="Charlie", profile="Reviewer", is_human=True, context=Context(fake_config))
+    role.set_actions([Review])
+
+    with pytest.raises(UserError, match=r"Charlie\(Reviewer\) is played by a human .* not a terminal"):
+        await role.run("def f(): pass")
+
+
+SCRIPT = """
+import asyncio
+from metagpt.actions import Action
+from metagpt.roles import Role
+
+class Review(Action):
+    async def run(self, history):
+        return await self._aask("Review: " + history[-1].content)
+
+async def main():
+    role = Role(name="Charlie", profile="Reviewer", is_human=True)
+    role.set_actions([Review])
+    print("RESULT", (await role.run("def f(): pass")).content, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_human_role_at_a_real_terminal(tmp_path):
+    """The whole path through a pseudo-terminal: prompt shown, line typed, answer used."""
+    script = tmp_path / "human.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "API_TYPE": "fake", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path
+    ) as process:
+        os.close(terminal)
+        output = b""
+        deadline = time.monotonic() + 30
+        while b"your answer" not in output and time.monotonic() < deadline:
+            output += os.read(controller, 1024)
+        os.write(controller, b"LGTM, ship it\n")
+        while process.poll() is None or b"RESULT" not in output:
+            try:
+                output += os.read(controller, 1024)
+            except OSError:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                break
+        assert process.wait(timeout=10) == 0, output.decode(errors="replace")
+    os.close(controller)
+    text = output.decode(errors="replace")
+    assert "Review: def f(): pass" in text
+    assert "RESULT LGTM, ship it" in text
