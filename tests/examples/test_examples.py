@@ -1,0 +1,119 @@
+"""Every example runs as a user would run it (its own interpreter), on the package's fake model.
+
+The fake model answers plain prompts with a small Python program printing "hello", so the
+outputs below are exact: who spoke, to whom, in which round, and what the code printed.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+
+def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
+    env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def headers(output: str) -> list[str]:
+    return [line[4:] for line in output.splitlines() if line.startswith("--- ")]
+
+
+def test_customized_agent_writes_code_then_runs_it(tmp_path):
+    done = run_example("build_customized_agent.py", "write a function that adds two numbers", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert headers(done.stdout) == ["UserRequirement", "SimpleWriteCode", "SimpleRunCode"]
+    assert "=== output of the code:\nhello\n" in done.stdout  # the written code really ran
+    assert "1 calls" in done.stdout  # by_order: one model call, no choosing
+
+
+def test_multi_agents_pass_work_along_for_the_given_rounds(tmp_path):
+    done = run_example("build_customized_multi_agents.py", "add two numbers", "--n-round", "5", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert headers(done.stdout) == [
+        "Human (UserRequirement)",
+        "SimpleCoder (SimpleWriteCode)",
+        "SimpleTester (SimpleWriteTest)",
+        "SimpleReviewer (SimpleWriteReview)",
+        "SimpleTester (SimpleWriteTest)",  # the tester answers the review
+        "SimpleReviewer (SimpleWriteReview)",
+    ]
+    assert "5 calls" in done.stdout
+
+
+def test_debate_alternates_by_addressing_the_opponent(tmp_path):
+    done = run_example("debate.py", "Topic: tabs or spaces", "--n-round", "4", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert headers(done.stdout) == [
+        "Human -> Biden",
+        "Biden -> Trump",
+        "Trump -> Biden",
+        "Biden -> Trump",
+        "Trump -> Biden",
+    ]
+
+
+@pytest.mark.parametrize("name", ["llm_hello_world.py", "build_project.py"])
+def test_other_examples_run(tmp_path, name):
+    done = run_example(name, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "Spent $0.0000" in done.stdout
+
+
+def test_multi_agents_with_a_human_reviewer_at_a_terminal(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
+    env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
+    command = [
+        sys.executable,
+        str(EXAMPLES / "build_customized_multi_agents.py"),
+        "add",
+        "--n-round",
+        "3",
+        "--add-human",
+    ]
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path) as process:
+        os.close(terminal)
+        output = b""
+        deadline = time.monotonic() + 60
+        while b"your answer" not in output and time.monotonic() < deadline:
+            output += os.read(controller, 4096)
+        os.write(controller, b"Test the empty list too.\n")
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=10) == 0, output.decode(errors="replace")
+    os.close(controller)
+    text = output.decode(errors="replace").replace("\r\n", "\n")
+    assert "[Charlie(SimpleReviewer)] your answer" in text
+    assert "--- SimpleReviewer (SimpleWriteReview)\nTest the empty list too." in text
+
+
+def test_multi_agents_with_a_human_but_no_terminal_fails_at_once(tmp_path):
+    done = run_example("build_customized_multi_agents.py", "add", "--add-human", cwd=tmp_path)
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: Charlie(SimpleReviewer) is played by a human (is_human=True), but standard input")
+    assert "Traceback" not in done.stderr
