@@ -117,3 +117,19 @@ def test_multi_agents_with_a_human_but_no_terminal_fails_at_once(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: Charlie(SimpleReviewer) is played by a human (is_human=True), but standard input")
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_roles_snippet_runs(tmp_path):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Write your own roles", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "snippet.py"
+    script.write_text(code + "\nimport asyncio\n\nasyncio.run(main())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
+    env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
+
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    assert "Alice(SimpleCoder): to do SimpleWriteCode" in done.stderr
+    assert "Bob(Shouter): to do ShoutOut" in done.stderr

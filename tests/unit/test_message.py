@@ -66,3 +66,13 @@ def test_dump_and_load_round_trip():
         {"Bob", "Eve"},
         "Alice",
     )
+
+
+def test_code_parser_finds_the_block_under_a_heading():
+    from metagpt.utils.common import CodeParser
+
+    text = "## Notes\nsee below\n## Code\n```python\nprint(1)\n```\n## Tests\n```python\nassert 1\n```"
+
+    assert CodeParser.parse_code(block="Code", text=text) == "print(1)"
+    assert CodeParser.parse_code(text="```python\nx = 2\n```", lang="python") == "x = 2"
+    assert CodeParser.parse_code(text="no fence") == "no fence"
