@@ -166,7 +166,7 @@ class Run:
         if self.verbose:
             import traceback
 
-            traceback.print_exc()
+            _echo(traceback.format_exc().rstrip())
 
 
 def _check_text(text: str, what: str) -> None:
