@@ -138,9 +138,15 @@ def resolve_clash(path: str, taken: list[str]) -> str:
 
 
 def safe_file_list(names: list[str]) -> list[str]:
-    """Normalised paths in order, duplicates dropped and clashes renamed; at least one is required."""
+    """Normalised paths in order; at least one is required.
+
+    Entries that name no file (`.`, `./`, blank) and duplicates are dropped, clashes renamed.
+    """
     paths: list[str] = []
     for name in names:
+        if not clean_text(name, keep_newlines=False).strip(" `\"'./\\"):
+            logger.warning(f"Dropped {clean_text(name, keep_newlines=False)!r} from a file list: it names no file.")
+            continue
         path = safe_relative_path(name)
         if path.casefold() in {p.casefold() for p in paths}:
             continue
