@@ -1,12 +1,20 @@
-"""The `metagpt` command (also `python startup.py`): run a software company on one idea."""
+"""The `metagpt` command (also `python startup.py`): run a software company on one idea.
+
+Every way a run can end prints a last line that says what happened and, once the project
+folder exists, where the files written so far are; the exit code tells the cause: 0 done,
+1 unexpected error, 2 input or configuration, 3 budget, 4 model endpoint, 5 model output,
+128 + N for signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). Tracebacks only with `-v`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,10 +25,14 @@ LOCAL_NOTICE = (
     "For real results set OPENAI_API_KEY in config/key.yaml, or OPENAI_BASE_URL for a local server "
     "(see README)."
 )
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+"""Signals that end a run like Ctrl-C: a message, the summary, the files kept."""
 
 
 def _echo(text: str) -> None:
-    typer.echo(text, err=True)
+    from metagpt.logs import scrub
+
+    typer.echo(scrub(text), err=True)
 
 
 @app.command()
@@ -34,65 +46,139 @@ def startup(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (overrides OPENAI_BASE_URL).")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logs, where each setting came from, and tracebacks.")
+    ] = False,
 ) -> None:
     """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/."""
-    from metagpt.exceptions import MetaGPTError
     from metagpt.logs import setup_console
 
     setup_console(verbose)
-    try:
-        code = asyncio.run(_run(idea, investment, n_round, implement, project_name, model=model, base_url=base_url))
-    except MetaGPTError as exc:
-        if verbose:
+    run = Run(idea, investment, n_round, implement, project_name, verbose, model=model, base_url=base_url)
+    raise typer.Exit(asyncio.run(run.main()))
+
+
+class Run:
+    """One CLI run: set-up, the company's rounds, and the report of how it ended."""
+
+    def __init__(
+        self,
+        idea: str,
+        investment: float,
+        n_round: int,
+        implement: bool,
+        project_name: str | None,
+        verbose: bool,
+        **overrides: str | None,
+    ):
+        self.idea, self.investment, self.n_round = idea, investment, n_round
+        self.implement, self.project_name, self.verbose = implement, project_name, verbose
+        self.overrides = overrides
+        self.company: Any = None
+        self.signal: signal.Signals | None = None
+        self.started = time.monotonic()
+
+    async def main(self) -> int:
+        """Run the company; returns the exit code after printing how the run ended."""
+        from metagpt.exceptions import MetaGPTError, NoMoneyException
+
+        self._catch_signals(asyncio.current_task())
+        try:
+            await self._start()
+            await self.company.run(n_round=self.n_round)
+        except asyncio.CancelledError:
+            if self.signal is None:
+                raise
+            _echo(f"Interrupted by {self.signal.name}.")
+            return self._end(128 + int(self.signal))
+        except NoMoneyException as exc:
+            _echo(f"Stopped: {exc}")
+            return self._end(exc.exit_code)
+        except MetaGPTError as exc:
+            self._traceback()
+            _echo(f"Error: {exc}")
+            return self._end(exc.exit_code)
+        except Exception as exc:  # a bug, or an OS error nothing above expected: still one line
+            self._traceback()
+            _echo(f"Error: unexpected {type(exc).__name__}: {exc}. Run with -v for the traceback.")
+            return self._end(1)
+        finally:
+            if self.company is not None:
+                await self.company.context.aclose()
+        return self._end(0)
+
+    async def _start(self) -> None:
+        from metagpt.config import Config
+        from metagpt.cost_manager import parse_money
+        from metagpt.logs import add_run_log, register_secret
+        from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
+        from metagpt.software_company import SoftwareCompany
+
+        parse_money(self.investment, "Investment")
+        _check_text(self.idea, "The idea")
+        _check_text(self.project_name or "", "--project-name")
+        config, sources = Config.load_with_sources(
+            None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"]
+        )
+        register_secret(config.openai_api_key)
+        if self.verbose:
+            _echo("Settings (command line > key.yaml > config.yaml > environment > default):")
+            for line in config.describe(sources):
+                _echo(f"  {line}")
+        company = SoftwareCompany(config)
+        if config.resolved_api_type == "local":
+            _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
+        roles = [ProductManager(), Architect(), ProjectManager()] + ([Engineer()] if self.implement else [])
+        company.hire(roles)
+        company.invest(self.investment)
+        self.company = company
+        folder = company.start_project(self.idea, project_name=self.project_name)
+        add_run_log(folder)
+        self.started = time.monotonic()
+
+    def _end(self, code: int) -> int:
+        """Print the summary (once a project exists) and, on failure, where its files are."""
+        project = self.company.project if self.company is not None else None
+        if project is not None:
+            _echo(summary(self.company, time.monotonic() - self.started))
+            if code:
+                _echo(f"Files written so far are in {project.path}")
+        return code
+
+    def _catch_signals(self, task: asyncio.Task | None) -> None:
+        """Turn SIGINT, SIGTERM and SIGHUP into a cancellation of the run, which then reports."""
+        loop = asyncio.get_running_loop()
+
+        def stop(signum: signal.Signals) -> None:
+            if self.signal is None and task is not None:
+                self.signal = signum
+                task.cancel()
+
+        for name in STOP_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            # Not available on Windows, nor outside the main thread (then the default stays).
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop, signum)
+
+    def _traceback(self) -> None:
+        if self.verbose:
             import traceback
 
-            traceback.print_exc()
-        _echo(f"Error: {exc}")
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        _echo("Interrupted; files written so far are kept.")
-        raise typer.Exit(130) from None
-    raise typer.Exit(code)
+            _echo(traceback.format_exc().rstrip())
 
 
-async def _run(
-    idea: str,
-    investment: float,
-    n_round: int,
-    implement: bool,
-    project_name: str | None,
-    **overrides: str | None,
-) -> int:
-    from metagpt.config import Config
-    from metagpt.exceptions import MetaGPTError, NoMoneyException
-    from metagpt.logs import add_run_log
-    from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
-    from metagpt.software_company import SoftwareCompany
+def _check_text(text: str, what: str) -> None:
+    """Refuse text holding bytes that were not valid UTF-8 (they would fail every file write)."""
+    from metagpt.exceptions import UserError
 
-    config = Config.load(None, openai_api_model=overrides["model"], openai_base_url=overrides["base_url"])
-    company = SoftwareCompany(config)
-    if config.resolved_api_type == "local":
-        _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
-    roles = [ProductManager(), Architect(), ProjectManager()] + ([Engineer()] if implement else [])
-    company.hire(roles)
-    company.invest(investment)
-    folder = company.start_project(idea, project_name=project_name)
-    add_run_log(folder)
-    started = time.monotonic()
     try:
-        await company.run(n_round=n_round)
-    except NoMoneyException as exc:
-        _echo(f"Stopped: {exc}")
-        _echo(summary(company, time.monotonic() - started))
-        return exc.exit_code
-    except MetaGPTError:
-        _echo(f"Files written so far are in {company.project.path}")
-        raise
-    finally:
-        await company.context.aclose()
-    _echo(summary(company, time.monotonic() - started))
-    return 0
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            f"{what} holds bytes that are not UTF-8 text; pass it as UTF-8 (check the terminal's locale)."
+        ) from None
 
 
 def summary(company, seconds: float) -> str:
@@ -104,7 +190,7 @@ def summary(company, seconds: float) -> str:
     lines.append(cost.summary())
     tokens = cost.total.completion_tokens
     lines.append(f"Time: {seconds:.1f}s, {tokens / seconds if seconds else 0:.1f} completion tokens/s overall")
-    provider = company.context.provider
+    provider = company.context._provider  # None when it could not be created: nothing to report
     if hasattr(provider, "generation_tokens_per_second"):
         lines.append(
             f"Local model: {provider.generation_tokens_per_second:.1f} generation tokens/s, "

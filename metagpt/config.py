@@ -1,5 +1,7 @@
 """Configuration: environment < `config/config.yaml` < `config/key.yaml`.
 
+Defaults live here, in code; the shipped `config/config.yaml` is a template whose keys are all
+commented out, so an exported variable takes effect unless a YAML file really sets the key.
 Nothing is read at import time. Call `Config.default()` (or `Config.load(root)`) when a
 configuration is needed and pass the result down.
 """
@@ -29,7 +31,7 @@ def is_placeholder(value: str | None) -> bool:
 class ModelPrice(BaseModel):
     """Dollar price of one million tokens."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     prompt: float = Field(ge=0)
     completion: float = Field(ge=0)
@@ -38,7 +40,7 @@ class ModelPrice(BaseModel):
 class Config(BaseModel):
     """Every setting MetaGPT reads. YAML and environment keys are the upper-case aliases."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
     api_type: ApiType | None = Field(None, alias="API_TYPE")
     """`openai` (any OpenAI-compatible endpoint), `azure`, `local` (embedded llama.cpp) or `fake`.
@@ -54,13 +56,14 @@ class Config(BaseModel):
     """Upper bound on completion tokens per call; also the worst case the budget check assumes."""
     temperature: float = Field(0.0, alias="TEMPERATURE", ge=0, le=2)
     timeout: float = Field(120.0, alias="TIMEOUT", gt=0)
+    """Seconds one request may take in total: connecting, waiting and the whole answer, streamed or not."""
     rpm: int = Field(0, alias="RPM", ge=0)
     """Requests per minute per company; 0 means unlimited."""
     max_retries: int = Field(4, alias="MAX_RETRIES", ge=0)
     """Retries on rate limits, server errors and time-outs."""
     max_format_retries: int = Field(3, alias="MAX_FORMAT_RETRIES", ge=0)
     """Retries when a structured answer fails validation; the error is fed back to the model."""
-    max_budget: float = Field(3.0, alias="MAX_BUDGET", ge=0)
+    max_budget: float = Field(3.0, alias="MAX_BUDGET", gt=0)
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="MODEL_PRICES")
     """Per-model price overrides in dollars per 1M tokens: `{model: {prompt: .., completion: ..}}`."""
     workspace_path: Path | None = Field(None, alias="WORKSPACE_PATH")
@@ -124,7 +127,20 @@ class Config(BaseModel):
 
         Later sources win. `overrides` (field names, e.g. from CLI flags) win over all; `None`
         values in them are ignored.
+
+        Raises:
+            ConfigError: naming the file or variable and the key; secrets are never quoted.
         """
+        return cls.load_with_sources(root, env, **overrides)[0]
+
+    @classmethod
+    def load_with_sources(
+        cls,
+        root: Path | None = None,
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> tuple[Config, dict[str, str]]:
+        """`load`, plus where each field set by a source came from (field name -> description)."""
         root = root or Path.cwd()
         env = os.environ if env is None else env
         aliases = cls.field_aliases()
@@ -136,17 +152,34 @@ class Config(BaseModel):
         for path in (root / CONFIG_DIR / name for name in CONFIG_FILES):
             for key, value in _read_yaml(path).items():
                 if key not in aliases:
-                    raise ConfigError(f"{path}: unknown key {key!r}. Known keys: {', '.join(sorted(aliases))}.")
+                    known = ", ".join(sorted(aliases))
+                    raise ConfigError(f"{path}: unknown key {redact_key(key)!r}. Known keys: {known}.")
                 if not _unset(value):
                     merged[aliases[key]], sources[aliases[key]] = value, f"{path}: {key}"
-        merged.update({k: v for k, v in overrides.items() if v is not None})
+        for name, value in overrides.items():
+            if value is not None:
+                merged[name], sources[name] = value, "command line"
         try:
-            return cls.model_validate({name: value for name, value in merged.items()})
+            return cls.model_validate(merged), sources
         except ValidationError as exc:
             error = exc.errors()[0]
             field = str(error["loc"][0]) if error["loc"] else "?"
-            where = sources.get(field, f"setting {field}")
-            raise ConfigError(f"{where}: {error['msg']} (got {error.get('input')!r}).") from None
+            where = sources.get(field, "setting")
+            where = f"setting {field}" if where in ("setting", "command line") else where
+            shown = "(hidden)" if field in SECRET_FIELDS else repr(error.get("input"))
+            raise ConfigError(f"{where}: {error['msg']} (got {shown}).") from None
+
+    def describe(self, sources: dict[str, str]) -> list[str]:
+        """One line per setting: its key, effective value (secrets hidden) and where it came from."""
+        aliases = {name: key for key, name in self.field_aliases().items()}
+        lines = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            shown = ("(hidden)" if value else "(unset)") if name in SECRET_FIELDS else value
+            if name == "api_type" and value is None:
+                shown = f"{self.resolved_api_type} (chosen automatically)"
+            lines.append(f"{aliases.get(name, name.upper())} = {shown}  [{sources.get(name, 'default')}]")
+        return lines
 
     @classmethod
     def default(cls) -> Config:
@@ -155,20 +188,42 @@ class Config(BaseModel):
         return cls.load(Path(root) if root else None)
 
 
+SECRET_FIELDS = frozenset({"openai_api_key"})
+"""Fields whose values are never shown in messages or logs."""
+
+
+def redact_key(key: Any) -> str:
+    """A YAML key for a message: a mistyped line such as `sk-abc...: x` must not echo the key."""
+    text = str(key)
+    return text if len(text) <= 40 and not text.lower().startswith("sk-") else f"{text[:3]}..."
+
+
 def _unset(value: Any) -> bool:
     """Values that leave a key to the sources below: None, empty, or a template placeholder."""
     return value is None or (isinstance(value, str) and is_placeholder(value))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML file; errors name the file and line but never quote its text."""
     if not path.is_file():
         return {}
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}.") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected `KEY: value` lines, found {type(data).__name__}.")
     return data

@@ -16,7 +16,11 @@ WORKSPACE_DIR = "workspace"
 
 DOCS_DIR = "docs"
 RESOURCES_DIR = "resources"
-LOG_FILE = "logs/metagpt.log"
+LOGS_DIR = "logs"
+LOG_FILE = f"{LOGS_DIR}/metagpt.log"
+REQUIREMENTS_FILE = "requirements.txt"
+RESERVED_NAMES = (DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REQUIREMENTS_FILE)
+"""Top-level entries of a project folder that hold the project's own files, never generated code."""
 
 MESSAGE_ROUTE_TO_ALL = "<all>"
 """`Message.send_to` value meaning every role of the environment."""

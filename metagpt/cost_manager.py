@@ -10,13 +10,14 @@ before anything is sent, so the total never exceeds the investment.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from loguru import logger
 from pydantic import BaseModel
 
 from metagpt.config import ModelPrice
-from metagpt.exceptions import NoMoneyException
+from metagpt.exceptions import NoMoneyException, UserError
 from metagpt.provider.base import Usage
 
 # Dollars per 1M tokens, OpenAI list prices. Longer prefixes win, so dated snapshots
@@ -53,6 +54,26 @@ def lookup_price(model: str, overrides: dict[str, ModelPrice] | None = None) -> 
     return TOKEN_PRICES[max(matches, key=len)] if matches else None
 
 
+def parse_money(amount: float | str, what: str = "Investment") -> float:
+    """A dollar amount (`3`, `"3.0"`, `"$3"`) that is a finite, positive number.
+
+    The one check behind `--investment`, `invest()` and the budget itself: `nan` or `inf` would
+    switch the budget off, since no cost is ever greater than them.
+
+    Raises:
+        UserError: naming `what`, the value and an example.
+    """
+    try:
+        value = float(str(amount).strip().lstrip("$").strip())
+    except ValueError:
+        raise UserError(f"{what} {amount!r} is not an amount of dollars, e.g. 3.0.") from None
+    if not math.isfinite(value):
+        raise UserError(f"{what} must be a finite amount of dollars, e.g. 3.0, got {amount!r}.")
+    if value <= 0:
+        raise UserError(f"{what} must be positive, got {value}.")
+    return value
+
+
 class CostRecord(BaseModel):
     """Accumulated usage of one role or one model."""
 
@@ -71,7 +92,7 @@ class CostRecord(BaseModel):
 class CostManager:
     """Tracks every call's tokens and dollars against an investment."""
 
-    def __init__(self, max_budget: float = 3.0, price_overrides: dict[str, ModelPrice] | None = None):
+    def __init__(self, max_budget: float | str = 3.0, price_overrides: dict[str, ModelPrice] | None = None):
         self.max_budget = max_budget
         self.price_overrides = dict(price_overrides or {})
         self.total = CostRecord()
@@ -79,6 +100,15 @@ class CostManager:
         self.by_model: dict[str, CostRecord] = defaultdict(CostRecord)
         self._warned_models: set[str] = set()
         self._reserved = 0.0
+
+    @property
+    def max_budget(self) -> float:
+        """The investment in dollars; setting it validates the amount with `parse_money`."""
+        return self._max_budget
+
+    @max_budget.setter
+    def max_budget(self, amount: float | str) -> None:
+        self._max_budget = parse_money(amount)
 
     @property
     def total_cost(self) -> float:

@@ -7,7 +7,8 @@ The split follows the cause, so the CLI and callers can react correctly:
 * `ModelBehaviorError`: the model answered, but not in the shape we asked for.
 * `NoMoneyException`: the investment cannot pay for the next call.
 
-Each error carries an `exit_code` the CLI uses, and a message that says what to do next.
+Each error carries an `exit_code` the CLI uses (2 input or configuration, 3 budget, 4 endpoint,
+5 model output), and a message that says what to do next.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class UserError(MetaGPTError):
 
 class ConfigError(UserError):
     """The configuration is missing a value or holds a wrong one."""
+
+
+class ProjectFolderError(UserError):
+    """The project folder cannot be created or written safely (a foreign link, no permission)."""
 
 
 class ProviderError(MetaGPTError):

@@ -2,24 +2,61 @@
 
 Levels used in the package: INFO for progress (role steps, cost), DEBUG for details, TRACE
 for full prompts and answers, which only the run's log file receives by default.
+
+Every record passes `scrub` on its way to any sink: secrets are masked and terminal escape
+sequences removed, so neither the console nor the log file can leak a key or replay a model's
+control codes.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from loguru import logger
 
 from metagpt.const import LOG_FILE
+from metagpt.utils.paths import clean_text
 
 CONSOLE_FORMAT = "<green>{time:HH:mm:ss}</green> | {message}"
 VERBOSE_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | {name}:{line} | {message}"
+
+MASK = "***"
+_SECRET_PATTERNS = re.compile(
+    r"(?<![\w-])sk-[A-Za-z0-9_\-]{8,}"  # OpenAI-style keys
+    r"|(?<=Bearer )[A-Za-z0-9._~+/=\-]{8,}"  # bearer tokens
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password@ in URLs
+)
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` wherever it appears in later messages and logs (for keys of any shape)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with registered secrets and anything shaped like a key or URL password masked."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return _SECRET_PATTERNS.sub(MASK, text)
+
+
+def scrub(text: str) -> str:
+    """What may be shown or stored: secrets masked, escape sequences and control characters removed."""
+    return redact(clean_text(text))
+
+
+def _patch(record) -> None:
+    record["message"] = scrub(record["message"])
 
 
 def setup_console(verbose: bool = False) -> None:
     """Progress on stderr: INFO and up, or everything from DEBUG with `verbose`."""
     logger.remove()
+    logger.configure(patcher=_patch)
     logger.add(
         sys.stderr,
         level="DEBUG" if verbose else "INFO",
@@ -34,4 +71,5 @@ def add_run_log(folder: Path) -> int:
     """Write the full log of this run, prompts included, to `folder/logs/metagpt.log`."""
     path = folder / LOG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    logger.configure(patcher=_patch)
     return logger.add(path, level="TRACE", encoding="utf-8", enqueue=False, diagnose=False)

@@ -1,7 +1,9 @@
 """The project folder under the workspace, written safely.
 
-Nothing outside the folder is ever written, an existing folder is never reused or deleted
-(a free name is chosen instead), and each file is written atomically as soon as it exists.
+Nothing outside the folder is ever written, no symbolic link is ever followed inside it, an
+existing folder is never reused or deleted (a free name is chosen instead), generated files
+never land on the project's own reserved paths, and each file is written atomically as soon as
+it exists.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from pathlib import Path
 from loguru import logger
 
 from metagpt.actions.document import Document
-from metagpt.const import DOCS_DIR, RESOURCES_DIR
+from metagpt.const import DOCS_DIR, RESERVED_NAMES, RESOURCES_DIR
+from metagpt.exceptions import ProjectFolderError
 from metagpt.utils.paths import safe_relative_path, to_identifier
 
 
-def free_path(path: Path) -> Path:
-    """`path`, or `path_2`, `path_3`... whichever does not exist yet."""
+def free_path(path: Path, mine: Path | None = None) -> Path:
+    """`path`, or `path_2`, `path_3`... whichever does not exist yet (a dangling link exists).
+
+    `mine` is a folder that may take the name: it is returned when it is the first candidate
+    found in the sequence, so renaming a folder to a name it already has changes nothing.
+    """
     candidate, n = path, 1
-    while candidate.exists():
+    while os.path.lexists(candidate) and candidate != mine:
         n += 1
         candidate = path.with_name(f"{path.name}_{n}")
     return candidate
@@ -33,21 +40,32 @@ class ProjectRepo:
         workspace: folder holding all projects.
         name: folder name; free text is turned into a snake_case name.
         fixed: when True the name was chosen by the user and `adopt_name` keeps it.
+
+    Raises:
+        ProjectFolderError: the workspace cannot hold a new folder.
     """
 
     def __init__(self, workspace: Path, name: str, fixed: bool = False):
         self.fixed = fixed
         base = to_identifier(name, drop_filler=not fixed) or "project"
-        self.path = free_path(Path(workspace).resolve() / base)
-        self.path.mkdir(parents=True)
+        try:
+            self.path = free_path(Path(workspace).resolve() / base)
+            self.path.mkdir(parents=True)
+        except OSError as exc:
+            raise ProjectFolderError(
+                f"Cannot create the project folder {Path(workspace) / base}: {exc.strerror or exc}. "
+                "Check WORKSPACE_PATH and --project-name."
+            ) from None
         self.files: list[Path] = []
 
     def adopt_name(self, name: str) -> None:
         """Rename the folder to the design's package name, unless the user chose a name."""
         base = to_identifier(name)
-        if self.fixed or not base or self.path.name == base:
+        if self.fixed or not base:
             return
-        target = free_path(self.path.with_name(base))
+        target = free_path(self.path.with_name(base), mine=self.path)
+        if target == self.path:
+            return
         try:
             self.path.rename(target)
         except OSError as exc:
@@ -57,30 +75,87 @@ class ProjectRepo:
         self.path = target
 
     def resolve(self, relative: str) -> Path:
-        """Absolute path of `relative` inside the project; raises `ValueError` if it would escape."""
-        path = (self.path / safe_relative_path(relative)).resolve()
-        if not path.is_relative_to(self.path.resolve()):
-            raise ValueError(f"{relative!r} points outside the project folder")
+        """Absolute path of `relative` inside the project.
+
+        Raises `ValueError` for a malformed path and `ProjectFolderError` when a part of it is a
+        symbolic link (which could lead outside the folder or onto another file).
+        """
+        parts = safe_relative_path(relative).split("/")
+        path = self.path
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                where = "points outside the project folder" if _escapes(path, self.path) else "is a symbolic link"
+                raise ProjectFolderError(
+                    f"Refusing to write {relative!r}: {path} {where}. MetaGPT never writes through links; "
+                    "remove it and run again."
+                )
         return path
 
-    def write(self, relative: str, content: str) -> Path:
-        """Write one file atomically and remember it."""
-        path = self.resolve(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def write(self, relative: str, content: str, *, reserved: bool = False) -> Path:
+        """Write one file atomically and remember it; returns where it went.
+
+        Generated files never replace the project's own ones: unless `reserved` is set (for
+        documents and requirements), a path under `docs/`, `resources/`, `logs/` or onto
+        `requirements.txt` raises `ValueError`. A path whose name is taken by a folder, or whose
+        folder is taken by a file, gets a free `_2` name instead, with a warning.
+        """
+        relative = safe_relative_path(relative)
+        if not reserved and relative.split("/")[0] in RESERVED_NAMES:
+            raise ValueError(f"{relative!r} is reserved for the project's own files; put code in its package")
+        path = self._place(self.resolve(relative))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(content, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise ProjectFolderError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        finally:
+            tmp.unlink(missing_ok=True)
         if path not in self.files:
             self.files.append(path)
         logger.debug(f"wrote {path}")
         return path
 
+    def _place(self, path: Path) -> Path:
+        """`path`, renamed where a file would need a folder's name or a folder a file's name."""
+        relative = path.relative_to(self.path)
+        current = self.path
+        for index, part in enumerate(relative.parts):
+            is_file = index == len(relative.parts) - 1
+            candidate = current / part
+            clash = candidate.is_dir() if is_file else (candidate.exists() and not candidate.is_dir())
+            if clash:
+                stem, dot, suffix = part.partition(".") if is_file else (part, "", "")
+                n = 2
+                while os.path.lexists(current / f"{stem}_{n}{dot}{suffix}"):
+                    n += 1
+                renamed = current / f"{stem}_{n}{dot}{suffix}"
+                taken = f"{'folder' if is_file else 'file'} {candidate.relative_to(self.path)}"
+                logger.warning(f"{relative} clashes with the {taken}; using {renamed.name}")
+                candidate = renamed
+            current = candidate
+        return current
+
     def save_document(self, document: Document) -> None:
         """`docs/<name>.md` and `.json`, plus `resources/<diagram>.mmd` for each mermaid field."""
-        self.write(f"{DOCS_DIR}/{document.filename}.md", document.to_markdown())
-        self.write(f"{DOCS_DIR}/{document.filename}.json", document.model_dump_json(indent=2))
+        self.write(f"{DOCS_DIR}/{document.filename}.md", document.to_markdown(), reserved=True)
+        self.write(f"{DOCS_DIR}/{document.filename}.json", document.model_dump_json(indent=2), reserved=True)
         for stem, code in document.mermaid_resources().items():
-            self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n")
+            self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n", reserved=True)
+
+    def save_requirements(self, lines: list[str]) -> Path:
+        """`requirements.txt` with one pip requirement a line, blank lines dropped."""
+        text = "".join(f"{line.strip()}\n" for line in lines if line.strip())
+        return self.write("requirements.txt", text, reserved=True)
 
     def read_json(self, relative: str) -> dict:
         return json.loads(self.resolve(relative).read_text(encoding="utf-8"))
+
+
+def _escapes(link: Path, root: Path) -> bool:
+    try:
+        return not link.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        return True

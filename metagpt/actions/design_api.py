@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.document import Document
 from metagpt.actions.write_prd import WritePRD
-from metagpt.utils.paths import FileList, to_identifier
+from metagpt.utils.paths import FileList, package_name
 
 if TYPE_CHECKING:
     from metagpt.schema import Message
@@ -63,7 +63,7 @@ class SystemDesign(Document):
     @field_validator("python_package_name")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        name = to_identifier(value)
+        name = package_name(value)
         if not name:
             raise ValueError("python_package_name must contain letters, e.g. 'snake_game'")
         return name

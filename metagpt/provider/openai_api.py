@@ -7,23 +7,34 @@ Structured answers ask for `response_format: json_schema` (strict). An endpoint 
 it gets `json_object` with the schema attached (the extension llama.cpp's servers use to
 constrain decoding), then plain `json_object`, then the schema in the prompt only; what worked
 is remembered per endpoint and model for the rest of the process.
+
+`TIMEOUT` bounds each request as a whole (connecting, waiting, and reading the whole answer,
+streamed or not), not only the gap between two bytes, so a server that trickles never holds a
+call longer. Answers that are not chat completions and usage no request could produce are
+endpoint failures, not crashes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Literal, TypeVar
 
 import openai
+from loguru import logger
 
 from metagpt.config import Config
 from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.utils.paths import clean_text
 from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
+
+T = TypeVar("T")
 
 FormatMode = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
 FORMAT_MODES: tuple[FormatMode, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
@@ -41,6 +52,7 @@ class OpenAIProvider(Provider):
     def __init__(self, config: Config):
         self.model = config.openai_api_model
         self.base_url = (config.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = config.timeout
         # A server on this machine costs nothing, unless it serves a priced model (a local proxy).
         self.priced = not is_loopback(self.base_url) or lookup_price(self.model, config.model_prices) is not None
         key = config.openai_api_key
@@ -66,35 +78,130 @@ class OpenAIProvider(Provider):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_allowed("openai")
-        response = await self._create(request, stream=False)
-        choice = response.choices[0]
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        response = await self._before(deadline, self._create(request, stream=False))
+        choice = self._first_choice(response)
         text = choice.message.content or ""
-        usage = _usage(response.usage) or self._counted_usage(request, text)
+        usage = self._checked_usage(getattr(response, "usage", None), request, text)
         return ModelResponse(text=text, usage=usage, model=self.model, finish_reason=choice.finish_reason)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
         check_allowed("openai")
-        stream = await self._create(request, stream=True)
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        stream = await self._before(deadline, self._create(request, stream=True))
         parts: list[str] = []
-        usage: Usage | None = None
+        reported: Any = None
         finish_reason = None
+        events = 0
+        chunks = aiter(stream)
         try:
-            async for chunk in stream:
-                if chunk.usage:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices:
+            while True:
+                try:
+                    chunk = await self._before(deadline, anext(chunks))
+                except StopAsyncIteration:
+                    break
+                events += 1
+                reported = getattr(chunk, "usage", None) or reported
+                for choice in getattr(chunk, "choices", None) or []:
                     if choice.delta and choice.delta.content:
                         parts.append(choice.delta.content)
                         yield StreamChunk(delta=choice.delta.content)
                     finish_reason = choice.finish_reason or finish_reason
-        except openai.APIError as exc:
-            raise _translate(exc, self.base_url, self.model) from exc
+        except (openai.APIError, ValueError, AttributeError, TypeError) as exc:
+            raise self._error(exc) from exc
+        finally:
+            await _close(stream)
+        if not events:
+            raise ProviderError(
+                f"{self._where}: the answer held no stream events; check that OPENAI_BASE_URL is an "
+                "OpenAI-compatible /v1 endpoint.",
+                retryable=True,
+            )
         text = "".join(parts)
-        usage = usage or self._counted_usage(request, text)
+        usage = self._checked_usage(reported, request, text)
         yield StreamChunk(response=ModelResponse(text=text, usage=usage, model=self.model, finish_reason=finish_reason))
 
     async def aclose(self) -> None:
         await self.client.close()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.base_url} ({self.model})"
+
+    async def _before(self, deadline: float, step: Awaitable[T]) -> T:
+        """Await `step`, or raise a retryable time-out once the request's deadline has passed."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(step, timeout=max(remaining, 0.001))
+        except asyncio.TimeoutError:
+            raise ProviderError(
+                f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if "
+                "the model is slow.",
+                retryable=True,
+            ) from None
+
+    def _error(self, exc: Exception) -> ProviderError | ConfigError:
+        """Our error for anything the SDK raised, including answers it could not decode."""
+        if isinstance(exc, openai.APIError):
+            return _translate(exc, self.base_url, self.model)
+        return ProviderError(
+            f"{self._where} sent an answer that is not a valid chat completion ({_brief(exc)}); check that "
+            "OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint.",
+            retryable=True,
+        )
+
+    def _first_choice(self, response: Any) -> Any:
+        """The first choice of a chat completion, or a `ProviderError` when the answer is not one."""
+        choices = getattr(response, "choices", None)
+        message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
+        if message is None or not isinstance(getattr(message, "content", None), str | None):
+            shown = f"{type(response).__name__} {_brief(response)}" if not choices else "a choice without a message"
+            if isinstance(choices, list) and not choices:
+                shown = "no choices"
+            raise ProviderError(
+                f"{self._where} sent an answer that is not a chat completion ({shown}); check that OPENAI_BASE_URL "
+                "is an OpenAI-compatible /v1 endpoint.",
+                retryable=True,
+            )
+        return choices[0]
+
+    def _checked_usage(self, reported: Any, request: ModelRequest, text: str) -> Usage:
+        """The server's usage when this request could have used it, otherwise our own count.
+
+        A server may omit usage, or report negative counts, more completion tokens than
+        `max_tokens`, or more tokens in all than the prompt plus `max_tokens`; trusting those
+        would let spend leave what the budget check reserved. The prompt bound allows a quarter
+        more than our count, for tokenizers and chat templates that differ from tiktoken.
+        """
+        counted = self._counted_usage(request, text)
+        if reported is None:
+            return counted
+        prompt, completion = getattr(reported, "prompt_tokens", None), getattr(reported, "completion_tokens", None)
+        allowance = self._prompt_allowance(request)
+        allowance += allowance // 4 + 50
+        problem = None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (prompt, completion)):
+            problem = "is not a pair of token counts"
+        elif prompt < 0 or completion < 0:
+            problem = "is negative"
+        elif completion > request.max_tokens:
+            problem = f"has {completion} completion tokens where max_tokens is {request.max_tokens}"
+        elif prompt + completion > allowance + request.max_tokens:
+            limit = allowance + request.max_tokens
+            problem = f"has {prompt + completion} tokens where the prompt and max_tokens allow {limit}"
+        if problem is None:
+            return Usage(prompt_tokens=prompt, completion_tokens=completion)
+        logger.warning(
+            f"{self._where} reported usage that {problem}; charging our own count "
+            f"({counted.prompt_tokens}+{counted.completion_tokens} tokens) instead."
+        )
+        return counted
+
+    def _prompt_allowance(self, request: ModelRequest) -> int:
+        tokens = self.count_tokens(request.messages)
+        if request.output_schema is not None:
+            tokens += count_text_tokens(str(request.output_schema.json_schema), self.model)
+        return tokens
 
     async def _create(self, request: ModelRequest, stream: bool) -> Any:
         """Send the request, falling back to weaker structured-output modes on rejection."""
@@ -109,8 +216,8 @@ class OpenAIProvider(Provider):
                     _endpoint_modes[(self.base_url, self.model)] = following
                     continue
                 raise error from exc
-            except openai.APIError as exc:
-                raise _translate(exc, self.base_url, self.model) from exc
+            except (openai.APIError, ValueError) as exc:
+                raise self._error(exc) from exc
 
     def _kwargs(self, request: ModelRequest, mode: FormatMode, stream: bool) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -148,17 +255,41 @@ class OpenAIProvider(Provider):
 
 
 def is_loopback(url: str) -> bool:
-    """True for a server on this machine (Ollama, vLLM, LM Studio...), whose calls cost nothing."""
+    """True for a server on this machine (Ollama, vLLM, LM Studio...), whose calls cost nothing.
+
+    Only `localhost` and loopback addresses count (`127.x.y.z`, `::1`, `::ffff:127.0.0.1`, and
+    `0.0.0.0`, which reaches this machine); a host name such as `127.evil.net` is remote.
+    """
     from urllib.parse import urlparse
 
-    host = (urlparse(url).hostname or "").lower()
-    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+    try:
+        host = (urlparse(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
-def _usage(usage: Any) -> Usage | None:
-    if usage is None:
-        return None
-    return Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0)
+async def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception as exc:  # closing a broken connection must not hide the real outcome
+            logger.debug(f"closing the stream failed: {exc!r}")
+
+
+def _brief(value: Any) -> str:
+    """A short, printable excerpt of an unexpected answer or error."""
+    text = clean_text(str(value), keep_newlines=False).strip()
+    return text[:80] + ("..." if len(text) > 80 else "")
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -173,12 +304,21 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
     return None
 
 
+# Transport errors raised once the server had started answering: the endpoint was reached.
+_BROKEN_ANSWER = {"RemoteProtocolError", "ReadError", "IncompleteRead", "ProtocolError", "DecodingError"}
+
+
 def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError | ConfigError:
     """Our error for an SDK error, with a message that says what to do."""
     where = f"{base_url} ({model})"
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(f"{where} timed out; raise TIMEOUT if the model is slow.", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        if cause is not None and type(cause).__name__ in _BROKEN_ANSWER:
+            return ProviderError(
+                f"{where}: the connection closed before the answer was complete ({_brief(cause)}).", retryable=True
+            )
         reason = str(exc).rstrip(".")
         return ProviderError(
             f"Cannot reach {base_url}: {reason}. Check OPENAI_BASE_URL and that the server runs.", retryable=True
@@ -209,5 +349,5 @@ def _detail(exc: openai.APIStatusError) -> str:
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else error
         if message:
-            return str(message)[:500]
-    return str(exc.message)[:500]
+            return clean_text(str(message), keep_newlines=False)[:500]
+    return clean_text(str(exc.message), keep_newlines=False)[:500]

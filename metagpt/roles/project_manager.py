@@ -19,5 +19,4 @@ class ProjectManager(Role):
 
     def on_document(self, document: Document) -> None:
         if isinstance(document, Tasks) and self.project is not None:
-            lines = [line.strip() for line in document.required_python_third_party_packages if line.strip()]
-            self.project.write("requirements.txt", "".join(f"{line}\n" for line in lines))
+            self.project.save_requirements(document.required_python_third_party_packages)

@@ -65,6 +65,8 @@ class Reply:
     chunks: list[str] | None = None
     """Stream deltas (their join is the text); None splits `text` into words."""
     finish_reason: str = "stop"
+    raw: Callable[[BaseHTTPRequestHandler], None] | None = None
+    """Writes the whole HTTP answer itself: malformed bodies, trickles, connections cut short."""
 
     def __post_init__(self) -> None:
         if self.text is None and self.chunks is not None:
@@ -349,6 +351,9 @@ class OpenAIServer:
             self._send(http, body, reply, record)
 
     def _send(self, http: BaseHTTPRequestHandler, body: dict[str, Any], reply: Reply, record: Recorded) -> None:
+        if reply.raw is not None:
+            reply.raw(http)
+            return
         if reply.status != 200 or reply.text is None:
             _send_json(http, reply.status, reply.body, reply.headers)
             return

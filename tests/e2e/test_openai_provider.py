@@ -217,7 +217,9 @@ async def test_slow_endpoint_times_out_with_a_hint(openai_server, make_llm):
     openai_server.plan(slow)
     llm = make_llm(timeout=0.1, max_retries=0)
 
-    with pytest.raises(ProviderError, match="timed out; raise TIMEOUT") as raised:
+    with pytest.raises(
+        ProviderError, match=r"timed out: no complete answer within TIMEOUT=0\.1s; raise TIMEOUT"
+    ) as raised:
         await llm.aask("hello")
 
     assert raised.value.retryable

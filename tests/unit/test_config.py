@@ -110,15 +110,23 @@ def test_placeholder_keys_count_as_missing(tmp_path, placeholder):
     assert config.resolved_api_type == "local"
 
 
-def test_placeholder_in_shipped_template_does_not_hide_real_key_from_environment(tmp_path):
-    """The template's `OPENAI_API_KEY: "YOUR_API_KEY"` means "not set", so it must not erase a real key."""
-    template = (REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")
-    assert 'OPENAI_API_KEY: "YOUR_API_KEY"' in template
-    write_config(tmp_path, "config.yaml", template)
+def test_shipped_template_sets_nothing_so_exported_variables_take_effect(tmp_path):
+    """Every key of `config/config.yaml` is commented out: the environment is not shadowed by it."""
+    import yaml
 
-    config = Config.load(tmp_path, env={"OPENAI_API_KEY": "sk-real-0123456789"})
+    template = (REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(template) is None
+    for key in Config.field_aliases():
+        if key != "OPENAI_API_BASE":  # the legacy name is mentioned, not listed
+            assert f"# {key}:" in template, f"{key} is not documented in the template"
+    write_config(tmp_path, "config.yaml", template)
+    write_config(tmp_path, "key.yaml", template)  # copied as the template says, not yet edited
+    env = {"OPENAI_API_KEY": "sk-real-0123456789", "OPENAI_API_MODEL": "gpt-4o", "TIMEOUT": "7", "MAX_RETRIES": "1"}
+
+    config = Config.load(tmp_path, env=env)
 
     assert config.openai_api_key == "sk-real-0123456789"
+    assert (config.openai_api_model, config.timeout, config.max_retries) == ("gpt-4o", 7.0, 1)
 
 
 def test_real_key_is_kept(tmp_path):

@@ -132,7 +132,7 @@ def test_concurrent_reservations_count_against_the_budget():
 
 
 def test_free_calls_never_exceed_the_budget():
-    manager = CostManager(max_budget=0.0)
+    manager = CostManager(max_budget=1e-9)
 
     assert manager.reserve("fake", prompt_tokens=10**6, max_tokens=10**6, priced=False) == 0
     assert manager.reserve("unknown-model", prompt_tokens=10**6, max_tokens=10**6) == 0

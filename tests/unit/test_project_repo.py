@@ -9,6 +9,7 @@ import pytest
 
 from metagpt.actions import PRD, SystemDesign, Tasks
 from metagpt.actions.document import strip_fence
+from metagpt.exceptions import ProjectFolderError
 from metagpt.project_repo import ProjectRepo, free_path
 from metagpt.provider.fake import sample_from_schema
 
@@ -55,7 +56,7 @@ def test_free_path(tmp_path):
 
 def test_adopt_name_renames_and_keeps_track_of_files(tmp_path):
     repo = ProjectRepo(tmp_path, "a snake game")
-    repo.write("docs/prd.md", "# PRD\n")
+    repo.write("docs/prd.md", "# PRD\n", reserved=True)
 
     repo.adopt_name("CLI Snake Game")
 
@@ -118,7 +119,7 @@ def test_write_refuses_to_follow_a_symlink_out_of_the_folder(tmp_path):
     repo = ProjectRepo(tmp_path / "ws", "demo", fixed=True)
     os.symlink(outside, repo.path / "link")
 
-    with pytest.raises(ValueError, match="points outside the project folder"):
+    with pytest.raises(ProjectFolderError, match="points outside the project folder"):
         repo.write("link/evil.py", "pwned")
 
     assert list(outside.iterdir()) == []
