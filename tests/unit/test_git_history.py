@@ -1,0 +1,175 @@
+"""The generated project's git history: one commit a stage, safe without git."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from loguru import logger
+
+from metagpt.utils import git_history
+from metagpt.utils.git_history import GitHistory
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+@pytest.fixture
+def warnings() -> list[str]:
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(m.record["message"]), level="WARNING")
+    yield messages
+    logger.remove(sink)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_git_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A user with no global identity and a hook that would fail every commit."""
+    home = tmp_path / "home"
+    hooks = home / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n[commit]\n\tgpgsign = true\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setattr(git_history, "_warned_missing", False)
+
+
+def _git(path: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True).stdout
+
+
+async def test_init_commits_and_log(tmp_path: Path) -> None:
+    project = tmp_path / "snake"
+    history = GitHistory(project)
+    assert not project.exists()  # constructing touches nothing
+    assert history.enabled
+    history.init()
+    assert (project / ".git").is_dir()
+    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n"
+    assert _git(project, "config", "--local", "user.name").strip() == "MetaGPT"
+    assert _git(project, "config", "--local", "user.email").strip() == "metagpt@localhost"
+    assert not (Path(os.environ["HOME"]) / ".gitconfig").read_text().count("MetaGPT")
+
+    (project / "docs").mkdir()
+    (project / "docs" / "prd.md").write_text("# PRD\n")
+    first = await history.commit("Write the PRD")
+    (project / "main.py").write_text("print('hi')\n")
+    (project / "__pycache__").mkdir()
+    (project / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    second = await history.commit("Write the code")
+
+    assert first and second and first != second
+    assert history.log() == ["Write the PRD", "Write the code"]
+    assert _git(project, "rev-parse", "--short", "HEAD").strip() == second
+    tracked = _git(project, "ls-files").split()
+    assert tracked == [".gitignore", "docs/prd.md", "main.py"]
+    author = _git(project, "log", "-1", "--format=%an <%ae>").strip()
+    assert author == "MetaGPT <metagpt@localhost>"
+
+
+async def test_nothing_changed_returns_none(tmp_path: Path) -> None:
+    history = GitHistory(tmp_path / "p")
+    history.init()
+    assert await history.commit("first") is not None
+    assert await history.commit("again, nothing new") is None
+    assert history.log() == ["first"]
+
+
+async def test_commit_sets_up_the_repository_when_init_was_not_called(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "a.txt").write_text("a")
+    history = GitHistory(project)
+    assert await history.commit("stage one")
+    assert history.log() == ["stage one"]
+
+
+async def test_init_keeps_an_existing_repository(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+    (project / "a.txt").write_text("a")
+    await history.commit("one")
+    (project / ".gitignore").write_text("*.log\n")
+    GitHistory(project).init()
+    assert history.log() == ["one"]
+    assert (project / ".gitignore").read_text() == "*.log\n__pycache__/\n.pytest_cache/\n"
+
+
+async def test_concurrent_commits_all_land_in_order(tmp_path: Path, warnings: list[str]) -> None:
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+
+    async def stage(i: int) -> str | None:
+        await asyncio.sleep(0.01 * i)
+        (project / f"file_{i}.py").write_text(f"x = {i}\n")
+        return await history.commit(f"stage {i}")
+
+    shas = await asyncio.gather(*(stage(i) for i in range(6)))
+    # A commit may find its file already taken by an earlier one (git runs in a thread while
+    # other tasks write); what lands is in call order, nothing is lost, nothing fails.
+    landed = [f"stage {i}" for i, sha in enumerate(shas) if sha]
+    assert history.log() == landed
+    assert landed[0] == "stage 0"
+    assert len({sha for sha in shas if sha}) == len(landed)
+    assert _git(project, "ls-files").split() == [".gitignore", *(f"file_{i}.py" for i in range(6))]
+    assert _git(project, "status", "--porcelain") == ""
+    assert warnings == []
+
+
+async def test_concurrent_commits_are_serialised(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+    for i in range(5):
+        (project / f"f{i}.txt").write_text(str(i))
+
+    shas = await asyncio.gather(*(history.commit(f"stage {i}") for i in range(5)))
+    # The first commit took every file; the others, run one after another, found nothing new
+    # (without the lock they would race on git's index lock and log warnings).
+    assert shas[0] is not None and shas[1:] == [None] * 4
+    assert history.log() == ["stage 0"]
+
+
+async def test_git_failure_is_a_warning_not_an_error(tmp_path: Path, warnings: list[str]) -> None:
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+    (project / "a.txt").write_text("a")
+    (project / ".git" / "index.lock").write_text("")  # another git "is running"
+    assert await history.commit("blocked") is None
+    assert any("could not record 'blocked'" in m for m in warnings)
+    (project / ".git" / "index.lock").unlink()
+    assert await history.commit("unblocked")
+    assert history.log() == ["unblocked"]
+
+
+async def test_without_git_history_is_off_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings: list[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    first, second = GitHistory(tmp_path / "a"), GitHistory(tmp_path / "b")
+    assert not first.enabled
+    first.init()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("x")
+    assert await first.commit("code") is None
+    assert await second.commit("code") is None
+    assert first.log() == [] and second.log() == []
+    assert not (tmp_path / "a" / ".git").exists()
+    assert warnings == ["git not found: the project's history is off"]
+
+
+async def test_which_returning_none_disables_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda *_a, **_k: None)
+    history = GitHistory(tmp_path)
+    assert not history.enabled
+    assert await history.commit("x") is None
