@@ -19,8 +19,8 @@ This is NOT a security boundary. The code runs as the same user, with the same v
 file system and the network: it can read the user's files, write anywhere the user can, open
 connections, or start a process in a new session that escapes the group kill. It protects the
 run against accidents, not against malice. A real boundary is a container or a VM, e.g.
-`docker run --rm --network none --read-only -v "$PWD:/work" -w /work python:3.11 pytest`,
-with the project folder as the only mount.
+`docker run --rm --network none --memory 1g -v "$PWD:/work" -w /work <image> python -m pytest`
+with an image that has pytest installed, and the project folder as the only mount.
 """
 
 from __future__ import annotations
