@@ -39,8 +39,15 @@ def _echo(text: str) -> None:
 def startup(
     idea: Annotated[str, typer.Argument(help="What to build, e.g. 'a command-line snake game'.", metavar="IDEA")],
     investment: Annotated[float, typer.Option(help="Budget in dollars; the run stops before exceeding it.")] = 3.0,
-    n_round: Annotated[int, typer.Option(help="Maximum number of rounds.", min=1)] = 5,
+    n_round: Annotated[
+        int | None,
+        typer.Option(help="Maximum rounds [default: 5; with --run-tests enough for QA].", min=1),
+    ] = None,
     implement: Annotated[bool, typer.Option(help="Hire the Engineer to write the code.")] = True,
+    code_review: Annotated[bool, typer.Option(help="The Engineer reviews (and fixes) each file it wrote.")] = True,
+    run_tests: Annotated[
+        bool, typer.Option(help="Hire a QA engineer: write tests, run them, send failures back to be fixed.")
+    ] = False,
     project_name: Annotated[str | None, typer.Option(help="Folder name under the workspace.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name (overrides OPENAI_API_MODEL).")] = None,
     base_url: Annotated[
@@ -55,6 +62,7 @@ def startup(
 
     setup_console(verbose)
     run = Run(idea, investment, n_round, implement, project_name, verbose, model=model, base_url=base_url)
+    run.code_review, run.run_tests = code_review, run_tests
     raise typer.Exit(asyncio.run(run.main()))
 
 
@@ -65,7 +73,7 @@ class Run:
         self,
         idea: str,
         investment: float,
-        n_round: int,
+        n_round: int | None,
         implement: bool,
         project_name: str | None,
         verbose: bool,
@@ -74,6 +82,7 @@ class Run:
         self.idea, self.investment, self.n_round = idea, investment, n_round
         self.implement, self.project_name, self.verbose = implement, project_name, verbose
         self.overrides = overrides
+        self.code_review, self.run_tests = True, False
         self.company: Any = None
         self.signal: signal.Signals | None = None
         self.started = time.monotonic()
@@ -85,7 +94,7 @@ class Run:
         self._catch_signals(asyncio.current_task())
         try:
             await self._start()
-            await self.company.run(n_round=self.n_round)
+            await self.company.run(n_round=self._rounds())
         except asyncio.CancelledError:
             if self.signal is None:
                 raise
@@ -111,7 +120,7 @@ class Run:
         from metagpt.config import Config
         from metagpt.cost_manager import parse_money
         from metagpt.logs import add_run_log, register_secret
-        from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
+        from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
         from metagpt.software_company import SoftwareCompany
 
         parse_money(self.investment, "Investment")
@@ -128,13 +137,26 @@ class Run:
         company = SoftwareCompany(config)
         if config.resolved_api_type == "local":
             _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
-        roles = [ProductManager(), Architect(), ProjectManager()] + ([Engineer()] if self.implement else [])
+        roles = [ProductManager(), Architect(), ProjectManager()]
+        if self.implement:
+            roles.append(Engineer(use_code_review=self.code_review))
+            if self.run_tests:
+                roles.append(QaEngineer())
         company.hire(roles)
         company.invest(self.investment)
         self.company = company
         folder = company.start_project(self.idea, project_name=self.project_name)
         add_run_log(folder)
         self.started = time.monotonic()
+
+    def _rounds(self) -> int:
+        """`--n-round`, or the SOP's 5 rounds plus a write-fix-rerun pair per allowed test round."""
+        needed = 5 + (2 * self.company.context.config.test_round_allowed if self.run_tests else 0)
+        if self.n_round is None:
+            return needed
+        if self.n_round < needed and self.run_tests:
+            _echo(f"Note: --n-round {self.n_round} may end QA early; its test rounds can take up to {needed} rounds.")
+        return self.n_round
 
     def _end(self, code: int) -> int:
         """Print the summary (once a project exists) and, on failure, where its files are."""
@@ -187,6 +209,9 @@ def summary(company, seconds: float) -> str:
     cost = company.cost_manager
     lines = [f"Project: {project.path}", f"Files written ({len(project.files)}):"]
     lines += [f"  {path.relative_to(project.path)}" for path in project.files]
+    report = company.qa_report
+    if report is not None:
+        lines.append(f"Tests: {report.final} (docs/qa_report.md)")
     lines.append(cost.summary())
     tokens = cost.total.completion_tokens
     lines.append(f"Time: {seconds:.1f}s, {tokens / seconds if seconds else 0:.1f} completion tokens/s overall")

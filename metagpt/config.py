@@ -74,6 +74,14 @@ class Config(BaseModel):
     local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0)
     local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0)
     """Completion cap for the local model, which is slower and loops more than hosted models."""
+    engineer_concurrency: int = Field(4, alias="ENGINEER_CONCURRENCY", ge=1)
+    """Files the Engineer writes (and reviews) at once, among those that do not depend on each other."""
+    code_review_rounds: int = Field(1, alias="CODE_REVIEW_ROUNDS", ge=1)
+    """Review rounds per file when code review is on."""
+    test_round_allowed: int = Field(5, alias="TEST_ROUND_ALLOWED", ge=1)
+    """Test runs QA may make (each failed run sends one file back to be fixed)."""
+    test_timeout: float = Field(60.0, alias="TEST_TIMEOUT", gt=0)
+    """Seconds one run of the generated project's tests may take before it is killed."""
 
     @field_validator("openai_api_key", "openai_base_url", mode="before")
     @classmethod

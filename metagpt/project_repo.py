@@ -17,6 +17,7 @@ from loguru import logger
 from metagpt.actions.document import Document
 from metagpt.const import DOCS_DIR, RESERVED_NAMES, RESOURCES_DIR
 from metagpt.exceptions import ProjectFolderError
+from metagpt.utils.git_history import GitHistory
 from metagpt.utils.paths import safe_relative_path, to_identifier
 
 
@@ -57,6 +58,8 @@ class ProjectRepo:
                 "Check WORKSPACE_PATH and --project-name."
             ) from None
         self.files: list[Path] = []
+        self.history = GitHistory(self.path)
+        """The folder's git history, once `history.init()` made it a repository (a company run does)."""
 
     def adopt_name(self, name: str) -> None:
         """Rename the folder to the design's package name, unless the user chose a name."""
@@ -73,6 +76,7 @@ class ProjectRepo:
             return
         self.files = [target / f.relative_to(self.path) for f in self.files]
         self.path = target
+        self.history.path = target
 
     def resolve(self, relative: str) -> Path:
         """Absolute path of `relative` inside the project.
@@ -149,6 +153,10 @@ class ProjectRepo:
         """`requirements.txt` with one pip requirement a line, blank lines dropped."""
         text = "".join(f"{line.strip()}\n" for line in lines if line.strip())
         return self.write("requirements.txt", text, reserved=True)
+
+    async def commit(self, message: str) -> None:
+        """Record the folder's current state in its git history (when git is available)."""
+        await self.history.commit(message)
 
     def read_json(self, relative: str) -> dict:
         return json.loads(self.resolve(relative).read_text(encoding="utf-8"))

@@ -34,8 +34,26 @@ class SoftwareCompany(Team):
         if not idea.strip():
             self.run_project(idea)  # raises the empty-idea error
         self.context.project = ProjectRepo(self.workspace, project_name or idea, fixed=bool(project_name))
+        self.context.project.history.init()
         self.run_project(idea, send_to=send_to)
         return self.context.project.path
+
+    @property
+    def qa_report(self):
+        """The QA engineer's report, once it has one."""
+        from metagpt.roles.qa_engineer import QaReport
+
+        for message in reversed(self.env.history.get()):
+            if isinstance(message.instruct_content, QaReport):
+                return message.instruct_content
+        return None
+
+    async def _after_round(self, published: list[Message]) -> None:
+        """Commit what the round wrote, named after the steps taken (PRD, design, tasks...)."""
+        if self.project is None or not published:
+            return
+        steps = dict.fromkeys(f"{m.role}: {str(m.cause_by).rsplit('.', 1)[-1]}" for m in published)
+        await self.project.commit("; ".join(steps))
 
     async def run(
         self, n_round: int = 5, idea: str = "", send_to: str = "", auto_archive: bool = True

@@ -17,6 +17,7 @@ from loguru import logger
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.config import Config
 from metagpt.context import Context
+from metagpt.cost_manager import parse_money
 from metagpt.environment import Environment
 from metagpt.exceptions import NoMoneyException, UserError
 from metagpt.roles.role import Role
@@ -65,14 +66,8 @@ class Team:
 
     def invest(self, investment: float | str) -> None:
         """Set the budget in dollars (`3.0` or `"$3.0"`); the run stops before spending more."""
-        try:
-            amount = float(str(investment).strip().lstrip("$"))
-        except ValueError:
-            raise UserError(f"Investment {investment!r} is not an amount of dollars, e.g. 3.0.") from None
-        if amount <= 0:
-            raise UserError(f"Investment must be positive, got {amount}.")
-        self.cost_manager.max_budget = amount
-        logger.debug(f"Investment: ${amount}")
+        self.cost_manager.max_budget = parse_money(investment)
+        logger.debug(f"Investment: ${self.cost_manager.max_budget}")
 
     def run_project(self, idea: str, send_to: str = "") -> None:
         """Publish the idea as the user's requirement, to everyone or to one role (`send_to`)."""
@@ -108,5 +103,10 @@ class Team:
                 break
             self._check_balance()
             logger.debug(f"round {round_no}, spent ${self.cost_manager.total_cost:.4f}")
+            before = self.env.history.count()
             await self.env.run()
+            await self._after_round(self.env.history.get()[before:])
         return self.env.history.get()
+
+    async def _after_round(self, published: list[Message]) -> None:
+        """Hook run after each round with the messages published in it."""

@@ -1,10 +1,14 @@
-"""Engineer's step: the code of one file."""
+"""Engineer's step: the code of one file, with the parser's verdict fed back once."""
 
 from __future__ import annotations
 
+import ast
 import re
 
+from loguru import logger
+
 from metagpt.actions.action import Action
+from metagpt.prompts import render_prompt
 
 _CODE_BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 CODE_STOP = ["\n```\n"]
@@ -38,12 +42,52 @@ def cut_loops(code: str, min_block: int = 2, max_repeats: int = 3) -> str:
     return code
 
 
+def syntax_error(code: str, filename: str) -> str | None:
+    """The parser's message for a Python file that does not parse; None when it does (or is not Python)."""
+    if not filename.endswith(".py"):
+        return None
+    try:
+        ast.parse(code, filename=filename)
+    except SyntaxError as exc:
+        return f"{exc.msg} (line {exc.lineno}): {(exc.text or '').strip()}"
+    return None
+
+
+async def ask_code(action: Action, prompt: str, filename: str) -> str:
+    """Ask for the whole code of `filename`; Python that does not parse goes back once with the error.
+
+    The second answer is kept only if it parses; otherwise the first stays (review and tests may
+    still fix it), with a warning.
+    """
+    llm = action.llm
+    messages = llm.messages(prompt, [action.prefix] if action.prefix else None)
+    answer = (await llm.acompletion(messages, stop=CODE_STOP)).text
+    code = extract_code(answer)
+    error = syntax_error(code, filename)
+    if error is None:
+        return code
+    logger.warning(f"{filename} does not parse ({error}); asking once for a fix")
+    messages += [
+        {"role": "assistant", "content": answer.rstrip() + "\n```"},
+        {"role": "user", "content": render_prompt("fix_syntax", filename=filename, error=error)},
+    ]
+    retry = extract_code((await llm.acompletion(messages, stop=CODE_STOP)).text)
+    if syntax_error(retry, filename) is None:
+        return retry
+    logger.warning(f"{filename} still does not parse; keeping the first version")
+    return code
+
+
+def code_context(files: dict[str, str]) -> str:
+    """Files as markdown sections with fenced code, for prompts."""
+    return "\n\n".join(f"## {name}\n```python\n{code}```" for name, code in files.items()) or "(none)"
+
+
 class WriteCode(Action):
-    """Write one file of the task list, with the design, the tasks and earlier files as context."""
+    """Write one file of the task list, seeing the design, the tasks and the files it depends on."""
 
     prompt_name = "write_code"
 
-    async def run(self, filename: str, design: str, tasks: str, written: dict[str, str]) -> str:
-        others = "\n\n".join(f"## {name}\n```python\n{code}```" for name, code in written.items()) or "(none yet)"
-        prompt = self.prompt(filename=filename, design=design, tasks=tasks, written=others)
-        return extract_code(await self._aask(prompt, stop=CODE_STOP))
+    async def run(self, filename: str, design: str, tasks: str, dependencies: dict[str, str]) -> str:
+        prompt = self.prompt(filename=filename, design=design, tasks=tasks, written=code_context(dependencies))
+        return await ask_code(self, prompt, filename)

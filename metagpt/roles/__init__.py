@@ -4,6 +4,7 @@ from metagpt.roles.architect import Architect
 from metagpt.roles.engineer import Engineer
 from metagpt.roles.product_manager import ProductManager
 from metagpt.roles.project_manager import ProjectManager
+from metagpt.roles.qa_engineer import QaEngineer
 from metagpt.roles.role import Role, RoleReactMode
 
-__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "Role", "RoleReactMode"]
+__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "QaEngineer", "Role", "RoleReactMode"]

@@ -219,6 +219,9 @@ def realistic_reply(request: dict[str, Any]) -> Reply:
     document = requested_document(request)
     if document is not None:
         return answer(json.dumps(sample_document(document), ensure_ascii=False))
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
+    if schema:  # any other structured answer (a review verdict, a plan): a valid sample of its schema
+        return answer(json.dumps(sample_from_schema(schema, schema.get("$defs", {})), ensure_ascii=False))
     filename = requested_code_file(request)
     if filename is not None:
         return answer(code_answer(filename))

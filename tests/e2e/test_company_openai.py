@@ -37,8 +37,8 @@ from tests.e2e.openai_server import (
 IDEA = "a command-line snake game"
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
 REQUIREMENT = "windows-curses==2.4.1; sys_platform == 'win32'"
-ROLES = ["Product Manager", "Architect", "Project Manager", "Engineer", "Engineer", "Engineer"]
-"""Who makes each request of a full run, in order (the Engineer writes three files)."""
+ROLES = ["Product Manager", "Architect", "Project Manager"] + ["Engineer"] * 6
+"""Who makes each request of a full run, in order (the Engineer writes three files, then reviews them)."""
 
 
 def tasks_document() -> dict[str, Any]:
@@ -152,22 +152,37 @@ async def test_full_run_writes_every_document_and_file_and_charges_the_reported_
         assert (root / design.python_package_name / name).read_text() == expected
 
     bodies = openai_server.bodies
-    assert [(body.get("response_format") or {}).get("type") for body in bodies] == ["json_schema"] * 3 + [None] * 3
-    assert [body["response_format"]["json_schema"]["name"] for body in bodies[:3]] == ["PRD", "SystemDesign", "Tasks"]
-    assert all(body["response_format"]["json_schema"]["strict"] for body in bodies[:3])
+    kinds = [(body.get("response_format") or {}).get("json_schema", {}).get("name") for body in bodies]
+    # three documents, the three files in dependency order (snake <- game <- main), a review of each
+    assert kinds == [
+        "PRD",
+        "SystemDesign",
+        "Tasks",
+        None,
+        None,
+        None,
+        "ReviewVerdict",
+        "ReviewVerdict",
+        "ReviewVerdict",
+    ]
+    assert all(body["response_format"]["json_schema"]["strict"] for body in bodies if "response_format" in body)
     assert all(r.status == 200 for r in openai_server.requests)  # every strict schema was accepted
     assert IDEA in bodies[0]["messages"][-1]["content"]
     assert prd.to_markdown().strip() in bodies[1]["messages"][-1]["content"]  # PRD -> Architect
     assert design.to_markdown().strip() in bodies[2]["messages"][-1]["content"]  # design -> Project Manager
-    code_prompts = [body["messages"][-1]["content"] for body in bodies[3:]]
+    code_prompts = [body["messages"][-1]["content"] for body in bodies[3:6]]
     for prompt, name in zip(code_prompts, tasks.task_list, strict=True):
         assert f"write the complete code of `{name}`" in prompt
-    assert "## snake.py" in code_prompts[1]  # earlier files are context for later ones
-    assert all(body["stop"] == CODE_STOP for body in bodies[3:])
+    assert "## snake.py" in code_prompts[1]  # game.py uses Snake: snake.py's code is its context
+    assert "## snake.py" in code_prompts[2] and "## game.py" in code_prompts[2]  # main.py runs both
+    assert all(body["stop"] == CODE_STOP for body in bodies[3:6])
+    review_prompts = [body["messages"][-1]["content"] for body in bodies[6:]]
+    assert [p.split("# Code to review: `", 1)[1].split("`")[0] for p in review_prompts] == tasks.task_list
+    assert (root / "docs/code_review.md").read_text().count("**LGTM**") == 3
 
     costs = company.cost_manager
     usages = openai_server.usages
-    assert len(usages) == costs.total.calls == 6
+    assert len(usages) == costs.total.calls == 9
     assert costs.total.prompt_tokens == sum(u["prompt_tokens"] for u in usages)
     assert costs.total.completion_tokens == sum(u["completion_tokens"] for u in usages)
     assert costs.total_cost == pytest.approx(sum(dollars(u) for u in usages), rel=1e-12)
@@ -233,13 +248,13 @@ def test_cli_run_builds_the_project_and_reports_the_spend(openai_server, tmp_pat
     for name in ("snake.py", "game.py", "main.py"):
         assert f"print({name!r})" in (root / "cli_snake_game" / name).read_text()
     usages = openai_server.usages
-    assert len(openai_server.requests) == len(usages) == 6
+    assert len(openai_server.requests) == len(usages) == 9
     total = sum(dollars(u) for u in usages)
     prompt_tokens = sum(u["prompt_tokens"] for u in usages)
     completion_tokens = sum(u["completion_tokens"] for u in usages)
     assert f"Project: {root}\n" in result.stderr
-    assert "Files written (13):" in result.stderr
-    tokens = rf"\({prompt_tokens} prompt \+ {completion_tokens} completion tokens, 6 calls\)"
+    assert "Files written (14):" in result.stderr  # with docs/code_review.md
+    tokens = rf"\({prompt_tokens} prompt \+ {completion_tokens} completion tokens, 9 calls\)"
     spent = rf"Spent \${total:.4f} of \$3\.0+ {tokens}"
     assert re.search(spent, result.stderr), result.stderr
     assert "Traceback" not in result.stderr

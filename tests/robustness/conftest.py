@@ -89,4 +89,9 @@ def error_lines(output: str) -> list[str]:
 
 
 def files_under(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    files = (p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    return sorted(
+        str(p.relative_to(root))
+        for p in files
+        if not any(part.startswith(".git") for part in p.relative_to(root).parts)
+    )

@@ -91,9 +91,10 @@ def test_a_symlink_planted_mid_run_stops_the_run_with_exit_2_and_nothing_outside
     target.write_text("untouched\n")
     handler = company_handler(design_with("game", ["main.py", "board.py"]), ["main.py", "board.py"])
 
-    def plant_then_answer(body):
+    def plant_then_answer(body):  # board.py comes first: main.py, the entry point, depends on it
         if "write the complete code of `board.py`" in str(body.get("messages")):
-            os.symlink(target, tmp_path / "ws" / "demo" / "game" / "board.py")
+            (tmp_path / "ws" / "demo" / "game").mkdir(exist_ok=True)
+            os.symlink(target, tmp_path / "ws" / "demo" / "game" / "main.py")
         return handler(body)
 
     server.handler = plant_then_answer
@@ -102,11 +103,11 @@ def test_a_symlink_planted_mid_run_stops_the_run_with_exit_2_and_nothing_outside
 
     assert result.exit_code == 2, result.output
     [line] = error_lines(result.output)
-    assert line.startswith("Error: Refusing to write 'game/board.py'")
+    assert line.startswith("Error: Refusing to write 'game/main.py'")
     assert "points outside the project folder" in line
     assert target.read_text() == "untouched\n"
     assert files_under(outside) == ["target.py"]
-    assert (tmp_path / "ws" / "demo" / "game" / "main.py").is_file()  # what was written stays
+    assert (tmp_path / "ws" / "demo" / "game" / "board.py").is_file()  # what was written stays
     assert result.output.rstrip().endswith(f"Files written so far are in {(tmp_path / 'ws' / 'demo').resolve()}")
     assert "Traceback" not in result.output
 

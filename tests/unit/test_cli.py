@@ -38,7 +38,11 @@ def test_run_writes_the_project_and_prints_the_summary(runner, tmp_path):
     project = tmp_path / "ws" / "cli_snake_game"
     lines = result.output.splitlines()
     assert f"Project: {project}" in lines
-    written = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() and p.parent.name != "logs")
+    written = sorted(
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and p.parent.name != "logs" and not p.relative_to(project).parts[0].startswith(".git")
+    )
     start = lines.index(f"Files written ({len(written)}):")
     assert sorted(line.strip() for line in lines[start + 1 : start + 1 + len(written)]) == written
     assert lines[start + 1 + len(written)].startswith("Spent ")

@@ -56,7 +56,7 @@ async def test_file_names_repeating_the_package_are_written_once_inside_it(fake_
             document["task_list"] = ["main.py"]
         return json.dumps(document)
 
-    company = SoftwareCompany(context=Context(fake_config, provider=FakeProvider([responder] * 4)))
+    company = SoftwareCompany(context=Context(fake_config, provider=FakeProvider([responder] * 5)))
     company.hire([ProductManager(), Architect(), ProjectManager(), Engineer()])
     company.start_project("a command-line snake game")
     await company.run(n_round=5)

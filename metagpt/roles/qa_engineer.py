@@ -1,0 +1,175 @@
+"""The QA engineer: writes tests for the Engineer's code, runs them, and routes each failure.
+
+After the Engineer's code arrives, QA writes `tests/test_<module>.py` for each code file, runs
+pytest in the project folder (apart from us: `metagpt.utils.sandbox`), and then either reports
+success, sends the file at fault back to the Engineer (a `TestOutcome` addressed to it), or fixes
+its own test. The Engineer's fix (`DebugError`, addressed back) makes QA run the tests again, at
+most `TEST_ROUND_ALLOWED` runs in all. `docs/qa_report.md` is rewritten after every run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import PurePosixPath
+
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from metagpt.actions.design_api import WriteDesign
+from metagpt.actions.project_management import WriteTasks
+from metagpt.actions.run_code import RunCode, TestOutcome
+from metagpt.actions.write_code import WriteCode
+from metagpt.actions.write_test import DebugError, WriteTest, test_file_for
+from metagpt.roles.engineer import CodeSummary
+from metagpt.roles.role import Role
+from metagpt.schema import Message
+from metagpt.utils.code_plan import ENTRY_POINTS, CodePlan, in_dependency_order
+from metagpt.utils.sandbox import Limits
+
+UNTESTED = ENTRY_POINTS | {"__init__.py", "setup.py", "conftest.py"}
+
+
+class QaReport(BaseModel):
+    """Everything QA did: the tests it wrote, each run, each fix."""
+
+    tests: list[str] = Field(default_factory=list)
+    runs: list[TestOutcome] = Field(default_factory=list)
+    fixes: list[str] = Field(default_factory=list)
+    final: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.runs) and self.runs[-1].ok
+
+    def to_markdown(self) -> str:
+        lines = ["# QA report", "", f"**Result: {self.final or 'running'}**", "", "## Tests written", ""]
+        lines += [f"- `{name}`" for name in self.tests] or ["(none)"]
+        lines += [
+            "",
+            "## Runs",
+            "",
+            "| round | result | file at fault | sent to | why |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for run in self.runs:
+            verdict = "passed" if run.ok else run.summary
+            lines.append(
+                f"| {run.round} | {verdict} | {run.file_to_fix or '-'} | {run.send_to or '-'} | {run.reason or '-'} |"
+            )
+        lines += ["", "## Fixes", ""] + ([f"- {fix}" for fix in self.fixes] or ["(none)"])
+        if self.runs and not self.runs[-1].ok:
+            lines += ["", "## Output of the last run", "", "```", self.runs[-1].output, "```"]
+        return "\n".join(lines) + "\n"
+
+
+class QaEngineer(Role):
+    name: str = "Edward"
+    profile: str = "QaEngineer"
+    goal: str = "Write comprehensive and robust tests to ensure the code works as expected without bugs"
+    constraints: str = "Tests must be fast, deterministic and PEP8-compliant; never start loops that wait forever"
+    test_round_allowed: int = 0
+    """Test runs allowed; 0 takes `TEST_ROUND_ALLOWED` from the config."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_actions([WriteTest, RunCode, DebugError])
+        self._watch([WriteCode])
+        self.report = QaReport()
+        self._summary: CodeSummary | None = None
+        self._done = False
+
+    async def _think(self) -> bool:
+        """New code or a fix: (write tests and) run them, until QA has reported its result."""
+        self._set_state(-1 if self._done else 1)
+        return self.rc.todo is not None
+
+    async def _act(self) -> Message:
+        if self.project is None:
+            raise RuntimeError("QaEngineer works in a project folder: hire it in a SoftwareCompany")
+        for message in self.rc.news:
+            if isinstance(message.instruct_content, CodeSummary):
+                self._summary = message.instruct_content
+        if self._summary is None:
+            return Message("No code to test yet.", role=self.profile, cause_by=RunCode, sent_from=self.name)
+        if importlib.util.find_spec("pytest") is None:
+            return self._finish("not run: pytest is not installed (pip install pytest)")
+        if not self.report.tests:
+            await self._write_tests()
+        return await self._run_round()
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _code_files(self) -> list[str]:
+        return [f"{self._summary.package}/{name}" for name in self._summary.files if name.endswith(".py")]
+
+    def _context(self) -> str:
+        return "\n\n".join(m.content for m in self.rc.memory.get() if m.cause_by in (WriteDesign, WriteTasks))
+
+    async def _write_tests(self) -> None:
+        root, writer = self.project.path, self.actions[0]
+        targets = [f for f in self._code_files() if PurePosixPath(f).name not in UNTESTED]
+        code = {f: (root / f).read_text(encoding="utf-8") for f in self._code_files()}
+
+        async def write(path: str) -> str:
+            others = {name: text for name, text in code.items() if name != path}
+            test = await writer.run(PurePosixPath(path).name, code[path], self._context(), others)
+            self.project.write(test_file_for(path), test)
+            return test_file_for(path)
+
+        written = await in_dependency_order(CodePlan(files=targets), write, self.context.config.engineer_concurrency)
+        self.report.tests = list(written.values())
+        await self.project.commit(f"Tests: {len(self.report.tests)} files")
+
+    async def _run_round(self) -> Message:
+        config = self.context.config
+        allowed = self.test_round_allowed or config.test_round_allowed
+        runner: RunCode = self.actions[1]
+        limits = Limits(timeout=config.test_timeout, cpu_seconds=int(config.test_timeout))
+        while True:
+            outcome = await runner.run(
+                self.project.path, self._summary.package, self._code_files(), self.report.tests, limits
+            )
+            outcome.round = len(self.report.runs) + 1
+            self.report.runs.append(outcome)
+            logger.info(f"{self._setting}: test round {outcome.round}: {outcome.summary}")
+            self._write_report()
+            await self.project.commit(f"Test round {outcome.round}: {outcome.summary}")
+            if outcome.ok:
+                return self._finish(f"passed ({outcome.summary}) in round {outcome.round}")
+            if not outcome.send_to:
+                return self._finish(f"failed ({outcome.summary}): {outcome.reason}")
+            if outcome.round >= allowed:
+                return self._finish(f"failed after {allowed} rounds ({outcome.summary})")
+            if outcome.send_to == "Engineer":
+                self.report.fixes.append(f"round {outcome.round}: `{outcome.file_to_fix}` sent to the Engineer")
+                return Message(
+                    f"Tests failed ({outcome.summary}). Please fix {outcome.file_to_fix}: {outcome.reason}.",
+                    instruct_content=outcome,
+                    role=self.profile,
+                    cause_by=RunCode,
+                    sent_from=self.name,
+                    send_to="Engineer",
+                )
+            await self._fix_test(outcome)
+
+    async def _fix_test(self, outcome: TestOutcome) -> None:
+        path = outcome.file_to_fix
+        root = self.project.path
+        code = {f: (root / f).read_text(encoding="utf-8") for f in self._code_files()}
+        fixed = await self.actions[2].run(
+            path, (root / path).read_text(encoding="utf-8"), code, outcome.output, self._context()
+        )
+        self.project.write(path, fixed)
+        self.report.fixes.append(f"round {outcome.round}: QA rewrote its test `{path}`")
+
+    def _finish(self, result: str) -> Message:
+        self._done = True
+        self.report.final = result
+        self._write_report()
+        logger.info(f"{self._setting}: tests {result}")
+        return Message(
+            f"Tests {result}", instruct_content=self.report, role=self.profile, cause_by=RunCode, sent_from=self.name
+        )
+
+    def _write_report(self) -> None:
+        self.project.write("docs/qa_report.md", self.report.to_markdown(), reserved=True)
