@@ -59,8 +59,7 @@ PAGES: list[Page] = [
     (
         "Barrier Repair Cream",
         [
-            "A rich face moisturiser. Best for: dry, very dry and mature skin; also suitable for sensitive "
-            "skin.",
+            "A rich face moisturiser. Best for: dry, very dry and mature skin; also suitable for sensitive skin.",
             "Key ingredients: shea butter, squalane, ceramides and 1% panthenol (vitamin B5). It restores "
             "the skin barrier and keeps skin hydrated for 24 hours in our clinical test with 40 volunteers.",
             "How to use: apply morning and evening after cleansing and serum. Rich texture, best at night "
