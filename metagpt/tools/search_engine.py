@@ -77,6 +77,9 @@ class CustomEngine(SearchEngine):
     """
 
     def __init__(self, source: Any, name: str | None = None):
+        owner = getattr(source, "__self__", None)
+        if hasattr(owner, "search_hits"):  # MetaGPT passes `store.search`: search the store itself
+            source = owner
         self.source = source
         raw_data = getattr(source, "raw_data", None)
         self.name = name or (raw_data.name if raw_data is not None else getattr(source, "__name__", "custom search"))
