@@ -49,6 +49,7 @@ test: install
 bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/local_model.py --company
+	$(BIN)/python bench/docstore.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
