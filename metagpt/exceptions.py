@@ -34,6 +34,14 @@ class ProjectFolderError(UserError):
     """The project folder cannot be created or written safely (a foreign link, no permission)."""
 
 
+class DocumentError(UserError):
+    """A document cannot be read, or holds nothing to index."""
+
+
+class SearchEngineError(UserError):
+    """A web search engine is not configured, not installed or not reachable."""
+
+
 class ProviderError(MetaGPTError):
     """The model endpoint failed; `retryable` says whether trying again may help."""
 

@@ -5,6 +5,7 @@ from metagpt.actions.action_output import ActionOutput
 from metagpt.actions.add_requirement import BossRequirement, UserRequirement
 from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
+from metagpt.actions.search_and_summarize import SearchAndSummarize
 from metagpt.actions.write_code import WriteCode
 from metagpt.actions.write_prd import PRD, WritePRD
 
@@ -13,6 +14,7 @@ __all__ = [
     "Action",
     "ActionOutput",
     "BossRequirement",
+    "SearchAndSummarize",
     "SystemDesign",
     "Tasks",
     "UserRequirement",

@@ -1,10 +1,22 @@
 """Roles: the public `Role` base and the roles of the software company."""
 
 from metagpt.roles.architect import Architect
+from metagpt.roles.customer_service import CustomerService
 from metagpt.roles.engineer import Engineer
 from metagpt.roles.product_manager import ProductManager
 from metagpt.roles.project_manager import ProjectManager
 from metagpt.roles.qa_engineer import QaEngineer
 from metagpt.roles.role import Role, RoleReactMode
+from metagpt.roles.sales import Sales
 
-__all__ = ["Architect", "Engineer", "ProductManager", "ProjectManager", "QaEngineer", "Role", "RoleReactMode"]
+__all__ = [
+    "Architect",
+    "CustomerService",
+    "Engineer",
+    "ProductManager",
+    "ProjectManager",
+    "QaEngineer",
+    "Role",
+    "RoleReactMode",
+    "Sales",
+]

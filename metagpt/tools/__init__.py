@@ -1,0 +1,1 @@
+"""Tools roles use besides the model: web and document search engines."""
