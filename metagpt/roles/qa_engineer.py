@@ -92,7 +92,9 @@ class QaEngineer(Role):
         if self._summary is None:
             return Message("No code to test yet.", role=self.profile, cause_by=RunCode, sent_from=self.name)
         if importlib.util.find_spec("pytest") is None:
-            return self._finish("not run: pytest is not installed (pip install pytest)")
+            self._finish("not run: pytest is not installed (pip install pytest)")
+            self._write_report()
+            return self._report_message()
         if not self.report.tests:
             await self._write_tests()
         return await self._run_round()
@@ -102,7 +104,7 @@ class QaEngineer(Role):
     def _code_files(self) -> list[str]:
         return [f"{self._summary.package}/{name}" for name in self._summary.files if name.endswith(".py")]
 
-    def _context(self) -> str:
+    def _design_and_tasks(self) -> str:
         return "\n\n".join(m.content for m in self.rc.memory.get() if m.cause_by in (WriteDesign, WriteTasks))
 
     async def _write_tests(self) -> None:
@@ -112,7 +114,7 @@ class QaEngineer(Role):
 
         async def write(path: str) -> str:
             others = {name: text for name, text in code.items() if name != path}
-            test = await writer.run(PurePosixPath(path).name, code[path], self._context(), others)
+            test = await writer.run(PurePosixPath(path).name, code[path], self._design_and_tasks(), others)
             self.project.write(test_file_for(path), test)
             return test_file_for(path)
 
@@ -132,16 +134,19 @@ class QaEngineer(Role):
             outcome.round = len(self.report.runs) + 1
             self.report.runs.append(outcome)
             logger.info(f"{self._setting}: test round {outcome.round}: {outcome.summary}")
+            if outcome.ok:
+                self._finish(f"passed ({outcome.summary}) in round {outcome.round}")
+            elif not outcome.send_to:
+                self._finish(f"failed ({outcome.summary}): {outcome.reason}")
+            elif outcome.round >= allowed:
+                self._finish(f"failed after {allowed} rounds ({outcome.summary})")
+            elif outcome.send_to == "Engineer":
+                self.report.fixes.append(f"round {outcome.round}: `{outcome.file_to_fix}` sent to the Engineer")
             self._write_report()
             await self.project.commit(f"Test round {outcome.round}: {outcome.summary}")
-            if outcome.ok:
-                return self._finish(f"passed ({outcome.summary}) in round {outcome.round}")
-            if not outcome.send_to:
-                return self._finish(f"failed ({outcome.summary}): {outcome.reason}")
-            if outcome.round >= allowed:
-                return self._finish(f"failed after {allowed} rounds ({outcome.summary})")
+            if self._done:
+                return self._report_message()
             if outcome.send_to == "Engineer":
-                self.report.fixes.append(f"round {outcome.round}: `{outcome.file_to_fix}` sent to the Engineer")
                 return Message(
                     f"Tests failed ({outcome.summary}). Please fix {outcome.file_to_fix}: {outcome.reason}.",
                     instruct_content=outcome,
@@ -157,18 +162,23 @@ class QaEngineer(Role):
         root = self.project.path
         code = {f: (root / f).read_text(encoding="utf-8") for f in self._code_files()}
         fixed = await self.actions[2].run(
-            path, (root / path).read_text(encoding="utf-8"), code, outcome.output, self._context()
+            path, (root / path).read_text(encoding="utf-8"), code, outcome.output, self._design_and_tasks()
         )
         self.project.write(path, fixed)
         self.report.fixes.append(f"round {outcome.round}: QA rewrote its test `{path}`")
 
-    def _finish(self, result: str) -> Message:
+    def _finish(self, result: str) -> None:
         self._done = True
         self.report.final = result
-        self._write_report()
         logger.info(f"{self._setting}: tests {result}")
+
+    def _report_message(self) -> Message:
         return Message(
-            f"Tests {result}", instruct_content=self.report, role=self.profile, cause_by=RunCode, sent_from=self.name
+            f"Tests {self.report.final}",
+            instruct_content=self.report,
+            role=self.profile,
+            cause_by=RunCode,
+            sent_from=self.name,
         )
 
     def _write_report(self) -> None:

@@ -44,6 +44,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {model.__name__: model for model in (PRD
 # unique to each document tells them apart even when an earlier document is quoted as context.
 _DOCUMENT_MARKERS = {'- "product_goals" (': PRD, '- "python_package_name" (': SystemDesign, '- "task_list" (': Tasks}
 _CODE_FILE = re.compile(r"write the complete code of `([^`]+)`")
+_TEST_FILE = re.compile(r"write `tests/test_([^`]+)\.py`")
 
 
 @dataclass
@@ -160,6 +161,14 @@ def sample_document(model: type[BaseModel]) -> dict[str, Any]:
     return data
 
 
+def test_answer(module: str) -> str:
+    """QA's answer for the tests of `module`: one pytest test of the code `code_answer` writes."""
+    return (
+        f"```python\nfrom {module} import main\n\n\ndef test_main_prints_its_file_name(capsys):\n"
+        f"    main()\n    assert {module!r} in capsys.readouterr().out\n```\n"
+    )
+
+
 def code_answer(filename: str) -> str:
     """The Engineer's answer for `filename`: one python block naming the file."""
     return (
@@ -225,6 +234,9 @@ def realistic_reply(request: dict[str, Any]) -> Reply:
     filename = requested_code_file(request)
     if filename is not None:
         return answer(code_answer(filename))
+    test = _TEST_FILE.search(prompt_text(request))
+    if test is not None:
+        return answer(test_answer(test.group(1)))
     return answer("OK")
 
 

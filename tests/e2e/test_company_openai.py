@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -292,3 +293,31 @@ async def test_cli_budget_stop_keeps_the_prd(openai_server, tmp_path):
     assert (root / "docs/prd.md").is_file()
     assert (root / "resources/competitive_analysis.mmd").is_file()
     assert not (root / "docs/system_design.json").exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_cli_run_with_tests_reviews_tests_and_keeps_the_history(openai_server, tmp_path):
+    openai_server.handler = company_reply
+
+    result = run_cli(openai_server, tmp_path, "--run-tests")
+
+    assert result.returncode == 0, result.stderr
+    root = (tmp_path / "workspace" / "cli_snake_game").resolve()
+    tests = sorted(p.name for p in (root / "tests").iterdir())
+    assert tests == ["test_game.py", "test_snake.py"]  # main.py, the entry point, is run by them, not tested
+    assert (root / "docs/code_review.md").read_text().count("**LGTM**") == 3
+    report = (root / "docs/qa_report.md").read_text()
+    assert "**Result: passed (2 passed) in round 1**" in report
+    assert "Tests: passed (2 passed) in round 1 (docs/qa_report.md)" in result.stderr
+    log = subprocess.run(["git", "log", "--format=%s", "--reverse"], cwd=root, capture_output=True, text=True)
+    assert log.stdout.splitlines() == [
+        "Product Manager: WritePRD",
+        "Architect: WriteDesign",
+        "Project Manager: WriteTasks",
+        "Code: 3 files of cli_snake_game",
+        "Code review",
+        "Tests: 2 files",
+        "Test round 1: 2 passed",
+    ]
+    kinds = [(body.get("response_format") or {}).get("json_schema", {}).get("name") for body in openai_server.bodies]
+    assert len(kinds) == 3 + 3 + 3 + 2  # documents, code, reviews, tests: the first run passed
