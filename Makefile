@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/local_model.py --company
 	$(BIN)/python bench/docstore.py
+	$(BIN)/python bench/engineer.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
