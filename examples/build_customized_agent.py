@@ -7,7 +7,6 @@ runs that code in a subprocess and returns its output.
 """
 
 import asyncio
-import re
 import subprocess
 import sys
 import tempfile
@@ -19,12 +18,7 @@ from metagpt.actions import Action
 from metagpt.logs import logger
 from metagpt.roles.role import Role, RoleReactMode
 from metagpt.schema import Message
-
-
-def parse_code(answer: str) -> str:
-    """The code inside the first ```python block, or the whole answer."""
-    match = re.search(r"```(?:python)?\n(.*?)```", answer, re.DOTALL)
-    return match.group(1) if match else answer
+from metagpt.utils.common import CodeParser
 
 
 class SimpleWriteCode(Action):
@@ -35,7 +29,7 @@ class SimpleWriteCode(Action):
     )
 
     async def run(self, instruction: str) -> str:
-        return parse_code(await self._aask(self.PROMPT_TEMPLATE.format(instruction=instruction)))
+        return CodeParser.parse_code(text=await self._aask(self.PROMPT_TEMPLATE.format(instruction=instruction)))
 
 
 class SimpleRunCode(Action):

@@ -7,7 +7,6 @@ reviewer watches the tests. With `--add-human` you play the reviewer at the term
 """
 
 import asyncio
-import re
 from typing import Annotated
 
 import typer
@@ -18,11 +17,7 @@ from metagpt.logs import logger
 from metagpt.roles import Role
 from metagpt.schema import Message
 from metagpt.team import Team
-
-
-def parse_code(answer: str) -> str:
-    match = re.search(r"```(?:python)?\n(.*?)```", answer, re.DOTALL)
-    return match.group(1) if match else answer
+from metagpt.utils.common import CodeParser
 
 
 class SimpleWriteCode(Action):
@@ -32,7 +27,7 @@ class SimpleWriteCode(Action):
     )
 
     async def run(self, instruction: str) -> str:
-        return parse_code(await self._aask(self.PROMPT_TEMPLATE.format(instruction=instruction)))
+        return CodeParser.parse_code(text=await self._aask(self.PROMPT_TEMPLATE.format(instruction=instruction)))
 
 
 class SimpleWriteTest(Action):
@@ -43,7 +38,7 @@ class SimpleWriteTest(Action):
     )
 
     async def run(self, context: str, k: int = 3) -> str:
-        return parse_code(await self._aask(self.PROMPT_TEMPLATE.format(context=context, k=k)))
+        return CodeParser.parse_code(text=await self._aask(self.PROMPT_TEMPLATE.format(context=context, k=k)))
 
 
 class SimpleWriteReview(Action):

@@ -7,13 +7,13 @@ outputs below are exact: who spoke, to whom, in which round, and what the code p
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.terminal import answer_at_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -87,25 +87,9 @@ def test_multi_agents_with_a_human_reviewer_at_a_terminal(tmp_path):
         "3",
         "--add-human",
     ]
-    controller, terminal = pty.openpty()
-    with subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path) as process:
-        os.close(terminal)
-        output = b""
-        deadline = time.monotonic() + 60
-        while b"your answer" not in output and time.monotonic() < deadline:
-            output += os.read(controller, 4096)
-        os.write(controller, b"Test the empty list too.\n")
-        while time.monotonic() < deadline:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        assert process.wait(timeout=10) == 0, output.decode(errors="replace")
-    os.close(controller)
-    text = output.decode(errors="replace").replace("\r\n", "\n")
+    code, text = answer_at_terminal(command, env, tmp_path, b"Test the empty list too.\n")
+
+    assert code == 0, text
     assert "[Charlie(SimpleReviewer)] your answer" in text
     assert "--- SimpleReviewer (SimpleWriteReview)\nTest the empty list too." in text
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from metagpt.llm import LLM
 from metagpt.provider.fake import FakeProvider
 from metagpt.provider.human import HumanProvider
 from metagpt.roles import Role
+from tests.terminal import answer_at_terminal
 
 
 class Review(Action):
@@ -71,6 +69,7 @@ SCRIPT = """
 import asyncio
 from metagpt.actions import Action
 from metagpt.roles import Role
+from tests.terminal import answer_at_terminal
 
 class Review(Action):
     async def run(self, history):
@@ -90,26 +89,8 @@ def test_a_human_role_at_a_real_terminal(tmp_path):
     script = tmp_path / "human.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "API_TYPE": "fake", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    controller, terminal = pty.openpty()
-    with subprocess.Popen(
-        [sys.executable, str(script)], stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path
-    ) as process:
-        os.close(terminal)
-        output = b""
-        deadline = time.monotonic() + 30
-        while b"your answer" not in output and time.monotonic() < deadline:
-            output += os.read(controller, 1024)
-        os.write(controller, b"LGTM, ship it\n")
-        while process.poll() is None or b"RESULT" not in output:
-            try:
-                output += os.read(controller, 1024)
-            except OSError:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                break
-        assert process.wait(timeout=10) == 0, output.decode(errors="replace")
-    os.close(controller)
-    text = output.decode(errors="replace")
+    code, text = answer_at_terminal([sys.executable, str(script)], env, tmp_path, b"LGTM, ship it\n", timeout=30)
+
+    assert code == 0, text
     assert "Review: def f(): pass" in text
     assert "RESULT LGTM, ship it" in text
