@@ -79,13 +79,11 @@ async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tupl
     return elapsed, calls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", type=float, default=0.3, help="seconds the server waits before each answer")
-    args = parser.parse_args()
+def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
+    """Dependency depth, critical path seconds, and (concurrency, calls, wall seconds) for 1 and the default."""
 
     def slow(body):
-        time.sleep(args.latency)
+        time.sleep(latency)
         return realistic_reply(body)
 
     import metagpt.provider
@@ -93,13 +91,21 @@ def main() -> None:
     metagpt.provider.ALLOW_MODEL_REQUESTS = True
     plan = CodePlan.from_tasks(list(FILES), FILES)
     depth = plan.critical_path()
-    critical = 2 * depth * args.latency  # write along the deepest chain, then review along it
+    critical = 2 * depth * latency  # write along the deepest chain, then review along it
     default = Config.model_fields["engineer_concurrency"].default
     rows = []
     with OpenAIServer(slow) as server, TemporaryDirectory() as scratch:
         for concurrency in (1, default):
             elapsed, calls = asyncio.run(run_engineer(server.base_url, concurrency, Path(scratch)))
             rows.append((concurrency, calls, elapsed))
+    return depth, critical, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.3, help="seconds the server waits before each answer")
+    args = parser.parse_args()
+    depth, critical, rows = measure(args.latency)
     print(f"Engineer: {len(FILES)} files, code review on, {args.latency * 1000:.0f} ms per call")
     print(f"dependency chain: {depth} files; critical path {2 * depth} calls = {critical:.2f} s\n")
     print("| ENGINEER_CONCURRENCY | calls | wall time | wall / critical path |")
