@@ -46,11 +46,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# bench/run.py prints one table of every figure with its target and writes bench/RESULTS.md.
 bench: install
-	$(BIN)/python bench/startup_time.py
-	$(BIN)/python bench/local_model.py --company
+	$(BIN)/python bench/run.py
 	$(BIN)/python bench/docstore.py
-	$(BIN)/python bench/engineer.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
