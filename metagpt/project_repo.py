@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -19,6 +20,9 @@ from metagpt.const import DOCS_DIR, RESERVED_NAMES, RESOURCES_DIR
 from metagpt.exceptions import ProjectFolderError
 from metagpt.utils.git_history import GitHistory
 from metagpt.utils.paths import safe_relative_path, to_identifier
+
+if TYPE_CHECKING:
+    from metagpt.render import DiagramRenderer
 
 
 def free_path(path: Path, mine: Path | None = None) -> Path:
@@ -41,13 +45,15 @@ class ProjectRepo:
         workspace: folder holding all projects.
         name: folder name; free text is turned into a snake_case name.
         fixed: when True the name was chosen by the user and `adopt_name` keeps it.
+        renderer: renders each saved diagram next to its `.mmd` file, in the background.
 
     Raises:
         ProjectFolderError: the workspace cannot hold a new folder.
     """
 
-    def __init__(self, workspace: Path, name: str, fixed: bool = False):
+    def __init__(self, workspace: Path, name: str, fixed: bool = False, renderer: DiagramRenderer | None = None):
         self.fixed = fixed
+        self.renderer = renderer
         base = to_identifier(name, drop_filler=not fixed) or "project"
         try:
             self.path = free_path(Path(workspace).resolve() / base)
@@ -97,6 +103,10 @@ class ProjectRepo:
         return path
 
     def write(self, relative: str, content: str, *, reserved: bool = False) -> Path:
+        """Write one text file atomically and remember it; returns where it went (see `write_bytes`)."""
+        return self.write_bytes(relative, content.encode("utf-8"), reserved=reserved)
+
+    def write_bytes(self, relative: str, content: bytes, *, reserved: bool = False) -> Path:
         """Write one file atomically and remember it; returns where it went.
 
         Generated files never replace the project's own ones: unless `reserved` is set (for
@@ -111,7 +121,7 @@ class ProjectRepo:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(content, encoding="utf-8")
+            tmp.write_bytes(content)
             tmp.replace(path)
         except OSError as exc:
             raise ProjectFolderError(f"Cannot write {path}: {exc.strerror or exc}.") from None
@@ -143,11 +153,16 @@ class ProjectRepo:
         return current
 
     def save_document(self, document: Document) -> None:
-        """`docs/<name>.md` and `.json`, plus `resources/<diagram>.mmd` for each mermaid field."""
+        """`docs/<name>.md` and `.json`, plus `resources/<diagram>.mmd` for each mermaid field.
+
+        With a renderer, each diagram is also rendered to `resources/<diagram>.svg`/`.png` later.
+        """
         self.write(f"{DOCS_DIR}/{document.filename}.md", document.to_markdown(), reserved=True)
         self.write(f"{DOCS_DIR}/{document.filename}.json", document.model_dump_json(indent=2), reserved=True)
         for stem, code in document.mermaid_resources().items():
             self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n", reserved=True)
+            if self.renderer is not None:
+                self.renderer.submit(self, stem, code)
 
     def save_requirements(self, lines: list[str]) -> Path:
         """`requirements.txt` with one pip requirement a line, blank lines dropped."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.project_repo import ProjectRepo
+from metagpt.report import Published, publish_project
 from metagpt.schema import Message
 from metagpt.team import Team
 
@@ -24,6 +25,8 @@ class SoftwareCompany(Team):
     def __init__(self, config: Config | None = None, context: Context | None = None, workspace: Path | None = None):
         super().__init__(context=context, config=config)
         self.workspace = workspace or self.context.config.resolve_workspace()
+        self.published: Published | None = None
+        """The report and the diagrams' fate, once a run has ended."""
 
     @property
     def project(self) -> ProjectRepo | None:
@@ -33,7 +36,9 @@ class SoftwareCompany(Team):
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
         if not idea.strip():
             self.run_project(idea)  # raises the empty-idea error
-        self.context.project = ProjectRepo(self.workspace, project_name or idea, fixed=bool(project_name))
+        self.context.project = ProjectRepo(
+            self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams
+        )
         self.context.project.history.init()
         self.run_project(idea, send_to=send_to)
         return self.context.project.path
@@ -58,6 +63,16 @@ class SoftwareCompany(Team):
     async def run(
         self, n_round: int = 5, idea: str = "", send_to: str = "", auto_archive: bool = True
     ) -> list[Message]:
+        """Run the team; when the run ends (also on an error such as `NoMoneyException`), the
+        diagrams are rendered and `index.html` is written (see `published`)."""
         if idea:
             self.start_project(idea, send_to=send_to)
-        return await super().run(n_round=n_round, auto_archive=auto_archive)
+        if self.project is not None:
+            self.context.diagrams.start()  # the browser starts while the roles work
+        try:
+            history = await super().run(n_round=n_round, auto_archive=auto_archive)
+        except Exception:
+            self.published = await publish_project(self.context)
+            raise
+        self.published = await publish_project(self.context)
+        return history

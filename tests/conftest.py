@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import metagpt.provider
+import metagpt.render.engines
 from metagpt.config import Config
 
 _ENV_KEYS = [*Config.field_aliases(), "METAGPT_ROOT"]
@@ -13,6 +14,8 @@ _ENV_KEYS = [*Config.field_aliases(), "METAGPT_ROOT"]
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", False)
+    # `MERMAID_ENGINE: auto` finds no engine, so tests start a browser only when they name an engine.
+    monkeypatch.setattr(metagpt.render.engines, "AUTO_ORDER", ())
     for key in _ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,253 @@
+"""The project report: `workspace/<project>/index.html`, one page to read what the company made.
+
+It shows the PRD, the design and the tasks (rendered from their markdown), the three diagrams,
+the file tree with the code highlighted, a QA report when there is one, and the cost table.
+Diagrams are drawn in the page by the mermaid bundle copied next to it, so opening the file in a
+browser works with no server and no network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from metagpt.const import DOCS_DIR, LOG_FILE, RESOURCES_DIR
+from metagpt.render.engines import INSTALL_HINT, MERMAID_BUNDLE, find_node_modules
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+    from metagpt.context import Context
+    from metagpt.cost_manager import CostManager
+    from metagpt.project_repo import ProjectRepo
+
+REPORT_FILE = "index.html"
+BUNDLE_FILE = "mermaid.min.js"
+DOCUMENTS = {"prd": "PRD", "system_design": "System design", "api_spec_and_tasks": "Tasks"}
+"""The SOP's documents under `docs/`, in reading order, with their titles in the page."""
+MAX_CODE_BYTES = 200_000
+"""Larger files are listed in the tree but not shown."""
+SKIPPED = {DOCS_DIR, RESOURCES_DIR, Path(LOG_FILE).parts[0], REPORT_FILE, BUNDLE_FILE}
+
+
+@dataclass
+class Published:
+    """What the end of a run produced: the report and one line about the diagrams."""
+
+    report: Path | None
+    diagrams: str
+
+    def lines(self) -> list[str]:
+        return ([self.diagrams] if self.diagrams else []) + ([f"Report: {self.report}"] if self.report else [])
+
+
+async def publish_project(context: Context) -> Published:
+    """Wait for the run's diagrams, stop the browser and write the report; never raises for either.
+
+    Called by the company when a run ends (also after the budget ran out), so whatever was
+    written is rendered and reported.
+    """
+    renderer = context.diagrams
+    diagrams = await renderer.finish()
+    await renderer.aclose()
+    project = context.project
+    if project is None or not project.files:
+        return Published(None, diagrams)
+    try:
+        report = write_report(project, context.cost_manager, context.config)
+    except OSError as exc:
+        logger.warning(f"Could not write the project report: {exc}")
+        report = None
+    return Published(report, diagrams)
+
+
+def write_report(project: ProjectRepo, cost: CostManager | None = None, config=None) -> Path:
+    """Write `index.html` (and `mermaid.min.js` beside it) into the project folder."""
+    root = project.path
+    modules = find_node_modules(config) if config is not None else None
+    bundle = modules / MERMAID_BUNDLE if modules is not None else None
+    if bundle is not None:
+        target = root / BUNDLE_FILE
+        shutil.copyfile(bundle, target)
+        if target not in project.files:
+            project.files.append(target)
+    notice = (
+        ""
+        if bundle is not None
+        else f'<p class="note">Diagrams are shown as mermaid source: the mermaid bundle was not installed '
+        f"when this report was written. To draw them, {html.escape(INSTALL_HINT)}, then run again.</p>"
+    )
+    page = render_report(root, cost, notice)
+    return project.write(REPORT_FILE, page)
+
+
+def render_report(root: Path, cost: CostManager | None = None, notice: str = "") -> str:
+    """The report page for the project folder `root`."""
+    md = _markdown()
+    diagrams = _diagram_files(root)
+    sections: list[tuple[str, str, str]] = []  # (anchor, nav title, html); documents bring their own heading
+    docs = root / DOCS_DIR
+    known = [docs / f"{stem}.md" for stem in DOCUMENTS]
+    others = sorted(p for p in docs.glob("*.md") if p not in known) if docs.is_dir() else []
+    for path in [p for p in known if p.is_file()] + others:
+        title = DOCUMENTS.get(path.stem, path.stem.replace("_", " ").capitalize())
+        body = md.render(path.read_text(encoding="utf-8"), {"diagrams": diagrams, "root": root})
+        sections.append((f"doc-{path.stem}", title, body))
+    code = _code_section(root)
+    if code:
+        sections.append(("code", "Code", f"<h1>Code</h1>\n{code}"))
+    if cost is not None:
+        sections.append(("cost", "Cost", f"<h1>Cost</h1>\n{_cost_section(cost)}"))
+    nav = "\n".join(f'<a href="#{anchor}">{html.escape(title)}</a>' for anchor, title, _ in sections)
+    body = "\n".join(f'<section id="{anchor}">\n{content}</section>' for anchor, _, content in sections)
+    template = Template(resources.files("metagpt.templates").joinpath("report.html").read_text(encoding="utf-8"))
+    return template.substitute(
+        title=html.escape(root.name),
+        idea=html.escape(_idea(root)),
+        nav=nav,
+        notice=notice,
+        sections=body,
+        code_style=_code_style(),
+    )
+
+
+def _idea(root: Path) -> str:
+    try:
+        return str(json.loads((root / DOCS_DIR / "prd.json").read_text(encoding="utf-8"))["original_requirements"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _diagram_files(root: Path) -> dict[str, str]:
+    """Diagram source (stripped) -> resource stem, to link each diagram to its rendered files."""
+    folder = root / RESOURCES_DIR
+    if not folder.is_dir():
+        return {}
+    return {path.read_text(encoding="utf-8").strip(): path.stem for path in sorted(folder.glob("*.mmd"))}
+
+
+def _markdown() -> MarkdownIt:
+    """CommonMark with tables; raw HTML from the model is shown as text, never run."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    default_fence = md.renderer.rules["fence"]
+
+    def fence(renderer, tokens, idx, options, env) -> str:
+        token = tokens[idx]
+        language = token.info.strip().split(" ")[0].lower()
+        if language == "mermaid":
+            return _diagram(token.content.strip(), env.get("diagrams", {}), env.get("root"))
+        if language:
+            return _highlight(token.content, language=language)
+        return default_fence(tokens, idx, options, env)
+
+    md.add_render_rule("fence", fence)
+    return md
+
+
+def _diagram(code: str, stems: dict[str, str], root: Path | None) -> str:
+    stem = stems.get(code)
+    links = ""
+    if stem is not None and root is not None:
+        files = [f"{RESOURCES_DIR}/{stem}.{ext}" for ext in ("mmd", "svg", "png", "pdf")]
+        links = " · ".join(
+            f'<a href="{html.escape(name)}">{html.escape(Path(name).suffix[1:].upper())}</a>'
+            for name in files
+            if (root / name).is_file()
+        )
+    anchor = f' id="diagram-{html.escape(stem)}"' if stem else ""
+    caption = f"<figcaption>{html.escape(stem)}: {links}</figcaption>" if stem else ""
+    return f'<figure class="diagram"{anchor}><pre class="mermaid">{html.escape(code)}</pre>{caption}</figure>\n'
+
+
+def _highlight(code: str, filename: str | None = None, language: str | None = None) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import TextLexer, get_lexer_by_name, guess_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = guess_lexer_for_filename(filename, code) if filename else get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = TextLexer()
+    return highlight(code, lexer, HtmlFormatter(cssclass="highlight"))
+
+
+def _code_style() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="highlight").get_style_defs(".highlight")
+
+
+def _code_files(root: Path) -> list[Path]:
+    """The project's own files (code, requirements), without docs, diagrams, logs or the report."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or relative.parts[0] in SKIPPED or any(p.startswith(".") for p in relative.parts):
+            continue
+        if "__pycache__" in relative.parts:
+            continue
+        files.append(relative)
+    return files
+
+
+def _code_section(root: Path) -> str:
+    files = _code_files(root)
+    if not files:
+        return ""
+    anchors = {path: f"file-{n}" for n, path in enumerate(files, 1)}
+    tree: dict = {}
+    for path in files:
+        node = tree
+        for part in path.parts[:-1]:
+            node = node.setdefault(part + "/", {})
+        node[path.name] = path
+    blocks = []
+    for path in files:
+        data = (root / path).read_bytes()
+        if len(data) > MAX_CODE_BYTES:
+            body = f"<p>{len(data):,} bytes, too large to show here.</p>"
+        else:
+            body = _highlight(data.decode("utf-8", errors="replace"), filename=path.name)
+        name = html.escape(path.as_posix())
+        blocks.append(f'<details class="file" id="{anchors[path]}" open><summary>{name}</summary>{body}</details>')
+    return f'<ul class="tree">{_tree_items(tree, anchors)}</ul>\n' + "\n".join(blocks)
+
+
+def _tree_items(node: dict, anchors: dict[Path, str]) -> str:
+    items = []
+    for name, child in node.items():
+        if isinstance(child, dict):
+            items.append(f"<li>{html.escape(name)}<ul>{_tree_items(child, anchors)}</ul></li>")
+        else:
+            items.append(f'<li><a href="#{anchors[child]}">{html.escape(name)}</a></li>')
+    return "".join(items)
+
+
+def _cost_section(cost: CostManager) -> str:
+    def table(title: str, records: dict) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{r.calls}</td><td>{r.prompt_tokens:,}</td>"
+            f"<td>{r.completion_tokens:,}</td><td>${r.cost:.4f}</td></tr>"
+            for name, r in records.items()
+        )
+        total = cost.total
+        return (
+            f"<table><thead><tr><th>{title}</th><th>calls</th><th>prompt tokens</th><th>completion tokens</th>"
+            f"<th>cost</th></tr></thead><tbody>{rows}</tbody><tfoot><tr><th>total</th><th>{total.calls}</th>"
+            f"<th>{total.prompt_tokens:,}</th><th>{total.completion_tokens:,}</th><th>${total.cost:.4f}</th>"
+            "</tr></tfoot></table>"
+        )
+
+    budget = f"<p>Spent ${cost.total_cost:.4f} of a ${cost.max_budget:.2f} investment.</p>"
+    return budget + table("role", dict(cost.by_role)) + table("model", dict(cost.by_model))

@@ -1,0 +1,1 @@
+"""Page templates, kept as package data (the project report)."""
