@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.document import Document
 from metagpt.actions.write_prd import WritePRD
+from metagpt.render.repair import check_diagrams
 from metagpt.utils.paths import FileList, package_name
 
 if TYPE_CHECKING:
@@ -77,4 +78,5 @@ class WriteDesign(Action):
 
     async def run(self, with_messages: str | list[Message]) -> SystemDesign:
         """Ask for the document, from the newest `WritePRD` message (or the given text)."""
-        return await self.ask_document(prd=latest_input(with_messages, WritePRD))
+        design = await self.ask_document(prd=latest_input(with_messages, WritePRD))
+        return await check_diagrams(design, self.llm, [self.prefix] if self.prefix else None)

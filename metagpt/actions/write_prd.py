@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
+from metagpt.render.repair import check_diagrams
 
 if TYPE_CHECKING:
     from metagpt.schema import Message
@@ -97,4 +98,5 @@ class WritePRD(Action):
 
     async def run(self, with_messages: str | list[Message]) -> PRD:
         """Ask for the document, from the newest `UserRequirement` message (or the given text)."""
-        return await self.ask_document(requirement=latest_input(with_messages, UserRequirement))
+        prd = await self.ask_document(requirement=latest_input(with_messages, UserRequirement))
+        return await check_diagrams(prd, self.llm, [self.prefix] if self.prefix else None)

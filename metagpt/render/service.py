@@ -67,6 +67,11 @@ class DiagramRenderer:
         """Diagrams handed over for rendering during this renderer's life."""
 
     @property
+    def active(self) -> bool:
+        """True once `start` has launched (or tried to launch) an engine."""
+        return self._starting is not None
+
+    @property
     def disabled(self) -> bool:
         return self.config.mermaid_engine == "none"
 
