@@ -2,12 +2,18 @@
 
 A 135M model under a plain JSON grammar can write one string until `max_tokens`; bounding every
 string and list (from the token budget) makes the grammar close each value in time.
+
+Fields holding mermaid code (`x-mermaid` in the schema) get a grammar of their diagram type
+(`grammars/<type>.gbnf`, the type read from the field's example), so even a small model writes
+diagrams mermaid can parse.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+from importlib import resources
 from typing import Any
 
 from metagpt.exceptions import ResponseFormatUnsupported
@@ -24,6 +30,10 @@ KEY_TOKENS = 6
 # which `json.loads` then rejects; llama.cpp's own converter excludes them, as JSON requires.
 _LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
 _STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+DIAGRAM_TOKENS = {"quadrantChart": 200, "classDiagram": 300, "sequenceDiagram": 250}
+"""Tokens kept for each diagram grammar's longest output, taken from the strings' budget."""
+MIN_STRING_BUDGET = 200
+"""Diagram grammars are used only when at least this many tokens are left for the other fields."""
 
 
 def structured_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
@@ -62,14 +72,53 @@ def _slots(node: Any, defs: dict[str, Any], depth: int) -> tuple[float, float]:
     return strings, keys
 
 
+def diagram_fields(schema: dict[str, Any]) -> dict[str, str]:
+    """Field name -> mermaid diagram type, for the top-level fields with a grammar of their type."""
+    fields = {}
+    for name, node in schema.get("properties", {}).items():
+        examples = node.get("examples") or [""]
+        kind = str(examples[0]).split(maxsplit=1)[0] if str(examples[0]).strip() else ""
+        if node.get("x-mermaid") and kind in DIAGRAM_TOKENS:
+            fields[name] = kind
+    return fields
+
+
+def _placeholder(kind: str) -> str:
+    return f"@@{kind}@@"
+
+
+def with_diagram_grammars(schema: dict[str, Any], max_tokens: int) -> tuple[dict[str, Any], dict[str, str], int]:
+    """`schema` with its diagram fields swapped for placeholders, those fields, and the tokens left."""
+    fields = diagram_fields(schema)
+    reserved = sum(DIAGRAM_TOKENS[kind] for kind in fields.values())
+    if not fields or max_tokens - reserved < MIN_STRING_BUDGET:
+        return schema, {}, max_tokens
+    schema = copy.deepcopy(schema)
+    for name, kind in fields.items():
+        schema["properties"][name] = {"const": _placeholder(kind)}
+    return schema, fields, max_tokens - reserved
+
+
+@functools.cache
+def diagram_grammar(kind: str) -> str:
+    """The GBNF rules of one mermaid diagram type; its root rule is named after the type."""
+    return resources.files("metagpt.provider.grammars").joinpath(f"{kind}.gbnf").read_text(encoding="utf-8")
+
+
 @functools.lru_cache(maxsize=64)
-def _grammar_text(schema_json: str) -> str:
+def _grammar_text(schema_json: str, kinds: tuple[str, ...] = ()) -> str:
     from metagpt.provider.local_llama import import_llama_cpp
 
     import_llama_cpp()
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return json_schema_to_gbnf(schema_json).replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+    text = json_schema_to_gbnf(schema_json).replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+    for kind in kinds:
+        placeholder = json.dumps(json.dumps(_placeholder(kind)))  # the const as a GBNF literal
+        if placeholder not in text:
+            raise ValueError(f"no placeholder for the {kind} field in the generated grammar")
+        text = text.replace(placeholder, f'"\\"" {kind} "\\"" space') + "\n" + diagram_grammar(kind)
+    return text
 
 
 def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
@@ -84,9 +133,10 @@ def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
     import_llama_cpp()
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    bounded = structured_schema(schema, max_tokens)
+    schema, diagrams, string_tokens = with_diagram_grammars(schema, max_tokens)
+    bounded = structured_schema(schema, string_tokens)
     try:
-        text = _grammar_text(json.dumps(bounded))
+        text = _grammar_text(json.dumps(bounded), tuple(sorted(set(diagrams.values()))))
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise ResponseFormatUnsupported(f"llama.cpp cannot turn this JSON schema into a grammar: {exc!r}") from exc
     return LlamaGrammar.from_string(text, verbose=False)

@@ -1,0 +1,1 @@
+"""GBNF grammars for llama.cpp, kept as package data."""
