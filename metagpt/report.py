@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from metagpt.const import DOCS_DIR, LOG_FILE, RESOURCES_DIR
-from metagpt.render.engines import INSTALL_HINT, MERMAID_BUNDLE, find_node_modules
+from metagpt.render.engines import INSTALL_HINT, find_bundle
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -72,8 +72,7 @@ async def publish_project(context: Context) -> Published:
 def write_report(project: ProjectRepo, cost: CostManager | None = None, config=None) -> Path:
     """Write `index.html` (and `mermaid.min.js` beside it) into the project folder."""
     root = project.path
-    modules = find_node_modules(config) if config is not None else None
-    bundle = modules / MERMAID_BUNDLE if modules is not None else None
+    bundle = find_bundle(config) if config is not None else None
     if bundle is not None:
         target = root / BUNDLE_FILE
         shutil.copyfile(bundle, target)
@@ -217,6 +216,8 @@ def _code_section(root: Path) -> str:
         data = (root / path).read_bytes()
         if len(data) > MAX_CODE_BYTES:
             body = f"<p>{len(data):,} bytes, too large to show here.</p>"
+        elif not data.strip():
+            body = "<p>(empty)</p>"
         else:
             body = _highlight(data.decode("utf-8", errors="replace"), filename=path.name)
         name = html.escape(path.as_posix())

@@ -61,13 +61,29 @@ def find_chromium(config: Config) -> Path | None:
     return None
 
 
-def find_node_modules(config: Config) -> Path | None:
-    """The `node_modules` folder holding mermaid: `MMDC`'s, else the checkout's or the current folder's."""
-    if config.mmdc is not None:
-        candidates = [config.mmdc.resolve().parents[1]] if config.mmdc.exists() else []
-    else:
-        candidates = [SOURCE_ROOT / "node_modules", Path.cwd() / "node_modules"]
-    return next((folder for folder in candidates if (folder / MERMAID_BUNDLE).is_file()), None)
+def node_folders(config: Config) -> list[Path]:
+    """`node_modules` folders that may hold mermaid-cli and mermaid, most specific first.
+
+    With `MMDC` set: the folders around it (`<dir>/node_modules/.bin/mmdc` in a project, or a global
+    install whose mermaid-cli keeps its own dependencies). Otherwise the checkout's and the current
+    folder's `node_modules`, where `make mermaid` installs them.
+    """
+    if config.mmdc is None:
+        return [SOURCE_ROOT / "node_modules", Path.cwd() / "node_modules"]
+    mmdc = config.mmdc.absolute()
+    folders = [p for p in [*mmdc.parents, *mmdc.resolve().parents] if p.name == "node_modules"]
+    cli = mmdc.resolve().parents[1] if len(mmdc.resolve().parents) > 1 else mmdc.parent
+    return list(dict.fromkeys([*folders, cli / "node_modules"]))
+
+
+def find_package(config: Config, relative: Path) -> Path | None:
+    """`<node_modules>/<relative>` in the first folder of `node_folders` that has it."""
+    return next((folder / relative for folder in node_folders(config) if (folder / relative).is_file()), None)
+
+
+def find_bundle(config: Config) -> Path | None:
+    """The browser build of mermaid (`mermaid.min.js`)."""
+    return find_package(config, MERMAID_BUNDLE)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -114,6 +130,7 @@ class PlaywrightEngine(Engine):
     PAGE = "<!doctype html><html><body style='margin:0;background:white'><div id='out'></div></body></html>"
 
     def __init__(self, chromium: Path, bundle: Path):
+        """`bundle` is `mermaid.min.js`, loaded once into the page."""
         self.chromium = chromium
         self.bundle = bundle
         self._playwright: Any = None
@@ -124,7 +141,7 @@ class PlaywrightEngine(Engine):
 
     @classmethod
     def from_config(cls, config: Config) -> PlaywrightEngine:
-        return cls(find_chromium(config) or Path("chromium"), find_node_modules(config) or Path("node_modules"))
+        return cls(find_chromium(config) or Path("chromium"), find_bundle(config) or Path(MERMAID_BUNDLE.name))
 
     @classmethod
     def missing(cls, config: Config) -> str | None:
@@ -132,14 +149,13 @@ class PlaywrightEngine(Engine):
             return "the Python package playwright is not installed"
         if find_chromium(config) is None:
             return "no Chromium found (set CHROMIUM_PATH)"
-        if find_node_modules(config) is None:
+        if find_bundle(config) is None:
             return f"the mermaid bundle ({MERMAID_BUNDLE}) is not installed"
         return None
 
     async def start(self) -> None:
         from playwright.async_api import async_playwright
 
-        bundle = self.bundle / MERMAID_BUNDLE if self.bundle.is_dir() else self.bundle
         try:
             self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(
@@ -147,7 +163,7 @@ class PlaywrightEngine(Engine):
             )
             self._page = await self._browser.new_page(device_scale_factor=2, viewport={"width": 1200, "height": 800})
             await self._page.set_content(self.PAGE)
-            await self._page.add_script_tag(path=str(bundle))
+            await self._page.add_script_tag(path=str(self.bundle))
             await self._page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
         except Exception as exc:
             await self.close()
@@ -232,7 +248,9 @@ class NodeEngine(Engine):
     @classmethod
     def from_config(cls, config: Config) -> NodeEngine:
         chromium = find_chromium(config) or Path("chromium")
-        return cls(find_node_modules(config) or Path("node_modules"), chromium, shutil.which("node") or "node")
+        cli = find_package(config, MERMAID_CLI)
+        modules = cli.parents[2] if cli is not None else Path("node_modules")
+        return cls(modules, chromium, shutil.which("node") or "node")
 
     @classmethod
     def missing(cls, config: Config) -> str | None:
@@ -240,8 +258,7 @@ class NodeEngine(Engine):
             return "Node.js (`node`) is not on PATH"
         if find_chromium(config) is None:
             return "no Chromium found (set CHROMIUM_PATH)"
-        modules = find_node_modules(config)
-        if modules is None or not (modules / MERMAID_CLI).is_file():
+        if find_package(config, MERMAID_CLI) is None:
             return "mermaid-cli (@mermaid-js/mermaid-cli) is not installed"
         return None
 

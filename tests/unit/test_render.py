@@ -77,27 +77,38 @@ def test_auto_tries_playwright_then_nodejs_and_says_what_each_lacks(monkeypatch,
     assert reasons[1] == "nodejs: Node.js (`node`) is not on PATH"
 
 
-def test_chromium_path_and_mmdc_settings_are_used(monkeypatch, tmp_path):
+def test_chromium_path_and_mmdc_settings_are_used(tmp_path):
     browser = tmp_path / "my-chromium"
     browser.write_text("")
     modules = tmp_path / "tools" / "node_modules"
-    (modules / "mermaid" / "dist").mkdir(parents=True)
-    (modules / engines.MERMAID_BUNDLE).write_text("// mermaid")
+    cli = modules / "@mermaid-js" / "mermaid-cli"
+    for path in (modules / engines.MERMAID_BUNDLE, cli / "package.json", cli / "src" / "cli.js"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
     (modules / ".bin").mkdir()
-    (modules / ".bin" / "mmdc").write_text("")
+    (modules / ".bin" / "mmdc").symlink_to(cli / "src" / "cli.js")  # as npm links it
     config = Config(chromium_path=browser, mmdc=modules / ".bin" / "mmdc")
     assert engines.find_chromium(config) == browser
-    assert engines.find_node_modules(config) == modules.resolve()
+    assert engines.find_bundle(config) == modules / engines.MERMAID_BUNDLE
+    assert engines.find_package(config, engines.MERMAID_CLI) == cli / "package.json"
     assert engines.find_chromium(Config(chromium_path=tmp_path / "absent")) is None
-    assert engines.NodeEngine.missing(config) in (
-        "Node.js (`node`) is not on PATH",
-        "mermaid-cli (@mermaid-js/mermaid-cli) is not installed",
-    )
-    node = engines.NodeEngine(modules, browser)
+    node = engines.NodeEngine.from_config(config)
+    assert (node.node_modules, node.chromium) == (modules, browser)
     options = node.launch_options(tmp_path / "profile")
     assert options["executablePath"] == str(browser)
     assert "--disable-background-networking" in options["args"]
     assert options["userDataDir"] == str(tmp_path / "profile")
+
+
+def test_a_global_mermaid_cli_brings_its_own_mermaid(tmp_path):
+    cli = tmp_path / "lib" / "node_modules" / "@mermaid-js" / "mermaid-cli"
+    bundle = cli / "node_modules" / engines.MERMAID_BUNDLE
+    for path in (bundle, cli / "src" / "cli.js"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "mmdc").symlink_to(cli / "src" / "cli.js")
+    assert engines.find_bundle(Config(mmdc=tmp_path / "bin" / "mmdc")) == bundle
 
 
 def test_explicit_engine_is_the_only_candidate(monkeypatch):
@@ -259,3 +270,15 @@ async def test_company_run_without_engine_keeps_mmd_and_says_how_to_render(fake_
     diagrams, report = company.published.lines()
     assert diagrams.startswith("Diagrams: kept as .mmd only, no renderer") and "make mermaid" in diagrams
     assert report == f"Report: {root / 'index.html'}"
+
+
+def test_a_wrong_engine_name_is_a_config_error_that_lists_the_engines(tmp_path):
+    from metagpt.exceptions import ConfigError
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "key.yaml").write_text("MERMAID_ENGINE: chrome\n")
+    with pytest.raises(ConfigError, match=r"key.yaml: MERMAID_ENGINE: .*'auto', 'nodejs', 'playwright' or 'none'"):
+        Config.load(tmp_path, env={})
+    (tmp_path / "config" / "key.yaml").write_text("MERMAID_ENGINE: nodejs\nMERMAID_PDF: true\n")
+    config = Config.load(tmp_path, env={})
+    assert (config.mermaid_engine, config.mermaid_pdf) == ("nodejs", True)
