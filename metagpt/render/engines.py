@@ -61,6 +61,13 @@ def find_chromium(config: Config) -> Path | None:
     return None
 
 
+def chromium_missing(config: Config) -> str | None:
+    """Why no browser can be found, or None."""
+    if config.chromium_path is not None and not config.chromium_path.is_file():
+        return f"CHROMIUM_PATH {config.chromium_path} does not exist"
+    return None if find_chromium(config) else "no Chromium on PATH (install chromium or set CHROMIUM_PATH)"
+
+
 def node_folders(config: Config) -> list[Path]:
     """`node_modules` folders that may hold mermaid-cli and mermaid, most specific first.
 
@@ -147,8 +154,8 @@ class PlaywrightEngine(Engine):
     def missing(cls, config: Config) -> str | None:
         if importlib.util.find_spec("playwright") is None:
             return "the Python package playwright is not installed"
-        if find_chromium(config) is None:
-            return "no Chromium found (set CHROMIUM_PATH)"
+        if reason := chromium_missing(config):
+            return reason
         if find_bundle(config) is None:
             return f"the mermaid bundle ({MERMAID_BUNDLE}) is not installed"
         return None
@@ -256,8 +263,8 @@ class NodeEngine(Engine):
     def missing(cls, config: Config) -> str | None:
         if shutil.which("node") is None:
             return "Node.js (`node`) is not on PATH"
-        if find_chromium(config) is None:
-            return "no Chromium found (set CHROMIUM_PATH)"
+        if reason := chromium_missing(config):
+            return reason
         if find_package(config, MERMAID_CLI) is None:
             return "mermaid-cli (@mermaid-js/mermaid-cli) is not installed"
         return None

@@ -61,7 +61,8 @@ class DiagramRenderer:
         self.start_error: str | None = None
         self.outcome = RenderOutcome()
         self._starting: asyncio.Task | None = None
-        self._jobs: list[asyncio.Task] = []
+        self._jobs: dict[asyncio.Task, str] = {}
+        """Background renders and the diagram stem each one writes."""
         self._cache: dict[str, dict[str, bytes]] = {}
         self.submitted = 0
         """Diagrams handed over for rendering during this renderer's life."""
@@ -154,7 +155,7 @@ class DiagramRenderer:
         if not self._candidates or _running_loop() is None:
             return
         self.start()
-        self._jobs.append(asyncio.get_running_loop().create_task(self._render_files(project, stem, code)))
+        self._jobs[asyncio.get_running_loop().create_task(self._render_files(project, stem, code))] = stem
 
     async def _render_files(self, project: ProjectRepo, stem: str, code: str) -> None:
         try:
@@ -175,12 +176,12 @@ class DiagramRenderer:
 
     async def finish(self) -> str:
         """Wait for the submitted diagrams (bounded), then say in one line what became of them."""
-        jobs, self._jobs = self._jobs, []
+        jobs, self._jobs = self._jobs, {}
         if jobs:
             _, pending = await asyncio.wait(jobs, timeout=FINISH_TIMEOUT)
             for job in pending:
                 job.cancel()
-                self.outcome.failed.setdefault("?", f"still rendering after {FINISH_TIMEOUT:.0f}s")
+                self.outcome.failed[jobs[job]] = f"still rendering after {FINISH_TIMEOUT:.0f}s"
         return self.summary()
 
     def summary(self) -> str:
@@ -204,7 +205,7 @@ class DiagramRenderer:
 
     async def aclose(self) -> None:
         """Stop pending work and the browser; a later call starts a fresh browser."""
-        jobs, self._jobs = self._jobs, []
+        jobs, self._jobs = self._jobs, {}
         for job in jobs:
             job.cancel()
         starting, self._starting = self._starting, None

@@ -282,3 +282,11 @@ def test_a_wrong_engine_name_is_a_config_error_that_lists_the_engines(tmp_path):
     (tmp_path / "config" / "key.yaml").write_text("MERMAID_ENGINE: nodejs\nMERMAID_PDF: true\n")
     config = Config.load(tmp_path, env={})
     assert (config.mermaid_engine, config.mermaid_pdf) == ("nodejs", True)
+
+
+def test_a_wrong_chromium_path_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: object())
+    config = Config(chromium_path=tmp_path / "nope")
+    assert engines.PlaywrightEngine.missing(config) == f"CHROMIUM_PATH {tmp_path / 'nope'} does not exist"
+    monkeypatch.setattr(engines.shutil, "which", lambda name: "/usr/bin/node" if name == "node" else None)
+    assert engines.NodeEngine.missing(Config()) == "no Chromium on PATH (install chromium or set CHROMIUM_PATH)"
