@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -290,3 +291,17 @@ def test_a_wrong_chromium_path_is_named(tmp_path, monkeypatch):
     assert engines.PlaywrightEngine.missing(config) == f"CHROMIUM_PATH {tmp_path / 'nope'} does not exist"
     monkeypatch.setattr(engines.shutil, "which", lambda name: "/usr/bin/node" if name == "node" else None)
     assert engines.NodeEngine.missing(Config()) == "no Chromium on PATH (install chromium or set CHROMIUM_PATH)"
+
+
+async def test_a_hung_render_does_not_hold_the_run(tmp_path, monkeypatch):
+    class HangingEngine(FakeEngine):
+        async def render(self, code, formats):
+            await asyncio.sleep(60)
+            return {}
+
+    monkeypatch.setattr(service, "FINISH_TIMEOUT", 0.05)
+    renderer = DiagramRenderer(Config(), engines=[HangingEngine()])
+    renderer.submit(ProjectRepo(tmp_path, "p"), "seq_flow", "sequenceDiagram")
+    line = await renderer.finish()
+    assert renderer.outcome.failed == {"seq_flow": "still rendering after 0s"}
+    assert "1 not rendered (still rendering after 0s)" in line
