@@ -8,6 +8,7 @@ import pytest
 
 from metagpt.actions import PRD, SystemDesign, Tasks
 from metagpt.config import Config
+from metagpt.render.engines import PlaywrightEngine
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 
@@ -18,7 +19,9 @@ pytestmark = [
 
 
 async def test_company_runs_end_to_end_on_the_embedded_model(tmp_path, allow_model_requests):
-    config = Config(workspace_path=tmp_path / "workspace", local_max_tokens=768)
+    # With a diagram engine installed, mermaid's parser checks the diagrams during the run.
+    engine = "none" if PlaywrightEngine.missing(Config()) else "playwright"
+    config = Config(workspace_path=tmp_path / "workspace", local_max_tokens=768, mermaid_engine=engine)
     assert config.resolved_api_type == "local"  # nothing configured: the embedded model
     company = SoftwareCompany(config)
     company.hire([ProductManager(), Architect(), ProjectManager(), Engineer()])
@@ -35,6 +38,11 @@ async def test_company_runs_end_to_end_on_the_embedded_model(tmp_path, allow_mod
         assert (root / f"docs/{doc}.md").read_text().startswith("# ")
     for stem in ("competitive_analysis", "data_api_design", "seq_flow"):
         assert (root / f"resources/{stem}.mmd").exists()
+        if engine != "none":  # the diagram grammars make even this model's diagrams parse
+            assert (root / f"resources/{stem}.svg").read_bytes().startswith(b"<svg"), stem
+    if engine != "none":
+        assert company.published.diagrams == "Diagrams: 3 rendered to .svg/.png with playwright."
+        assert (root / "index.html").is_file()
     code_files = [root / design.python_package_name / name for name in {*tasks.task_list, *design.file_list}]
     assert code_files and all(path.is_file() for path in code_files)
     assert company.cost_manager.total_cost == 0
