@@ -78,6 +78,8 @@ def node_folders(config: Config) -> list[Path]:
     if config.mmdc is None:
         return [SOURCE_ROOT / "node_modules", Path.cwd() / "node_modules"]
     mmdc = config.mmdc.absolute()
+    if len(config.mmdc.parts) == 1 and (on_path := shutil.which(str(config.mmdc))):  # `MMDC: mmdc`
+        mmdc = Path(on_path)
     folders = [p for p in [*mmdc.parents, *mmdc.resolve().parents] if p.name == "node_modules"]
     cli = mmdc.resolve().parents[1] if len(mmdc.resolve().parents) > 1 else mmdc.parent
     return list(dict.fromkeys([*folders, cli / "node_modules"]))

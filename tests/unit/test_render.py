@@ -101,7 +101,7 @@ def test_chromium_path_and_mmdc_settings_are_used(tmp_path):
     assert options["userDataDir"] == str(tmp_path / "profile")
 
 
-def test_a_global_mermaid_cli_brings_its_own_mermaid(tmp_path):
+def test_a_global_mermaid_cli_brings_its_own_mermaid(tmp_path, monkeypatch):
     cli = tmp_path / "lib" / "node_modules" / "@mermaid-js" / "mermaid-cli"
     bundle = cli / "node_modules" / engines.MERMAID_BUNDLE
     for path in (bundle, cli / "src" / "cli.js"):
@@ -110,6 +110,9 @@ def test_a_global_mermaid_cli_brings_its_own_mermaid(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "mmdc").symlink_to(cli / "src" / "cli.js")
     assert engines.find_bundle(Config(mmdc=tmp_path / "bin" / "mmdc")) == bundle
+    (cli / "src" / "cli.js").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert engines.find_bundle(Config(mmdc="mmdc")) == bundle  # MetaGPT's `MMDC: mmdc`, found on PATH
 
 
 def test_explicit_engine_is_the_only_candidate(monkeypatch):
