@@ -39,14 +39,33 @@ MIN_STRING_BUDGET = 200
 def structured_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     """The strict form of `schema` with strings and lists bounded to fit in `max_tokens`.
 
-    Lists get at most `MAX_LIST_ITEMS` items; strings share what is left of the token budget
-    after the keys, between `MIN_STRING_CHARS` and `MAX_STRING_CHARS` each.
+    Lists get at most `MAX_LIST_ITEMS` items, and a string in a list is never empty (an empty
+    file name or goal is never meant); strings share what is left of the token budget after the
+    keys, between `MIN_STRING_CHARS` and `MAX_STRING_CHARS` each.
     """
     strict = strict_json_schema(schema)
     strings, keys = _slots(strict, strict.get("$defs", {}), depth=0)
     per_string = (max_tokens - keys * KEY_TOKENS) * CHARS_PER_TOKEN / max(strings, 1)
     max_length = int(min(MAX_STRING_CHARS, max(MIN_STRING_CHARS, per_string)))
-    return bounded_schema(strict, max_length=max_length, max_items=MAX_LIST_ITEMS)
+    bounded = bounded_schema(strict, max_length=max_length, max_items=MAX_LIST_ITEMS)
+    for node in _list_items(bounded):
+        if node.get("type") == "string" and "enum" not in node:
+            node.setdefault("minLength", 1)
+    return bounded
+
+
+def _list_items(node: Any) -> list[dict[str, Any]]:
+    """The `items` schemas of every array in a schema."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "array" and isinstance(node.get("items"), dict):
+            found.append(node["items"])
+        for value in node.values():
+            found += _list_items(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _list_items(value)
+    return found
 
 
 def _slots(node: Any, defs: dict[str, Any], depth: int) -> tuple[float, float]:
