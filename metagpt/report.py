@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from metagpt.const import DOCS_DIR, LOG_FILE, RESOURCES_DIR
+from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR
+from metagpt.exceptions import MetaGPTError
 from metagpt.render.engines import INSTALL_HINT, find_bundle
 
 if TYPE_CHECKING:
@@ -31,11 +31,17 @@ if TYPE_CHECKING:
 
 REPORT_FILE = "index.html"
 BUNDLE_FILE = "mermaid.min.js"
-DOCUMENTS = {"prd": "PRD", "system_design": "System design", "api_spec_and_tasks": "Tasks"}
+DOCUMENTS = {
+    "prd": "PRD",
+    "system_design": "System design",
+    "api_spec_and_tasks": "Tasks",
+    "code_review": "Code review",
+    "qa_report": "QA",
+}
 """The SOP's documents under `docs/`, in reading order, with their titles in the page."""
 MAX_CODE_BYTES = 200_000
 """Larger files are listed in the tree but not shown."""
-SKIPPED = {DOCS_DIR, RESOURCES_DIR, Path(LOG_FILE).parts[0], REPORT_FILE, BUNDLE_FILE}
+SKIPPED = {DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REPORT_FILE, BUNDLE_FILE}
 
 
 @dataclass
@@ -63,9 +69,10 @@ async def publish_project(context: Context) -> Published:
         return Published(None, diagrams)
     try:
         report = write_report(project, context.cost_manager, context.config)
-    except OSError as exc:
+    except (MetaGPTError, OSError) as exc:  # e.g. the folder became unwritable: the run's files stay
         logger.warning(f"Could not write the project report: {exc}")
         report = None
+    await project.commit("Diagrams and the project report")
     return Published(report, diagrams)
 
 
@@ -74,10 +81,7 @@ def write_report(project: ProjectRepo, cost: CostManager | None = None, config=N
     root = project.path
     bundle = find_bundle(config) if config is not None else None
     if bundle is not None:
-        target = root / BUNDLE_FILE
-        shutil.copyfile(bundle, target)
-        if target not in project.files:
-            project.files.append(target)
+        project.write_bytes(BUNDLE_FILE, bundle.read_bytes())
     notice = (
         ""
         if bundle is not None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from metagpt.const import RESOURCES_DIR
-from metagpt.exceptions import MermaidSyntaxError, RenderEngineError
+from metagpt.exceptions import MermaidSyntaxError, MetaGPTError, RenderEngineError
 from metagpt.render.engines import INSTALL_HINT, Engine, candidates
 
 if TYPE_CHECKING:
@@ -167,8 +167,12 @@ class DiagramRenderer:
         except RenderEngineError as exc:
             self.outcome.failed[stem] = str(exc)
             return
-        for fmt, data in files.items():
-            project.write_bytes(f"{RESOURCES_DIR}/{stem}.{fmt}", data)
+        try:
+            for fmt, data in files.items():
+                project.write_bytes(f"{RESOURCES_DIR}/{stem}.{fmt}", data, reserved=True)
+        except (MetaGPTError, OSError, ValueError) as exc:  # e.g. a link in the way: reported, not fatal
+            self.outcome.failed[stem] = str(exc)
+            return
         self.outcome.invalid.pop(stem, None)
         self.outcome.failed.pop(stem, None)
         if stem not in self.outcome.rendered:

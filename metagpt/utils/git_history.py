@@ -23,8 +23,9 @@ from loguru import logger
 
 AUTHOR_NAME = "MetaGPT"
 AUTHOR_EMAIL = "metagpt@localhost"
-IGNORED = ("__pycache__/", ".pytest_cache/")
-"""Lines the project's `.gitignore` gets: files that running the code leaves behind."""
+IGNORED = ("__pycache__/", ".pytest_cache/", "/mermaid.min.js")
+"""Lines the project's `.gitignore` gets: files that running the code leaves behind, and the
+report's copy of the mermaid bundle (5 MB, copied again by every run)."""
 GIT_TIMEOUT = 60.0
 """Seconds any one git command may take before it counts as failed."""
 

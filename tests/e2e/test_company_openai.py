@@ -255,7 +255,8 @@ def test_cli_run_builds_the_project_and_reports_the_spend(openai_server, tmp_pat
     completion_tokens = sum(u["completion_tokens"] for u in usages)
     assert f"Project: {root}\n" in result.stderr
     # with docs/code_review.md, and with the rendered diagrams and the report when an engine is installed
-    written = [p for p in root.rglob("*") if p.is_file() and {"logs", ".git"}.isdisjoint(p.relative_to(root).parts)]
+    parts = [p.relative_to(root).parts for p in root.rglob("*") if p.is_file()]
+    written = [p for p in parts if p[0] != "logs" and not any(part.startswith(".") for part in p)]  # not git's
     assert f"Files written ({len(written)}):" in result.stderr
     tokens = rf"\({prompt_tokens} prompt \+ {completion_tokens} completion tokens, 9 calls\)"
     spent = rf"Spent \${total:.4f} of \$3\.0+ {tokens}"
@@ -320,6 +321,7 @@ def test_cli_run_with_tests_reviews_tests_and_keeps_the_history(openai_server, t
         "Code review",
         "Tests: 2 files",
         "Test round 1: 2 passed",
+        "Diagrams and the project report",
     ]
     kinds = [(body.get("response_format") or {}).get("json_schema", {}).get("name") for body in openai_server.bodies]
     assert len(kinds) == 3 + 3 + 3 + 2  # documents, code, reviews, tests: the first run passed

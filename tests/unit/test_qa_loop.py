@@ -116,6 +116,7 @@ async def test_the_project_history_has_one_commit_per_stage(tmp_path):
         "Test round 1: 0 passed, 1 failed, 0 errors",
         "Engineer: DebugError",
         "Test round 2: 1 passed",
+        "Diagrams and the project report",
     ]
 
 

@@ -17,8 +17,8 @@ def make_project(tmp_path) -> ProjectRepo:
     data["ui_design_draft"] = "A grid <script>alert(1)</script> with a score."
     project.save_document(PRD.model_validate(data))
     project.write("snake/main.py", 'def main() -> None:\n    print("hi")\n')
-    project.write("requirements.txt", "rich==13.7.1\n")
-    project.write_bytes("resources/competitive_analysis.svg", b"<svg/>")
+    project.save_requirements(["rich==13.7.1"])
+    project.write_bytes("resources/competitive_analysis.svg", b"<svg/>", reserved=True)
     return project
 
 
