@@ -10,7 +10,6 @@ await team.run(n_round=5)
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 from loguru import logger
 
@@ -31,6 +30,8 @@ class Team:
         context: config, budget and provider shared by the roles; built from `config` (or the
             default configuration) when omitted. Two teams never share a budget.
         roles: hired at once.
+        investment: the budget in dollars, as `invest` sets it.
+        idea: the requirement `run` starts with when it is given none.
         env_desc: a description of the environment, for roles that read it.
     """
 
@@ -39,14 +40,17 @@ class Team:
         context: Context | None = None,
         config: Config | None = None,
         roles: list[Role] | None = None,
+        investment: float | str | None = None,
+        idea: str = "",
         env_desc: str = "",
-        **_: Any,
     ):
         self.context = context or Context(config)
         self.env = Environment(self.context, desc=env_desc)
-        self.idea = ""
+        self.idea = idea
         if roles:
             self.hire(roles)
+        if investment is not None:
+            self.invest(investment)
 
     @property
     def environment(self) -> Environment:
@@ -95,8 +99,8 @@ class Team:
         Raises `NoMoneyException` when the budget is spent (checked before each round and before
         every model call, so spend never exceeds the investment). Returns the message history.
         """
-        if idea:
-            self.run_project(idea, send_to=send_to)
+        if idea or (self.idea and not self.env.history.count()):
+            self.run_project(idea or self.idea, send_to=send_to)
         for round_no in range(1, n_round + 1):
             if self.env.is_idle:
                 logger.debug("All roles are idle.")

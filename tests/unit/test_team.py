@@ -121,3 +121,15 @@ def test_software_company_is_a_team_with_a_project_folder(fake_config, tmp_path)
     assert isinstance(company, Team)
     assert folder.parent == tmp_path / "workspace" and folder.is_dir()
     assert company.environment.history.get()[0].content == "a snake game"
+
+
+async def test_team_takes_roles_investment_and_idea_as_keywords(fake_config):
+    provider = FakeProvider(["hi"])
+    company = Team(context=Context(fake_config, provider=provider), roles=[Speaker(name="A")], investment=2, idea="go")
+
+    history = await company.run(n_round=1)
+
+    assert company.investment == 2.0
+    assert [m.content for m in history] == ["go", "hi"]
+    with pytest.raises(TypeError):
+        Team(context=Context(fake_config), invesment=2)  # a typo is an error, not ignored
