@@ -48,11 +48,7 @@ def plan_model(action_names: list[str]) -> type[BaseModel]:
     """A `Plan` schema whose tasks can only name these actions."""
     names = tuple(dict.fromkeys(action_names))
     planned_task = create_model(
-        "PlannedTask",
-        task_id=(str, Field(description="A short id, e.g. '1'.")),
-        instruction=(str, Field(description="What to do in this step, precisely.")),
-        action=(Literal[names], Field(description="The action that does this step.")),
-        dependent_task_ids=(list[str], Field(default_factory=list, description="Ids of the steps it needs.")),
+        "PlannedTask", __base__=Task, action=(Literal[names], Field(description="The action that does this step."))
     )
     return create_model("Plan", tasks=(list[planned_task], Field(min_length=1, max_length=MAX_TASKS)))
 
