@@ -61,8 +61,10 @@ def startup(
     from metagpt.logs import setup_console
 
     setup_console(verbose)
-    run = Run(idea, investment, n_round, implement, project_name, verbose, model=model, base_url=base_url)
-    run.code_review, run.run_tests = code_review, run_tests
+    run = Run(
+        idea, investment, n_round, implement, project_name, verbose,
+        code_review=code_review, run_tests=run_tests, model=model, base_url=base_url,
+    )  # fmt: skip
     raise typer.Exit(asyncio.run(run.main()))
 
 
@@ -77,12 +79,14 @@ class Run:
         implement: bool,
         project_name: str | None,
         verbose: bool,
+        code_review: bool = True,
+        run_tests: bool = False,
         **overrides: str | None,
     ):
         self.idea, self.investment, self.n_round = idea, investment, n_round
         self.implement, self.project_name, self.verbose = implement, project_name, verbose
         self.overrides = overrides
-        self.code_review, self.run_tests = True, False
+        self.code_review, self.run_tests = code_review, run_tests
         self.company: Any = None
         self.signal: signal.Signals | None = None
         self.started = time.monotonic()

@@ -92,7 +92,7 @@ class Message(BaseModel):
             from metagpt.actions.add_requirement import UserRequirement
 
             value = UserRequirement
-        return RouteKey(any_to_str(value))
+        return any_to_str(value)
 
     @field_validator("sent_from", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from metagpt.context import Context
 from metagpt.project_repo import ProjectRepo
 from metagpt.report import Published, publish_project
 from metagpt.schema import Message
-from metagpt.team import Team
+from metagpt.team import Team, check_idea
 
 
 class SoftwareCompany(Team):
@@ -34,8 +34,7 @@ class SoftwareCompany(Team):
 
     def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
-        if not idea.strip():
-            self.run_project(idea)  # raises the empty-idea error
+        check_idea(idea)  # before a folder is created for it
         self.context.project = ProjectRepo(
             self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams
         )
@@ -71,7 +70,7 @@ class SoftwareCompany(Team):
             self.context.diagrams.start()  # the browser starts while the roles work
         try:
             history = await super().run(n_round=n_round, auto_archive=auto_archive)
-        except Exception:
+        except Exception:  # not on cancellation: an interrupted run ends at once
             self.published = await publish_project(self.context)
             raise
         self.published = await publish_project(self.context)

@@ -23,6 +23,12 @@ from metagpt.roles.role import Role
 from metagpt.schema import Message
 
 
+def check_idea(idea: str) -> None:
+    """Refuse an empty requirement, saying what to write instead."""
+    if not idea.strip():
+        raise UserError("The idea is empty: describe what to build, e.g. 'a command-line snake game'.")
+
+
 class Team:
     """A team of roles with its own budget; the user is the boss and the investor.
 
@@ -75,8 +81,7 @@ class Team:
 
     def run_project(self, idea: str, send_to: str = "") -> None:
         """Publish the idea as the user's requirement, to everyone or to one role (`send_to`)."""
-        if not idea.strip():
-            raise UserError("The idea is empty: describe what to build, e.g. 'a command-line snake game'.")
+        check_idea(idea)
         self.idea = idea
         message = Message(idea, role="Human", cause_by=UserRequirement, sent_from="Human", send_to=send_to or None)
         self.env.publish_message(message, peekable=False)
