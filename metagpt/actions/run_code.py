@@ -49,10 +49,10 @@ class TestOutcome(BaseModel):
 
 def attribute(failures: list[str], code_files: list[str], test_files: list[str], root: Path) -> tuple[str, str, str]:
     """(file to fix, who fixes it, why) for the first failure that can be pinned on a file."""
+    ours = {module_name(f) for f in code_files} | {PurePosixPath(f).parts[0] for f in code_files}
     for text in failures:
         missing = _MISSING.search(text)
-        modules = {module_name(f) for f in code_files}
-        if missing and missing.group(1).split(".")[0] not in modules | {PurePosixPath(f).parts[0] for f in code_files}:
+        if missing and missing.group(1).split(".")[0] not in ours:
             return "", "", f"module {missing.group(1)!r} is not installed: install the project's requirements.txt"
         frames = [_relative(path, root) for path, _ in _FRAME.findall(text)]
         in_code = [f for f in frames if f in code_files]

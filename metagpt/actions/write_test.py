@@ -28,13 +28,3 @@ class WriteTest(Action):
             test_file=test_file,
         )
         return await ask_code(self, prompt, test_file)
-
-
-class DebugError(Action):
-    """Rewrite one file (code or test) so that the failing tests pass, given pytest's output."""
-
-    async def run(self, filename: str, code: str, other: dict[str, str], output: str, context: str) -> str:
-        prompt = render_prompt(
-            "debug_error", filename=filename, code=code, other=code_context(other), output=output, context=context
-        )
-        return await ask_code(self, prompt, filename)

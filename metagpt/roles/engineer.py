@@ -5,12 +5,12 @@ from __future__ import annotations
 from loguru import logger
 from pydantic import BaseModel
 
+from metagpt.actions.debug_error import DebugError
 from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
 from metagpt.actions.run_code import TestOutcome
 from metagpt.actions.write_code import WriteCode
 from metagpt.actions.write_code_review import WriteCodeReview
-from metagpt.actions.write_test import DebugError
 from metagpt.roles.role import Role
 from metagpt.schema import Message
 from metagpt.utils.code_plan import CodePlan, in_dependency_order, python_imports

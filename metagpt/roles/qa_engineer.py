@@ -15,11 +15,12 @@ from pathlib import PurePosixPath
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from metagpt.actions.debug_error import DebugError
 from metagpt.actions.design_api import WriteDesign
 from metagpt.actions.project_management import WriteTasks
 from metagpt.actions.run_code import RunCode, TestOutcome
 from metagpt.actions.write_code import WriteCode
-from metagpt.actions.write_test import DebugError, WriteTest, test_file_for
+from metagpt.actions.write_test import WriteTest, test_file_for
 from metagpt.roles.engineer import CodeSummary
 from metagpt.roles.role import Role
 from metagpt.schema import Message
@@ -107,14 +108,18 @@ class QaEngineer(Role):
     def _design_and_tasks(self) -> str:
         return "\n\n".join(m.content for m in self.rc.memory.get() if m.cause_by in (WriteDesign, WriteTasks))
 
+    def _read_code(self) -> dict[str, str]:
+        """The project's code files as they are on disk now (the Engineer may have fixed some)."""
+        return {f: (self.project.path / f).read_text(encoding="utf-8") for f in self._code_files()}
+
     async def _write_tests(self) -> None:
-        root, writer = self.project.path, self.actions[0]
+        writer, context = self.actions[0], self._design_and_tasks()
         targets = [f for f in self._code_files() if PurePosixPath(f).name not in UNTESTED]
-        code = {f: (root / f).read_text(encoding="utf-8") for f in self._code_files()}
+        code = self._read_code()
 
         async def write(path: str) -> str:
             others = {name: text for name, text in code.items() if name != path}
-            test = await writer.run(PurePosixPath(path).name, code[path], self._design_and_tasks(), others)
+            test = await writer.run(PurePosixPath(path).name, code[path], context, others)
             self.project.write(test_file_for(path), test)
             return test_file_for(path)
 
@@ -159,11 +164,8 @@ class QaEngineer(Role):
 
     async def _fix_test(self, outcome: TestOutcome) -> None:
         path = outcome.file_to_fix
-        root = self.project.path
-        code = {f: (root / f).read_text(encoding="utf-8") for f in self._code_files()}
-        fixed = await self.actions[2].run(
-            path, (root / path).read_text(encoding="utf-8"), code, outcome.output, self._design_and_tasks()
-        )
+        test = (self.project.path / path).read_text(encoding="utf-8")
+        fixed = await self.actions[2].run(path, test, self._read_code(), outcome.output, self._design_and_tasks())
         self.project.write(path, fixed)
         self.report.fixes.append(f"round {outcome.round}: QA rewrote its test `{path}`")
 
