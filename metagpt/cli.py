@@ -1,5 +1,8 @@
 """The `metagpt` command (also `python startup.py`): run a software company on one idea.
 
+`metagpt "an idea"` runs a company; `metagpt resume DIR` (or `--recover-path DIR`) continues
+an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`).
+
 Every way a run can end prints a last line that says what happened and, once the project
 folder exists, where the files written so far are; the exit code tells the cause: 0 done,
 1 unexpected error, 2 input or configuration, 3 budget, 4 model endpoint, 5 model output,
@@ -35,10 +38,20 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
+SUBCOMMANDS = ("logs", "resume")
+"""First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
+DEFAULT_INVESTMENT = 3.0
+
+
 @app.command()
 def startup(
-    idea: Annotated[str, typer.Argument(help="What to build, e.g. 'a command-line snake game'.", metavar="IDEA")],
-    investment: Annotated[float, typer.Option(help="Budget in dollars; the run stops before exceeding it.")] = 3.0,
+    idea: Annotated[
+        str | None, typer.Argument(help="What to build, e.g. 'a command-line snake game'.", metavar="IDEA")
+    ] = None,
+    investment: Annotated[
+        float | None,
+        typer.Option(help="Budget in dollars; the run stops before exceeding it [default: 3.0; on resume, the run's]."),
+    ] = None,
     n_round: Annotated[
         int | None,
         typer.Option(help="Maximum rounds [default: 5; with --run-tests enough for QA].", min=1),
@@ -56,15 +69,51 @@ def startup(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Debug logs, where each setting came from, and tracebacks.")
     ] = False,
+    recover_path: Annotated[
+        Path | None,
+        typer.Option(help="Resume the interrupted run in this project folder (as `metagpt resume DIR`)."),
+    ] = None,
 ) -> None:
-    """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/."""
+    """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
+
+    Also: `metagpt resume DIR` continues an interrupted run; `metagpt logs` lists its model calls.
+    """
     from metagpt.logs import setup_console
 
     setup_console(verbose)
+    if recover_path is not None and idea:
+        _echo("Error: give an IDEA or --recover-path, not both (the idea is read from the project).")
+        raise typer.Exit(2)
+    if recover_path is None and idea is None:
+        _echo('Error: missing IDEA: metagpt "a command-line snake game" (or metagpt resume DIR).')
+        raise typer.Exit(2)
     run = Run(
-        idea, investment, n_round, implement, project_name, verbose,
+        idea or "", investment, n_round, implement, project_name, verbose,
         code_review=code_review, run_tests=run_tests, model=model, base_url=base_url,
     )  # fmt: skip
+    run.resume = recover_path
+    raise typer.Exit(asyncio.run(run.main()))
+
+
+resume_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+@resume_app.command()
+def resume(
+    project: Annotated[Path, typer.Argument(help="The project folder, e.g. workspace/cli_snake_game.")],
+    investment: Annotated[
+        float | None, typer.Option(help="Budget for the whole run, spent before included [default: the run's].")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (overrides OPENAI_API_MODEL).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
+) -> None:
+    """Continue an interrupted run: calls the journal answered are not paid again."""
+    from metagpt.logs import setup_console
+
+    setup_console(verbose)
+    run = Run("", investment, None, True, None, verbose, model=model, base_url=base_url)
+    run.resume = project
     raise typer.Exit(asyncio.run(run.main()))
 
 
@@ -90,10 +139,13 @@ class Run:
         self.company: Any = None
         self.signal: signal.Signals | None = None
         self.started = time.monotonic()
+        self.resume: Path | None = None
+        """A project folder whose interrupted run this one continues."""
 
     async def main(self) -> int:
         """Run the company; returns the exit code after printing how the run ended."""
         from metagpt.exceptions import MetaGPTError, NoMoneyException
+        from metagpt.software_company import NothingToResume
 
         self._catch_signals(asyncio.current_task())
         try:
@@ -107,6 +159,9 @@ class Run:
         except NoMoneyException as exc:
             _echo(f"Stopped: {exc}")
             return self._end(exc.exit_code)
+        except NothingToResume as exc:
+            _echo(str(exc))
+            return 0
         except MetaGPTError as exc:
             self._traceback()
             _echo(f"Error: {exc}")
@@ -127,7 +182,8 @@ class Run:
         from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
         from metagpt.software_company import SoftwareCompany
 
-        parse_money(self.investment, "Investment")
+        if self.investment is not None:
+            parse_money(self.investment, "Investment")
         _check_text(self.idea, "The idea")
         _check_text(self.project_name or "", "--project-name")
         config, sources = Config.load_with_sources(
@@ -138,6 +194,14 @@ class Run:
             _echo("Settings (command line > key.yaml > config.yaml > environment > default):")
             for line in config.describe(sources):
                 _echo(f"  {line}")
+        if self.resume is not None:
+            company = SoftwareCompany.resume(self.resume, config, self.investment)
+            self.company = company
+            spent = company.cost_manager.total_cost
+            _echo(f"Resuming {company.project.path}: ${spent:.4f} spent before, of ${company.investment:.4f}.")
+            add_run_log(company.project.path)
+            self.started = time.monotonic()
+            return
         company = SoftwareCompany(config)
         if config.resolved_api_type == "local":
             _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
@@ -147,7 +211,7 @@ class Run:
             if self.run_tests:
                 roles.append(QaEngineer())
         company.hire(roles)
-        company.invest(self.investment)
+        company.invest(self.investment if self.investment is not None else DEFAULT_INVESTMENT)
         self.company = company
         folder = company.start_project(self.idea, project_name=self.project_name)
         add_run_log(folder)
@@ -156,6 +220,8 @@ class Run:
     def _rounds(self) -> int:
         """`--n-round`, or the SOP's 5 rounds plus a write-fix-rerun pair per allowed test round."""
         needed = 5 + (2 * self.company.context.config.test_round_allowed if self.run_tests else 0)
+        if self.resume is not None:
+            return self.n_round or self.company._n_round or needed
         if self.n_round is None:
             return needed
         if self.n_round < needed and self.run_tests:
@@ -230,5 +296,14 @@ def summary(company, seconds: float) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=Path(sys.argv[0]).name)
+    """Console-script entry point: a subcommand (`logs`, `resume`) or the main job on an idea."""
+    prog = Path(sys.argv[0]).name
+    args = sys.argv[1:]
+    if args and args[0] == "resume":
+        resume_app(args[1:], prog_name=f"{prog} resume")
+    elif args and args[0] == "logs":
+        from metagpt.cli_logs import logs_main
+
+        logs_main(args[1:], prog)
+    else:
+        app(args, prog_name=prog)

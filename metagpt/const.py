@@ -19,7 +19,10 @@ RESOURCES_DIR = "resources"
 LOGS_DIR = "logs"
 LOG_FILE = f"{LOGS_DIR}/metagpt.log"
 REQUIREMENTS_FILE = "requirements.txt"
-RESERVED_NAMES = (DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REQUIREMENTS_FILE)
+STATE_DIR = ".metagpt"
+"""The project's own state: the journal `state.db` and the run lock (git-ignored)."""
+STATE_DB = f"{STATE_DIR}/state.db"
+RESERVED_NAMES = (DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REQUIREMENTS_FILE, STATE_DIR)
 """Top-level entries of a project folder that hold the project's own files, never generated code."""
 
 MESSAGE_ROUTE_TO_ALL = "<all>"

@@ -11,6 +11,7 @@ from metagpt.provider.base import Provider
 from metagpt.utils.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
+    from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
 
 
@@ -30,6 +31,24 @@ class Context:
         self._diagrams: DiagramRenderer | None = None
         self.project: ProjectRepo | None = None
         """The project folder the roles write to, once a project has started."""
+        self._journal: Journal | None = None
+        self._journal_set = False
+
+    @property
+    def journal(self) -> Journal | None:
+        """Where every model call is recorded: the project's, set by the company, or the
+        `STATE_DB` file for standalone calls; None when neither is configured."""
+        if not self._journal_set:
+            self._journal_set = True
+            if self.config.state_db is not None:
+                from metagpt.journal import Journal
+
+                self._journal = Journal(self.config.state_db.expanduser())
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal | None) -> None:
+        self._journal, self._journal_set = journal, True
 
     @property
     def provider(self) -> Provider:
@@ -55,3 +74,5 @@ class Context:
             await self._diagrams.aclose()
         if self._provider is not None:
             await self._provider.aclose()
+        if self._journal is not None:
+            self._journal.close()

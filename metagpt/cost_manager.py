@@ -3,9 +3,14 @@
 One `CostManager` belongs to one company (or one `LLM`); there is no process-wide instance,
 so two companies in one process keep separate budgets.
 
-Budget rule: before each call, `check_budget` prices the worst case (all prompt tokens plus
-`max_tokens` of completion). If that could exceed what is left, `NoMoneyException` is raised
-before anything is sent, so the total never exceeds the investment.
+Budget rule: before each attempt of each call, `reserve` prices the worst case the call could
+be charged: the most prompt tokens the usage check accepts (`prompt_allowance`) and `max_tokens`
+of completion. If that could exceed what is left, `NoMoneyException` is raised before anything
+is sent. A call is charged what the server reported (within that bound), or its whole
+reservation when it may have been billed without an answer we could read (time-out, cut
+answer, cancelled in flight); so the total never exceeds the investment.
+
+A resumed run starts from what the journal says earlier runs spent (`restore`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pydantic import BaseModel
 
 from metagpt.config import ModelPrice
 from metagpt.exceptions import NoMoneyException, UserError
-from metagpt.provider.base import Usage
+from metagpt.provider.base import Usage, prompt_allowance
 
 # Dollars per 1M tokens, OpenAI list prices. Longer prefixes win, so dated snapshots
 # (`gpt-4o-2024-08-06`) take their family's price. Override any model with MODEL_PRICES.
@@ -82,8 +87,8 @@ class CostRecord(BaseModel):
     completion_tokens: int = 0
     cost: float = 0.0
 
-    def add(self, usage: Usage, cost: float) -> None:
-        self.calls += 1
+    def add(self, usage: Usage, cost: float, calls: int = 1) -> None:
+        self.calls += calls
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
         self.cost += cost
@@ -100,6 +105,8 @@ class CostManager:
         self.by_model: dict[str, CostRecord] = defaultdict(CostRecord)
         self._warned_models: set[str] = set()
         self._reserved = 0.0
+        self.before = CostRecord()
+        """What earlier runs of a resumed project spent (included in `total`)."""
 
     @property
     def max_budget(self) -> float:
@@ -138,28 +145,57 @@ class CostManager:
         price = self.price(model, priced)
         return (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1_000_000
 
+    def worst_case(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:
+        """The most a call may be charged: every usage the check accepts for this prompt count."""
+        price = self.price(model, priced)
+        prompt = prompt_allowance(prompt_tokens)
+        dollars = max(prompt * price.prompt + max_tokens * price.completion, (prompt + max_tokens) * price.prompt)
+        return dollars / 1_000_000
+
     def reserve(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:
-        """Check the worst case of the next call and hold it until `settle`.
+        """Check the worst case of the next attempt and hold it until `settle`.
 
         Holding the estimate keeps concurrent calls from together overspending.
         Raises `NoMoneyException` when the worst case does not fit in what is left.
         """
-        estimate = self.cost_of(model, Usage(prompt_tokens=prompt_tokens, completion_tokens=max_tokens), priced)
-        if estimate > 0 and estimate > self.remaining:
+        estimate = self.worst_case(model, prompt_tokens, max_tokens, priced)
+        if estimate > 0 and estimate > self.remaining + 1e-12:
             raise NoMoneyException(self.total.cost, self.max_budget, estimate)
         self._reserved += estimate
         return estimate
 
-    def settle(self, reservation: float, role: str, model: str, usage: Usage | None, priced: bool = True) -> float:
-        """Release a reservation and record what the call really used; returns its cost."""
+    def settle(
+        self,
+        reservation: float,
+        role: str,
+        model: str,
+        usage: Usage | None,
+        priced: bool = True,
+        billed_unread: bool = False,
+    ) -> float:
+        """Release a reservation and record what the call used; returns its cost.
+
+        With no usage, the call costs nothing, unless `billed_unread` says the server may have
+        billed an answer we could not read: then the whole reservation is charged.
+        """
         self._reserved = max(0.0, self._reserved - reservation)
         if usage is None:
-            return 0.0
-        cost = self.cost_of(model, usage, priced)
+            if not billed_unread or reservation <= 0:
+                return 0.0
+            usage, cost = Usage(), reservation
+        else:
+            cost = self.cost_of(model, usage, priced)
         self.total.add(usage, cost)
         self.by_role[role or "unknown"].add(usage, cost)
         self.by_model[model].add(usage, cost)
         return cost
+
+    def restore(self, spent: dict[tuple[str, str], tuple[int, int, int, float]]) -> None:
+        """Count what earlier runs spent, per (role, model): calls, tokens and dollars."""
+        for (role, model), (calls, prompt, completion, cost) in spent.items():
+            usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+            for record in (self.total, self.before, self.by_role[role or "unknown"], self.by_model[model]):
+                record.add(usage, cost, calls)
 
     def summary(self) -> str:
         """Spend against the investment, with a per-role breakdown."""
@@ -168,6 +204,11 @@ class CostManager:
             f"({self.total.prompt_tokens} prompt + {self.total.completion_tokens} completion tokens, "
             f"{self.total.calls} calls)"
         ]
+        if self.before.calls:
+            lines.append(
+                f"  before resuming: ${self.before.cost:.4f} ({self.before.calls} calls); "
+                f"this run: ${self.total.cost - self.before.cost:.4f} ({self.total.calls - self.before.calls} calls)"
+            )
         for role, record in sorted(self.by_role.items()):
             lines.append(
                 f"  {role}: ${record.cost:.4f}, {record.prompt_tokens}+{record.completion_tokens} tokens, "

@@ -45,14 +45,29 @@ class SearchEngineError(UserError):
 
 
 class ProviderError(MetaGPTError):
-    """The model endpoint failed; `retryable` says whether trying again may help."""
+    """The model endpoint failed; `retryable` says whether trying again may help.
+
+    `billable` is set where the endpoint may have generated (and billed) an answer we did not
+    get whole: a time-out, an answer cut off or not a chat completion. Such a call is charged
+    at its worst case. `status` is the HTTP status, where there was one.
+    """
 
     exit_code = 4
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        billable: bool = False,
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.billable = billable
+        self.status = status
 
 
 class AuthenticationError(ProviderError):

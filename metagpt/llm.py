@@ -8,6 +8,7 @@ rsp.choices[0].message.content
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -19,8 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError, ProviderError
-from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
+from metagpt.journal.recorder import CallRecorder
+from metagpt.provider.base import ModelRequest, ModelResponse, Provider
 from metagpt.utils.context_window import fit_to_window
+from metagpt.utils.faults import crash_point
 from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
 
@@ -28,6 +31,8 @@ T = TypeVar("T", bound=BaseModel)
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 FIX_FORMAT = "Answer again with only the corrected JSON object."
+CANCEL_GRACE = 10.0
+"""Seconds a cancelled call waits for the answer already on its way, so that it is charged."""
 
 
 def _print_stream(delta: str) -> None:
@@ -180,58 +185,124 @@ class LLM:
     # -- the one wrapped call -------------------------------------------------------------------
 
     async def request(self, request: ModelRequest, stream: bool = False) -> ModelResponse:
-        """Send one request through rate limit, budget check, retries, accounting and logging."""
+        """Send one request through the journal, budget, rate limit, retries, accounting and logs.
+
+        With a journal, a request an earlier run already answered is answered from it at no
+        cost; otherwise each attempt is journaled before it is sent and completed after it.
+        Every attempt reserves its worst case first (`NoMoneyException` when it does not fit).
+        """
         provider = self.provider
         request = fit_to_window(request, provider)
         prompt_tokens = provider.count_tokens(request.messages)
         if request.output_schema is not None:
             prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
-        reservation = self.cost_manager.reserve(provider.model, prompt_tokens, request.max_tokens, provider.priced)
-        usage: Usage | None = None
-        try:
-            logger.trace(f"{self.role or 'LLM'} -> {provider.model}: {request.messages}")
-            started = time.monotonic()
-            response = await self._with_retries(provider, request, stream)
-            usage = response.usage
-            elapsed = time.monotonic() - started
-            logger.trace(f"{self.role or 'LLM'} <- {provider.model} ({elapsed:.1f}s, {usage}): {response.text}")
-            return response
-        finally:
-            cost = self.cost_manager.settle(reservation, self.role, provider.model, usage, provider.priced)
-            if usage is not None:
-                logger.info(
-                    f"{self.role or 'LLM'}: {usage.prompt_tokens}+{usage.completion_tokens} tokens, "
-                    f"${cost:.4f}; total ${self.cost_manager.total_cost:.4f} of ${self.cost_manager.max_budget:.4f}"
+        request = request.model_copy(update={"prompt_tokens": prompt_tokens})
+        recorder = self._recorder(provider, request)
+        if recorder is not None:
+            replayed = recorder.replay()
+            if replayed is not None:
+                logger.info(f"{self.role or 'LLM'}: answered from the journal ({recorder.start.call_key}), $0")
+                if stream:
+                    self.stream_sink(replayed.text)
+                    self.stream_sink("\n")
+                return replayed
+        attempts = self.config.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._attempt(provider, request, stream, recorder, attempt)
+            except ProviderError as exc:
+                if not exc.retryable or attempt == attempts:
+                    raise
+                delay = (
+                    min(exc.retry_after, 60.0) if exc.retry_after is not None else min(0.5 * 2 ** (attempt - 1), 30.0)
                 )
-
-    async def _with_retries(self, provider: Provider, request: ModelRequest, stream: bool) -> ModelResponse:
-        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
-        def retryable(exc: BaseException) -> bool:
-            return isinstance(exc, ProviderError) and exc.retryable
-
-        def wait(state) -> float:
-            exc = state.outcome.exception()
-            if isinstance(exc, ProviderError) and exc.retry_after is not None:
-                return min(exc.retry_after, 60.0)
-            return min(0.5 * 2 ** (state.attempt_number - 1), 30.0)
-
-        def before_sleep(state) -> None:
-            exc = state.outcome.exception()
-            logger.warning(f"{provider.model}: {exc}; retry {state.attempt_number} in {state.next_action.sleep:.1f}s")
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(retryable),
-            stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=wait,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                await self.context.rate_limiter.acquire()
-                return await (self._stream(provider, request) if stream else provider.complete(request))
+                logger.warning(f"{provider.model}: {exc}; retry {attempt} in {delay:.1f}s")
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, provider: Provider, request: ModelRequest, stream: bool, recorder: CallRecorder | None, attempt: int
+    ) -> ModelResponse:
+        """One attempt: reserve, journal `started`, send, charge, journal how it ended."""
+        role, model, costs = self.role, provider.model, self.cost_manager
+        reserved = costs.reserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
+        price = costs.price(model, provider.priced)
+        prices = (price.prompt, price.completion)
+        row = recorder.begin(attempt, reserved) if recorder is not None else None
+        crash_point("before_request")
+        started = time.monotonic()
+
+        def elapsed_ms() -> float:
+            return (time.monotonic() - started) * 1000
+
+        logger.trace(f"{role or 'LLM'} -> {model}: {request.messages}")
+        sending = asyncio.ensure_future(self._send(provider, request, stream))
+        try:
+            response = await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            response = await self._finish_in_flight(sending)
+            if response is None:
+                cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=True)
+                if recorder is not None and row is not None:
+                    recorder.cancelled(row, cost, prices, elapsed_ms())
+                raise
+            self._charge(recorder, row, response, reserved, provider, prices, elapsed_ms())
+            raise
+        except BaseException as exc:
+            billed = isinstance(exc, ProviderError) and exc.billable
+            cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=billed)
+            if recorder is not None and row is not None:
+                recorder.failed(row, exc, cost, prices, elapsed_ms())
+            raise
+        crash_point("after_answer")
+        self._charge(recorder, row, response, reserved, provider, prices, elapsed_ms())
+        crash_point("after_journal")
+        return response
+
+    def _charge(
+        self,
+        recorder: CallRecorder | None,
+        row: int | None,
+        response: ModelResponse,
+        reserved: float,
+        provider: Provider,
+        prices: tuple[float, float],
+        ms: float,
+    ) -> None:
+        costs = self.cost_manager
+        cost = costs.settle(reserved, self.role, provider.model, response.usage, provider.priced)
+        if recorder is not None and row is not None:
+            recorder.ok(row, response, cost, prices, ms)
+        usage = response.usage
+        logger.trace(f"{self.role or 'LLM'} <- {provider.model} ({ms / 1000:.1f}s, {usage}): {response.text}")
+        logger.info(
+            f"{self.role or 'LLM'}: {usage.prompt_tokens}+{usage.completion_tokens} tokens, "
+            f"${cost:.4f}; total ${costs.total_cost:.4f} of ${costs.max_budget:.4f}"
+        )
+
+    async def _finish_in_flight(self, sending: asyncio.Future) -> ModelResponse | None:
+        """After a cancellation, wait briefly for the answer already requested, so it is charged
+        (and journaled) as the server bills it; None when it does not come in time."""
+        try:
+            done, _ = await asyncio.wait({sending}, timeout=min(self.config.timeout, CANCEL_GRACE))
+        except asyncio.CancelledError:
+            done = set()
+        if sending in done and not sending.cancelled() and sending.exception() is None:
+            return sending.result()
+        sending.cancel()
+        return None
+
+    async def _send(self, provider: Provider, request: ModelRequest, stream: bool) -> ModelResponse:
+        await self.context.rate_limiter.acquire()
+        return await (self._stream(provider, request) if stream else provider.complete(request))
+
+    def _recorder(self, provider: Provider, request: ModelRequest) -> CallRecorder | None:
+        journal = self.context.journal
+        if journal is None:
+            return None
+        config = self.config
+        base_url = getattr(provider, "base_url", "") or config.openai_base_url or ""
+        return CallRecorder(journal, self.role, provider.model, config.resolved_api_type, base_url, request)
 
     async def _stream(self, provider: Provider, request: ModelRequest) -> ModelResponse:
         final: ModelResponse | None = None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from metagpt.actions.document import Document
 from metagpt.const import DOCS_DIR, RESERVED_NAMES, RESOURCES_DIR
 from metagpt.exceptions import ProjectFolderError
+from metagpt.utils.atomic import write_atomic
 from metagpt.utils.git_history import GitHistory
 from metagpt.utils.paths import safe_relative_path, to_identifier
 
@@ -63,9 +64,29 @@ class ProjectRepo:
                 f"Cannot create the project folder {Path(workspace) / base}: {exc.strerror or exc}. "
                 "Check WORKSPACE_PATH and --project-name."
             ) from None
+        self._setup()
+
+    def _setup(self) -> None:
         self.files: list[Path] = []
         self.history = GitHistory(self.path)
         """The folder's git history, once `history.init()` made it a repository (a company run does)."""
+        self.journal: Any = None
+        """The project's call journal, closed while the folder is renamed (its database is inside)."""
+
+    @classmethod
+    def open(cls, path: Path, fixed: bool = True, renderer: DiagramRenderer | None = None) -> ProjectRepo:
+        """An existing project folder, to resume or change; nothing is created.
+
+        Raises:
+            ProjectFolderError: `path` is not a folder.
+        """
+        path = Path(path)
+        if path.is_symlink() or not path.is_dir():
+            raise ProjectFolderError(f"{path} is not a project folder; pass the folder under the workspace.")
+        repo = cls.__new__(cls)
+        repo.fixed, repo.renderer, repo.path = fixed, renderer, path.resolve()
+        repo._setup()
+        return repo
 
     def adopt_name(self, name: str) -> None:
         """Rename the folder to the design's package name, unless the user chose a name."""
@@ -75,6 +96,8 @@ class ProjectRepo:
         target = free_path(self.path.with_name(base), mine=self.path)
         if target == self.path:
             return
+        if self.journal is not None:
+            self.journal.close()  # reopened at the new place on its next use
         try:
             self.path.rename(target)
         except OSError as exc:
@@ -107,7 +130,7 @@ class ProjectRepo:
         return self.write_bytes(relative, content.encode("utf-8"), reserved=reserved)
 
     def write_bytes(self, relative: str, content: bytes, *, reserved: bool = False) -> Path:
-        """Write one file atomically and remember it; returns where it went.
+        """Write one file atomically (see `write_atomic`) and remember it; returns where it went.
 
         Generated files never replace the project's own ones: unless `reserved` is set (for
         documents and requirements), a path under `docs/`, `resources/`, `logs/` or onto
@@ -118,15 +141,11 @@ class ProjectRepo:
         if not reserved and relative.split("/")[0] in RESERVED_NAMES:
             raise ValueError(f"{relative!r} is reserved for the project's own files; put code in its package")
         path = self._place(self.resolve(relative))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(content)
-            tmp.replace(path)
+            write_atomic(path, content)
         except OSError as exc:
             raise ProjectFolderError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         if path not in self.files:
             self.files.append(path)
         logger.debug(f"wrote {path}")

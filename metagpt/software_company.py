@@ -5,18 +5,40 @@ company.hire([ProductManager(), Architect(), ProjectManager(), Engineer()])
 company.invest(3.0)
 company.start_project("Write a command-line snake game")
 await company.run(n_round=5)
+
+Every model call is journaled in the project (`.metagpt/state.db`), so an interrupted run
+resumes where it stopped, paying for no call twice:
+
+company = SoftwareCompany.resume("workspace/cli_snake_game")
+await company.run()
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from metagpt.config import Config
+from metagpt.const import STATE_DB, STATE_DIR
 from metagpt.context import Context
+from metagpt.exceptions import MetaGPTError, UserError
+from metagpt.journal import Journal
+from metagpt.journal.lock import ProjectLock
+from metagpt.journal.recovery import tidy
 from metagpt.project_repo import ProjectRepo
 from metagpt.report import Published, publish_project
+from metagpt.roles.spec import build_role, role_spec
 from metagpt.schema import Message
 from metagpt.team import Team, check_idea
+
+DEFAULT_ROUNDS = 5
+
+
+class NothingToResume(MetaGPTError):
+    """The project's last run finished: there is nothing to resume (not a failure)."""
+
+    exit_code = 0
 
 
 class SoftwareCompany(Team):
@@ -27,20 +49,103 @@ class SoftwareCompany(Team):
         self.workspace = workspace or self.context.config.resolve_workspace()
         self.published: Published | None = None
         """The report and the diagrams' fate, once a run has ended."""
+        self._lock: ProjectLock | None = None
+        self._send_to = ""
+        self._n_round: int | None = None
+        self.resumed_from: str | None = None
+        """The id of the run this one resumes, when it does."""
 
     @property
     def project(self) -> ProjectRepo | None:
         return self.context.project
 
+    @property
+    def journal(self) -> Journal | None:
+        return self.context.journal
+
     def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
         check_idea(idea)  # before a folder is created for it
-        self.context.project = ProjectRepo(
+        project = ProjectRepo(
             self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams
         )
-        self.context.project.history.init()
+        self._attach(project)
+        project.history.init()
+        self._send_to = send_to
         self.run_project(idea, send_to=send_to)
-        return self.context.project.path
+        return project.path
+
+    @classmethod
+    def resume(
+        cls, path: Path | str, config: Config | None = None, investment: float | str | None = None
+    ) -> SoftwareCompany:
+        """The company of an interrupted run in `path`, hired and briefed again, ready to `run()`.
+
+        The idea, roles and rounds come from the project's journal; the money spent so far is
+        counted against `investment` (default: the interrupted run's). Calls the journal
+        answered before are answered from it again, at no cost.
+
+        Raises:
+            UserError: `path` is not a project with a journal, or another process runs it.
+            NothingToResume: its last run finished.
+        """
+        path = Path(path)
+        if not (path / STATE_DB).is_file():
+            raise UserError(
+                f"{path} has no journal ({STATE_DB}): it is not a MetaGPT project folder, or was made before "
+                'runs were journaled. Start a new run with: metagpt "<idea>"'
+            )
+        config = config or Config.default()
+        company = cls(config, workspace=path.resolve().parent)
+        project = ProjectRepo.open(path, renderer=company.context.diagrams)
+        company._attach(project)
+        journal = company.context.journal
+        assert journal is not None
+        first, last = journal.first_run(), journal.last_run()
+        if first is None or last is None:
+            raise UserError(f'The journal of {path} records no run; start a new one with: metagpt "<idea>"')
+        if last.status == "finished":
+            company._release()
+            raise NothingToResume(f"The run in {path} finished; nothing to resume.")
+        options = last.options
+        project.fixed = bool(options.get("project_name"))
+        tidy(project.path)
+        company.hire([build_role(spec) for spec in options.get("roles", [])])
+        company.invest(investment if investment is not None else last.investment or config.max_budget)
+        company._n_round = options.get("n_round")
+        company._send_to = options.get("send_to", "")
+        company.resumed_from = last.id
+        project.history.init()
+        company.run_project(first.idea, send_to=company._send_to)
+        journal.start_run(first.idea, options, company.cost_manager.max_budget, replay=True)
+        company.cost_manager.restore(journal.spent())
+        return company
+
+    def _attach(self, project: ProjectRepo) -> None:
+        """Make `project` this company's: take its lock and journal into it."""
+        lock = ProjectLock(project.path / STATE_DIR)
+        lock.acquire()
+        self._lock = lock
+        self.context.project = project
+        journal = Journal(lambda: project.path / STATE_DB)
+        project.journal = journal
+        self.context.journal = journal
+
+    def _release(self) -> None:
+        if self.context.journal is not None:
+            self.context.journal.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _options(self, n_round: int) -> dict[str, Any]:
+        project = self.project
+        return {
+            "roles": [role_spec(role) for role in self.env.roles.values()],
+            "n_round": n_round,
+            "send_to": self._send_to,
+            "project_name": project.path.name if project is not None and project.fixed else None,
+        }
 
     @property
     def qa_report(self):
@@ -60,18 +165,33 @@ class SoftwareCompany(Team):
         await self.project.commit("; ".join(steps))
 
     async def run(
-        self, n_round: int = 5, idea: str = "", send_to: str = "", auto_archive: bool = True
+        self, n_round: int | None = None, idea: str = "", send_to: str = "", auto_archive: bool = True
     ) -> list[Message]:
-        """Run the team; when the run ends (also on an error such as `NoMoneyException`), the
-        diagrams are rendered and `index.html` is written (see `published`)."""
+        """Run the team (`n_round` rounds: 5, or the resumed run's); when the run ends (also on
+        an error such as `NoMoneyException`), the diagrams are rendered and `index.html` is
+        written (see `published`), and the journal records how it ended."""
         if idea:
             self.start_project(idea, send_to=send_to)
+        n_round = n_round or self._n_round or DEFAULT_ROUNDS
+        journal = self.journal
+        if journal is not None and journal.run_id is None:
+            journal.start_run(self.idea, self._options(n_round), self.cost_manager.max_budget)
         if self.project is not None:
             self.context.diagrams.start()  # the browser starts while the roles work
         try:
             history = await super().run(n_round=n_round, auto_archive=auto_archive)
-        except Exception:  # not on cancellation: an interrupted run ends at once
+        except asyncio.CancelledError:
+            self._end("interrupted", "cancelled")
+            raise
+        except Exception as exc:  # not on cancellation: an interrupted run ends at once
             self.published = await publish_project(self.context)
+            self._end("failed", f"{type(exc).__name__}: {exc}")
             raise
         self.published = await publish_project(self.context)
+        self._end("finished", "")
         return history
+
+    def _end(self, status: str, reason: str) -> None:
+        if self.journal is not None and self.journal.run_id is not None:
+            self.journal.end_run(status, reason)
+        self._release()

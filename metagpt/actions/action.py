@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel
 
 from metagpt.actions.document import Document
+from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 from metagpt.utils.declarative import Declared
 
@@ -111,12 +112,14 @@ class Action(Declared):
     ) -> str:
         """Ask the model, after the role's system prompt and any extra `system_msgs`."""
         systems = [*([self.prefix] if self.prefix else []), *(system_msgs or [])]
-        return await self.llm.aask(prompt, systems or None, stream=stream, stop=stop)
+        with call_scope(action=self.name):
+            return await self.llm.aask(prompt, systems or None, stream=stream, stop=stop)
 
     async def _aask_model(self, prompt: str, output_model: type[T], system_msgs: list[str] | None = None) -> T:
         """Ask for an answer shaped as the pydantic `output_model`, validated (and retried)."""
         systems = [*([self.prefix] if self.prefix else []), *(system_msgs or [])]
-        return await self.llm.aask_model(prompt, output_model, system_msgs=systems or None)
+        with call_scope(action=self.name):
+            return await self.llm.aask_model(prompt, output_model, system_msgs=systems or None)
 
     def prompt(self, **values: str) -> str:
         return render_prompt(self.prompt_name, **values)

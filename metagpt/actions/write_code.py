@@ -8,6 +8,7 @@ import re
 from loguru import logger
 
 from metagpt.actions.action import Action
+from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 
 _CODE_BLOCK = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
@@ -57,8 +58,13 @@ async def ask_code(action: Action, prompt: str, filename: str) -> str:
     """Ask for the whole code of `filename`; Python that does not parse goes back once with the error.
 
     The second answer is kept only if it parses; otherwise the first stays (review and tests may
-    still fix it), with a warning.
+    still fix it), with a warning. The calls are journaled with `filename` as their target.
     """
+    with call_scope(action=action.name, target=filename):
+        return await _ask_code(action, prompt, filename)
+
+
+async def _ask_code(action: Action, prompt: str, filename: str) -> str:
     llm = action.llm
     messages = llm.messages(prompt, [action.prefix] if action.prefix else None)
     answer = (await llm.acompletion(messages, stop=CODE_STOP)).text

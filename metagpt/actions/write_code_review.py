@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from metagpt.actions.action import Action
 from metagpt.actions.write_code import ask_code, code_context
+from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 
 
@@ -34,7 +35,8 @@ class WriteCodeReview(Action):
     ) -> tuple[ReviewVerdict, str]:
         """Returns the verdict and the code to keep (rewritten when the verdict is LBTM)."""
         values = {"filename": filename, "code": code, "context": context, "dependencies": code_context(dependencies)}
-        verdict = await self._aask_model(render_prompt("review_code", **values), ReviewVerdict)
+        with call_scope(target=filename):
+            verdict = await self._aask_model(render_prompt("review_code", **values), ReviewVerdict)
         if verdict.verdict == "LGTM" or not verdict.findings:
             return verdict.model_copy(update={"verdict": "LGTM"}), code
         findings = "\n".join(f"- {finding}" for finding in verdict.findings)

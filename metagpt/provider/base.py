@@ -18,6 +18,8 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    counted: bool = False
+    """True when the counts are ours (tiktoken), not the server's."""
 
     @property
     def total_tokens(self) -> int:
@@ -40,6 +42,18 @@ class ModelRequest(BaseModel):
     output_schema: OutputSchema | None = None
     """When set, the provider constrains the answer to this schema as far as it can."""
     stop: list[str] = Field(default_factory=list)
+    prompt_tokens: int | None = None
+    """Our count of the prompt (schema included), as the budget reserved for it."""
+
+
+def prompt_allowance(prompt_tokens: int) -> int:
+    """The most prompt tokens a server may report for a prompt we count as `prompt_tokens`.
+
+    A quarter more plus 50, for tokenizers and chat templates that differ from ours. Usage above
+    it is not trusted, and the budget reserves for it, so what is charged never exceeds what was
+    reserved.
+    """
+    return prompt_tokens + prompt_tokens // 4 + 50
 
 
 class ChoiceMessage(BaseModel):

@@ -29,7 +29,7 @@ from metagpt.config import Config
 from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
-from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage, prompt_allowance
 from metagpt.utils.paths import clean_text
 from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
@@ -116,6 +116,7 @@ class OpenAIProvider(Provider):
                 f"{self._where}: the answer held no stream events; check that OPENAI_BASE_URL is an "
                 "OpenAI-compatible /v1 endpoint.",
                 retryable=True,
+                billable=True,
             )
         text = "".join(parts)
         usage = self._checked_usage(reported, request, text)
@@ -138,6 +139,7 @@ class OpenAIProvider(Provider):
                 f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if "
                 "the model is slow.",
                 retryable=True,
+                billable=True,
             ) from None
 
     def _error(self, exc: Exception) -> ProviderError | ConfigError:
@@ -148,6 +150,7 @@ class OpenAIProvider(Provider):
             f"{self._where} sent an answer that is not a valid chat completion ({_brief(exc)}); check that "
             "OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint.",
             retryable=True,
+            billable=True,
         )
 
     def _first_choice(self, response: Any) -> Any:
@@ -162,6 +165,7 @@ class OpenAIProvider(Provider):
                 f"{self._where} sent an answer that is not a chat completion ({shown}); check that OPENAI_BASE_URL "
                 "is an OpenAI-compatible /v1 endpoint.",
                 retryable=True,
+                billable=True,
             )
         return choices[0]
 
@@ -177,8 +181,7 @@ class OpenAIProvider(Provider):
         if reported is None:
             return counted
         prompt, completion = getattr(reported, "prompt_tokens", None), getattr(reported, "completion_tokens", None)
-        allowance = self._prompt_allowance(request)
-        allowance += allowance // 4 + 50
+        allowance = prompt_allowance(request.prompt_tokens or self._prompt_allowance(request))
         problem = None
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (prompt, completion)):
             problem = "is not a pair of token counts"
@@ -250,7 +253,9 @@ class OpenAIProvider(Provider):
     def _counted_usage(self, request: ModelRequest, text: str) -> Usage:
         """Usage from tiktoken, for endpoints that do not report it."""
         return Usage(
-            prompt_tokens=self.count_tokens(request.messages), completion_tokens=count_text_tokens(text, self.model)
+            prompt_tokens=self.count_tokens(request.messages),
+            completion_tokens=count_text_tokens(text, self.model),
+            counted=True,
         )
 
 
@@ -312,12 +317,14 @@ def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError
     """Our error for an SDK error, with a message that says what to do."""
     where = f"{base_url} ({model})"
     if isinstance(exc, openai.APITimeoutError):
-        return ProviderError(f"{where} timed out; raise TIMEOUT if the model is slow.", retryable=True)
+        return ProviderError(f"{where} timed out; raise TIMEOUT if the model is slow.", retryable=True, billable=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         if cause is not None and type(cause).__name__ in _BROKEN_ANSWER:
             return ProviderError(
-                f"{where}: the connection closed before the answer was complete ({_brief(cause)}).", retryable=True
+                f"{where}: the connection closed before the answer was complete ({_brief(cause)}).",
+                retryable=True,
+                billable=True,
             )
         reason = str(exc).rstrip(".")
         return ProviderError(
@@ -335,12 +342,16 @@ def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError
     if status == 429:
         if "insufficient_quota" in detail or "quota" in str(getattr(exc, "code", "") or ""):
             return ProviderError(f"{where}: the account has no quota left ({detail}). Check your plan and billing.")
-        return ProviderError(f"{where} is rate limiting ({detail}).", retryable=True, retry_after=_retry_after(exc))
+        return ProviderError(
+            f"{where} is rate limiting ({detail}).", retryable=True, retry_after=_retry_after(exc), status=status
+        )
     if status in (400, 422, 500, 501) and _FORMAT_WORDS.search(detail):
         return ResponseFormatUnsupported(f"{where} rejected the response format ({status}: {detail}).")
     if status in (408, 409) or status >= 500:
-        return ProviderError(f"{where} failed ({status}: {detail}).", retryable=True, retry_after=_retry_after(exc))
-    return ProviderError(f"{where} rejected the request ({status}: {detail}).")
+        return ProviderError(
+            f"{where} failed ({status}: {detail}).", retryable=True, retry_after=_retry_after(exc), status=status
+        )
+    return ProviderError(f"{where} rejected the request ({status}: {detail}).", status=status)
 
 
 def _detail(exc: openai.APIStatusError) -> str:

@@ -21,11 +21,14 @@ from pathlib import Path
 
 from loguru import logger
 
+from metagpt.utils.faults import crash_point
+
 AUTHOR_NAME = "MetaGPT"
 AUTHOR_EMAIL = "metagpt@localhost"
-IGNORED = ("__pycache__/", ".pytest_cache/", "/mermaid.min.js")
+IGNORED = ("__pycache__/", ".pytest_cache/", "/mermaid.min.js", "/.metagpt/")
 """Lines the project's `.gitignore` gets: files that running the code leaves behind, and the
-report's copy of the mermaid bundle (5 MB, copied again by every run)."""
+report's copy of the mermaid bundle (5 MB, copied again by every run), and the project's state
+(`.metagpt/`: the call journal holds every prompt and answer)."""
 GIT_TIMEOUT = 60.0
 """Seconds any one git command may take before it counts as failed."""
 
@@ -145,6 +148,7 @@ class GitHistory:
 
     def _commit(self, message: str) -> str | None:
         self._git("add", "-A")
+        crash_point("git")
         if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
             return None
         self._git("commit", "-q", "--no-verify", "-m", message)

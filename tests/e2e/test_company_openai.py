@@ -20,6 +20,7 @@ from metagpt.config import Config
 from metagpt.cost_manager import TOKEN_PRICES
 from metagpt.exceptions import NoMoneyException
 from metagpt.llm import schema_tokens
+from metagpt.provider.base import prompt_allowance
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 from metagpt.utils.structured import format_instructions
@@ -61,14 +62,15 @@ def dollars(usage: dict[str, int]) -> float:
 
 
 def worst_case(body: dict[str, Any]) -> float:
-    """What the budget check reserves for a request: its prompt and schema plus `max_tokens` of answer."""
+    """What the budget check reserves for a request: the most prompt tokens the usage check accepts
+    for its prompt and schema, plus `max_tokens` of answer (completions cost more than prompts here)."""
     prompt_tokens = count_message_tokens(body["messages"], MODEL)
     if "response_format" in body:
         document = {"PRD": PRD, "SystemDesign": SystemDesign, "Tasks": Tasks}[
             body["response_format"]["json_schema"]["name"]
         ]
         prompt_tokens += schema_tokens(document.model_json_schema(), MODEL)
-    return dollars({"prompt_tokens": prompt_tokens, "completion_tokens": body["max_tokens"]})
+    return dollars({"prompt_tokens": prompt_allowance(prompt_tokens), "completion_tokens": body["max_tokens"]})
 
 
 def build_company(config: Config, investment: float = 3.0) -> SoftwareCompany:

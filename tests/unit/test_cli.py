@@ -41,7 +41,9 @@ def test_run_writes_the_project_and_prints_the_summary(runner, tmp_path):
     written = sorted(
         str(p.relative_to(project))
         for p in project.rglob("*")
-        if p.is_file() and p.parent.name != "logs" and not p.relative_to(project).parts[0].startswith(".git")
+        if p.is_file()
+        and p.parent.name != "logs"
+        and p.relative_to(project).parts[0] not in (".git", ".gitignore", ".metagpt")
     )
     start = lines.index(f"Files written ({len(written)}):")
     assert sorted(line.strip() for line in lines[start + 1 : start + 1 + len(written)]) == written

@@ -91,11 +91,11 @@ def test_reserve_raises_when_worst_case_exceeds_what_is_left():
     manager = CostManager(max_budget=1.0)
 
     with pytest.raises(NoMoneyException) as info:
-        manager.reserve("gpt-4o", prompt_tokens=1000, max_tokens=100_000)  # worst case $1.0025
+        manager.reserve("gpt-4o", prompt_tokens=1000, max_tokens=100_000)  # 1300 prompt tokens allowed
 
     assert info.value.spent == 0
     assert info.value.investment == 1.0
-    assert info.value.estimate == pytest.approx(1.0025)
+    assert info.value.estimate == pytest.approx((1300 * 2.5 + 100_000 * 10.0) / 1_000_000)
     assert "Raise --investment" in str(info.value)
     assert manager.remaining == 1.0  # a refused reservation holds nothing
 
@@ -103,8 +103,19 @@ def test_reserve_raises_when_worst_case_exceeds_what_is_left():
 def test_reserve_allows_exactly_what_is_left():
     manager = CostManager(max_budget=2.5)
 
-    assert manager.reserve("gpt-4o", prompt_tokens=1_000_000, max_tokens=0) == 2.5
-    assert manager.remaining == 0
+    # 999,960 counted prompt tokens allow 999,960 + 249,990 + 50 = 1,250,000 billed: $3.125 at $2.50/1M
+    manager.max_budget = 3.125
+    assert manager.reserve("gpt-4o", prompt_tokens=999_960, max_tokens=0) == pytest.approx(3.125)
+    assert manager.remaining == pytest.approx(0)
+
+
+def test_worst_case_covers_every_usage_the_check_accepts():
+    """The most a server may bill for a prompt we count as P: P + P // 4 + 50 prompt tokens and
+    max_tokens of completion, or (when prompt tokens cost more) all of it as prompt."""
+    manager = CostManager(price_overrides={"dear-prompt": ModelPrice(prompt=10, completion=1)})
+
+    assert manager.worst_case("gpt-4o", 400, 1000) == pytest.approx((550 * 2.5 + 1000 * 10) / 1_000_000)
+    assert manager.worst_case("dear-prompt", 400, 1000) == pytest.approx((1550 * 10) / 1_000_000)
 
 
 def test_reserve_counts_what_was_already_spent():
@@ -128,7 +139,7 @@ def test_concurrent_reservations_count_against_the_budget():
     manager.settle(first, "Architect", "gpt-4o", Usage(prompt_tokens=0, completion_tokens=1000))  # spent $0.01
     assert manager.remaining == pytest.approx(2.99)
     manager.reserve("gpt-4o", prompt_tokens=0, max_tokens=200_000)
-    assert manager.remaining == pytest.approx(0.99)
+    assert manager.remaining == pytest.approx(0.99 - 50 * 2.5 / 1_000_000)  # 50 prompt tokens allowed for
 
 
 def test_free_calls_never_exceed_the_budget():

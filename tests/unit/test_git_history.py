@@ -52,7 +52,7 @@ async def test_init_commits_and_log(tmp_path: Path) -> None:
     assert history.enabled
     history.init()
     assert (project / ".git").is_dir()
-    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n"
+    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n"
     assert _git(project, "config", "--local", "user.name").strip() == "MetaGPT"
     assert _git(project, "config", "--local", "user.email").strip() == "metagpt@localhost"
     assert not (Path(os.environ["HOME"]) / ".gitconfig").read_text().count("MetaGPT")
@@ -100,7 +100,7 @@ async def test_init_keeps_an_existing_repository(tmp_path: Path) -> None:
     (project / ".gitignore").write_text("*.log\n")
     GitHistory(project).init()
     assert history.log() == ["one"]
-    assert (project / ".gitignore").read_text() == "*.log\n__pycache__/\n.pytest_cache/\n/mermaid.min.js\n"
+    assert (project / ".gitignore").read_text() == "*.log\n__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n"
 
 
 async def test_concurrent_commits_all_land_in_order(tmp_path: Path, warnings: list[str]) -> None:

@@ -1,0 +1,162 @@
+"""`metagpt logs`: the model calls a project's journal recorded.
+
+    metagpt logs [PROJECT_DIR] [--role R] [--action A] [--model M] [--status S] [--since 2h] [-n 20] [--json]
+    metagpt logs show ID [PROJECT_DIR] [--json]
+    metagpt logs summary [PROJECT_DIR] [--json]
+
+PROJECT_DIR defaults to the latest project in the workspace; it may also name a journal file
+(the `STATE_DB` of standalone calls).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from metagpt.const import STATE_DB
+
+_APP = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
+list_app, show_app, summary_app = typer.Typer(**_APP), typer.Typer(**_APP), typer.Typer(**_APP)
+
+ProjectArg = Annotated[
+    Path | None,
+    typer.Argument(help="Project folder or journal file [default: the latest project in the workspace]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def journal_path(project: Path | None) -> Path:
+    """The journal file of `project` (a folder or the file itself), or of the newest project."""
+    from metagpt.config import Config
+    from metagpt.exceptions import UserError
+
+    if project is not None:
+        return project if project.is_file() else project / STATE_DB
+    workspace = Config.default().resolve_workspace()
+    journals = [p for p in workspace.glob(f"*/{STATE_DB}") if p.is_file()] if workspace.is_dir() else []
+    if not journals:
+        raise UserError(f'No project with a journal in {workspace}; run one first: metagpt "a snake game"')
+    return max(journals, key=lambda p: p.stat().st_mtime)
+
+
+def _open(project: Path | None):
+    from metagpt.exceptions import UserError
+    from metagpt.journal.queries import open_readonly
+
+    try:
+        return open_readonly(journal_path(project))
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+
+@list_app.command()
+def logs(
+    project: ProjectArg = None,
+    role: Annotated[str, typer.Option(help="Only this role (its profile, e.g. Engineer).")] = "",
+    action: Annotated[str, typer.Option(help="Only this action, e.g. WriteCode.")] = "",
+    model: Annotated[str, typer.Option(help="Only this model.")] = "",
+    status: Annotated[str, typer.Option(help="ok, error, cancelled, interrupted, replayed or started.")] = "",
+    since: Annotated[str, typer.Option(help="Only calls since a duration ago (30m, 2h, 3d) or a date.")] = "",
+    n: Annotated[int, typer.Option("-n", help="The newest N calls; 0 for all.", min=0)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """One line per model call, newest last: time, role, action, model, tokens, dollars, ms, status."""
+    from metagpt.exceptions import UserError
+    from metagpt.journal.queries import Filters, list_calls, parse_since
+
+    try:
+        when = parse_since(since) if since else None
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    db = _open(project)
+    rows = list_calls(db, Filters(role=role, action=action, model=model, status=status, since=when, limit=n))
+    if as_json:
+        _echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        _echo(format_row(row))
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """`#id time role action model in/out $cost ms status`, with the target file after the action."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["started_at"]))
+    action = row["action"] or "-"
+    if row["target"]:
+        action += f"[{row['target']}]"
+    tokens = f"{row['prompt_tokens'] or 0}/{row['completion_tokens'] or 0}"
+    ms = f"{row['latency_ms']:.0f}ms" if row["latency_ms"] is not None else "-"
+    status = row["status"] + (f" (attempt {row['attempt']})" if row["attempt"] and row["attempt"] > 1 else "")
+    return (
+        f"#{row['id']} {stamp} {row['role'] or '-'} {action} {row['model'] or '-'} {tokens} "
+        f"${row['cost'] or 0:.4f} {ms} {status}"
+    )
+
+
+@show_app.command()
+def show(
+    call_id: Annotated[int, typer.Argument(help="The call's id (the #N of `metagpt logs`).", metavar="ID")],
+    project: ProjectArg = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One call whole: its request (messages), response, tokens, cost and how it ended."""
+    from metagpt.journal.queries import get_call
+
+    call = get_call(_open(project), call_id)
+    if call is None:
+        raise _fail(f"No call #{call_id} in this journal; `metagpt logs -n 0` lists them.", 1)
+    if as_json:
+        _echo(json.dumps(call, indent=2))
+        return
+    request, response = call.pop("request") or {}, call.pop("response") or {}
+    for key, value in call.items():
+        if value is not None:
+            _echo(f"{key}: {value}")
+    for message in request.get("messages", []):
+        _echo(f"\n--- {message.get('role', '?')} ---\n{message.get('content', '')}")
+    if response:
+        _echo(f"\n--- response ---\n{response.get('text', '')}")
+
+
+@summary_app.command()
+def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
+    """Per role, action and model: calls, tokens, dollars, p50/p95 latency, errors, retries; totals."""
+    from metagpt.journal.queries import summary as summarise
+
+    report = summarise(_open(project))
+    if as_json:
+        _echo(json.dumps(report, indent=2))
+        return
+    header = f"{'role':<18} {'action':<18} {'model':<20} {'calls':>5} {'tokens in/out':>15} {'dollars':>9}"
+    _echo(header + f" {'p50 ms':>8} {'p95 ms':>8} {'errors':>6} {'retries':>7}")
+    for group in [*report["groups"], {"role": "total", "action": "", "model": "", **report["total"]}]:
+        tokens = f"{group['prompt_tokens']}/{group['completion_tokens']}"
+        p50 = "-" if group["p50_ms"] is None else f"{group['p50_ms']:.0f}"
+        p95 = "-" if group["p95_ms"] is None else f"{group['p95_ms']:.0f}"
+        _echo(
+            f"{group['role'] or '-':<18.18} {group['action'] or '-':<18.18} {group['model'] or '-':<20.20} "
+            f"{group['calls']:>5} {tokens:>15} {group['cost']:>9.4f} {p50:>8} {p95:>8} {group['errors']:>6} "
+            f"{group['retries']:>7}"
+        )
+
+
+def logs_main(args: list[str], prog: str) -> None:
+    """`metagpt logs ...`: `show` and `summary` are subcommands; anything else lists calls."""
+    if args and args[0] == "show":
+        show_app(args[1:], prog_name=f"{prog} logs show")
+    elif args and args[0] == "summary":
+        summary_app(args[1:], prog_name=f"{prog} logs summary")
+    else:
+        list_app(args, prog_name=f"{prog} logs")
