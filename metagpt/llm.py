@@ -22,6 +22,7 @@ from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError, ProviderError
 from metagpt.journal.recorder import CallRecorder
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider
+from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
 from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
@@ -239,8 +240,8 @@ class LLM:
         sending = asyncio.ensure_future(self._send(provider, request, stream))
         try:
             response = await asyncio.shield(sending)
-        except asyncio.CancelledError:
-            response = await self._finish_in_flight(sending)
+        except asyncio.CancelledError as cancelled:
+            response = await self._finish_in_flight(sending, wait=SIBLING_FAILED in cancelled.args)
             if response is None:
                 cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=True)
                 if recorder is not None and row is not None:
@@ -280,13 +281,17 @@ class LLM:
             f"${cost:.4f}; total ${costs.total_cost:.4f} of ${costs.max_budget:.4f}"
         )
 
-    async def _finish_in_flight(self, sending: asyncio.Future) -> ModelResponse | None:
-        """After a cancellation, wait briefly for the answer already requested, so it is charged
-        (and journaled) as the server bills it; None when it does not come in time."""
-        try:
-            done, _ = await asyncio.wait({sending}, timeout=min(self.config.timeout, CANCEL_GRACE))
-        except asyncio.CancelledError:
-            done = set()
+    async def _finish_in_flight(self, sending: asyncio.Future, wait: bool) -> ModelResponse | None:
+        """After a sibling's failure cancelled this call, wait briefly for the answer already
+        requested, so it is charged (and journaled) as the server bills it. None when it does not
+        come in time, or when the run itself was stopped (no waiting then: it is charged at its
+        worst case)."""
+        done: set = set()
+        if wait:
+            try:
+                done, _ = await asyncio.wait({sending}, timeout=min(self.config.timeout, CANCEL_GRACE))
+            except asyncio.CancelledError:
+                done = set()
         if sending in done and not sending.cancelled() and sending.exception() is None:
             return sending.result()
         sending.cancel()

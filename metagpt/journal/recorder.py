@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loguru import logger
+
 from metagpt.exceptions import ProviderError
 from metagpt.journal.scope import current_scope
 from metagpt.journal.store import CANCELLED, ERROR, OK, CallEnd, CallStart, Journal, fingerprint
@@ -53,8 +55,14 @@ class CallRecorder:
 
     def replay(self) -> ModelResponse | None:
         """The answer an earlier run recorded for this very request, or None."""
+        reported = self.journal.mismatch
         answer = self.journal.replay(self.request_hash, self.start.call_key, self.start)
         if answer is None:
+            if reported is None and self.journal.mismatch is not None:
+                logger.warning(
+                    f"The journal's answer to {self.start.call_key} no longer matches its request (the model, a prompt "
+                    "or a setting changed): calls are sent, and paid, again from here."
+                )
             return None
         usage = Usage(prompt_tokens=0, completion_tokens=0)
         return ModelResponse(

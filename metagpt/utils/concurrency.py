@@ -6,6 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+SIBLING_FAILED = "a task run beside this one failed"
+"""The message of a cancellation caused by a sibling's failure (not by the run being stopped):
+a model call so cancelled waits briefly for its answer, so that what the server bills is charged."""
+
 
 async def gather_or_cancel(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
     """Run concurrently; on the first error cancel the rest and raise that error.
@@ -16,12 +20,16 @@ async def gather_or_cancel(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     if not tasks:
         return []
+    reason: str | None = SIBLING_FAILED
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        reason = None  # the caller was stopped
+        raise
     finally:
         pending = [t for t in tasks if not t.done()]
         for task in pending:
-            task.cancel()
+            task.cancel(reason)
         await asyncio.gather(*pending, return_exceptions=True)
     failed = [t for t in tasks if not t.cancelled() and t.exception() is not None]
     if failed:
