@@ -131,6 +131,12 @@ class SoftwareCompany(Team):
         project.journal = journal
         self.context.journal = journal
 
+    def _default_storage(self) -> Path:
+        """`serialize()` saves into the project's state folder, once there is a project."""
+        if self.project is not None:
+            return self.project.path / STATE_DIR / "team"
+        return super()._default_storage()
+
     def _release(self) -> None:
         if self.context.journal is not None:
             self.context.journal.close()

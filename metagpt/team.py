@@ -10,6 +10,7 @@ await team.run(n_round=5)
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from loguru import logger
 
@@ -119,3 +120,24 @@ class Team:
 
     async def _after_round(self, published: list[Message]) -> None:
         """Hook run after each round with the messages published in it."""
+
+    def _default_storage(self) -> Path:
+        return self.context.config.resolve_workspace() / "storage" / "team"
+
+    def serialize(self, stg_path: Path | str | None = None) -> Path:
+        """Save the team (roles, their memories, the history, the budget and what it spent) to
+        `stg_path/team.json`, atomically; returns the file. Default: `workspace/storage/team`."""
+        from metagpt.team_state import save_team
+
+        return save_team(self, Path(stg_path) if stg_path is not None else self._default_storage())
+
+    @classmethod
+    def deserialize(cls, stg_path: Path | str, context: Context | None = None) -> Team:
+        """The team `serialize` saved in `stg_path`, ready to `run` on from where it stopped.
+
+        Raises:
+            UserError: nothing saved there, or a role's class cannot be imported.
+        """
+        from metagpt.team_state import load_team
+
+        return load_team(cls, Path(stg_path), context=context)
