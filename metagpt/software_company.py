@@ -70,9 +70,11 @@ class SoftwareCompany(Team):
             self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams
         )
         self._attach(project)
-        project.history.init()
         self._send_to = send_to
         self.run_project(idea, send_to=send_to)
+        # recorded at once, so a kill from here on leaves a project that resumes
+        self.context.journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
+        project.history.init()
         return project.path
 
     @classmethod
@@ -144,7 +146,7 @@ class SoftwareCompany(Team):
             self._lock.release()
             self._lock = None
 
-    def _options(self, n_round: int) -> dict[str, Any]:
+    def _options(self, n_round: int | None) -> dict[str, Any]:
         project = self.project
         return {
             "roles": [role_spec(role) for role in self.env.roles.values()],
@@ -182,6 +184,8 @@ class SoftwareCompany(Team):
         journal = self.journal
         if journal is not None and journal.run_id is None:
             journal.start_run(self.idea, self._options(n_round), self.cost_manager.max_budget)
+        elif journal is not None and self.resumed_from is None:
+            journal.update_run(self._options(n_round), self.cost_manager.max_budget)
         if self.project is not None:
             self.context.diagrams.start()  # the browser starts while the roles work
         try:

@@ -172,6 +172,16 @@ class Journal:
             self._load_replay()
         return self.run_id
 
+    def update_run(self, options: dict[str, Any], investment: float | None = None) -> None:
+        """Replace the current run's options (and investment), once they are all known."""
+        if self.run_id is None:
+            return
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET options = ?, investment = COALESCE(?, investment) WHERE id = ?",
+                (redact(json.dumps(options)), investment, self.run_id),
+            )
+
     def end_run(self, status: str, stop_reason: str = "") -> None:
         """Record how the current run ended: `finished`, `failed` or `interrupted`."""
         if self.run_id is None:
