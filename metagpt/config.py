@@ -158,9 +158,10 @@ class Config(BaseModel):
     def _sendable_key(cls, value: str | None) -> str | None:
         problem = unsendable(value)
         if problem:
+            hint = " (a line break copied with it?)" if problem.startswith("a line break") else ""
             raise ValueError(
-                f"holds {problem}; a key is sent in an HTTP header, which takes only printable ASCII without "
-                "spaces: copy it again from the provider (check for a line break at the end)"
+                f"holds {problem}{hint}; a key is sent in an HTTP header, which takes only printable ASCII "
+                "without spaces: copy it again from the provider"
             )
         return value
 
@@ -308,11 +309,16 @@ def config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
     error = exc.errors(include_url=False)[0]
     field = str(error["loc"][0]) if error["loc"] else "?"
     where = sources.get(field, "setting")
-    where = f"setting {field}" if where in ("setting", "command line") else where
+    if where in ("setting", "command line"):
+        where = OPTION_NAMES.get(field, f"setting {field}") if where == "command line" else f"setting {field}"
     message = error["msg"].removeprefix("Value error, ")
     message = message if len(message) <= QUOTE_LIMIT else message[: QUOTE_LIMIT - 3] + "..."
     shown = "(hidden)" if field in SECRET_FIELDS or field == "google_cse_id" else brief(error.get("input"))
     return ConfigError(f"{where}: {message} (got {shown}).")
+
+
+OPTION_NAMES = {"openai_api_model": "--model", "openai_base_url": "--base-url"}
+"""The CLI options that set a field, named in errors about the values they were given."""
 
 
 def unsendable(text: str | None) -> str | None:
