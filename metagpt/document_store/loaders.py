@@ -106,6 +106,25 @@ def check_archive(path: Path, max_bytes: int) -> None:
             f"{path}: unpacks to {unpacked} bytes in {len(members)} parts, more than MAX_DOCUMENT_BYTES "
             f"({max_bytes}) or {MAX_MEMBERS} parts; split the document, or raise MAX_DOCUMENT_BYTES."
         )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in members:
+                _verify_member(archive, member)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise DocumentError(f"{path}: not a readable {path.suffix} file ({brief_error(exc)}); save it again.") from None
+
+
+def _verify_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Unpack `member` piece by piece, keeping nothing, so that its checksum is verified.
+
+    zipfile stops a member at its declared size, but reading one whole (`ZipFile.read`, as
+    parsers do) inflates each compressed block at once: a member that lies about its size can
+    inflate far beyond it in memory before being cut. Read in pieces, it costs at most one piece;
+    a lying member fails its CRC check here, before any parser sees it.
+    """
+    with archive.open(member) as stream:
+        while stream.read(1 << 20):
+            pass
 
 
 def _decode(path: Path, data: bytes) -> str:
