@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from pydantic import ValidationError
+
 from metagpt.config import DEFAULT_MAX_DOCUMENT_BYTES
 from metagpt.document_store.chunking import split_text
 from metagpt.document_store.schema import Chunk
@@ -229,13 +231,17 @@ def records_to_chunks(path: Path, records: list[dict[str, Any]], content_col: st
             "Pass content_col= (and meta_col=) to name the right ones."
         )
     chunks = []
-    for record in records:
+    for number, record in enumerate(records, start=1):
         text = _cell(record.get(content_col))
         if not text:
             continue
         meta = record.get(meta_col)
         metadata = {meta_col: meta} if meta_col in record else {}
-        chunks.append(Chunk(text=text, source=path.name, title=_cell(meta), metadata=metadata))
+        try:
+            chunks.append(Chunk(text=text, source=path.name, title=_cell(meta), metadata=metadata))
+        except ValidationError as exc:
+            problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            raise DocumentError(f"{path}: record {number}: its {brief(meta_col)} value is {problem}.") from None
     return chunks
 
 

@@ -354,3 +354,12 @@ def test_metadata_that_json_changes_does_not_force_a_rebuild_every_time(tmp_path
     store(path, tmp_path, embedding)
 
     assert embedding.calls == 0
+
+
+def test_metadata_too_deep_to_save_is_a_document_error_naming_the_record(tmp_path):
+    path = tmp_path / "faq.json"
+    path.write_text('[{"output": "a", "source": "q"}, {"output": "b", "source": ' + "[" * 300 + "]" * 300 + "}]")
+
+    message = one_line_error(path)
+
+    assert message == f"{path}: record 2: its 'source' value is nested deeper than 32 levels; flatten it."
