@@ -187,7 +187,7 @@ class FaissStore:
         try:
             index = faiss.read_index(str(self.index_path))
         except RuntimeError as exc:
-            logger.warning(f"{self.index_path}: unreadable faiss index ({str(exc).splitlines()[0]}); rebuilding it.")
+            logger.warning(f"{self.index_path}: unreadable faiss index ({brief_error(exc)}); rebuilding it.")
             return False
         ids = set(faiss.vector_to_array(index.id_map).tolist()) if hasattr(index, "id_map") else None
         if ids != set(manifest.chunks) or index.d != manifest.dim or index.ntotal != len(manifest.chunks):
