@@ -136,6 +136,13 @@ class Config(BaseModel):
     chromium_path: Path | None = Field(None, alias="CHROMIUM_PATH")
     """Browser the engines drive; unset: the first of chromium, chromium-browser, google-chrome on PATH."""
 
+    def __init__(self, /, **data: Any):
+        """Settings by field name or key; a bad value is a `ConfigError` (one line), as from `load`."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _InvalidSettings(str(config_error(exc, {})), exc) from None
+
     @field_validator(
         "openai_api_key",
         "openai_base_url",
@@ -281,8 +288,8 @@ class Config(BaseModel):
                 merged[name], sources[name] = value, "command line"
         try:
             return cls.model_validate(merged), sources
-        except ValidationError as exc:
-            raise config_error(exc, sources) from None
+        except _InvalidSettings as exc:  # said again with the file or variable each value came from
+            raise config_error(exc.validation, sources) from None
 
     def describe(self, sources: dict[str, str]) -> list[str]:
         """One line per setting: its key, effective value (secrets hidden) and where it came from."""
@@ -301,6 +308,14 @@ class Config(BaseModel):
         """The configuration of the current directory (or `$METAGPT_ROOT`)."""
         root = os.environ.get("METAGPT_ROOT")
         return cls.load(Path(root) if root else None)
+
+
+class _InvalidSettings(ConfigError):
+    """A `ConfigError` from the constructor, keeping pydantic's error so `load` can name the sources."""
+
+    def __init__(self, message: str, validation: ValidationError):
+        super().__init__(message)
+        self.validation = validation
 
 
 def config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:

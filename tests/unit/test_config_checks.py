@@ -169,3 +169,14 @@ def test_check_sendable_text_refuses_a_lone_surrogate():
         UserError, match=r"^The idea holds a character that is not valid Unicode \(U\+DCE9 at position 3\)"
     ):
         check_sendable_text("ab\udce9cd", "The idea")
+
+
+def test_a_bad_value_through_the_python_api_is_a_config_error_too():
+    with pytest.raises(ConfigError, match=r"^setting openai_base_url: is not a usable URL: Invalid IPv6 URL"):
+        Config(openai_base_url="http://[::1")
+    with pytest.raises(
+        ConfigError, match=r"^setting openai_api_key: holds a line break at position 7 .*\(got \(hidden\)\)\.$"
+    ):
+        Config(openai_api_key="sk-abc\n")
+    with pytest.raises(ConfigError, match=r"^setting max_tokens: Input should be less than or equal to 1048576"):
+        Config(max_tokens=10**30)
