@@ -12,12 +12,12 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
 from metagpt.exceptions import QUOTE_LIMIT, ConfigError, UserError, brief
+from metagpt.utils.sendable import unsendable, url_problem
 from metagpt.utils.yaml_file import read_yaml_mapping
 
 ApiType = Literal["openai", "azure", "local", "fake"]
@@ -336,43 +336,6 @@ def config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
 
 OPTION_NAMES = {"openai_api_model": "--model", "openai_base_url": "--base-url"}
 """The CLI options that set a field, named in errors about the values they were given."""
-
-
-def unsendable(text: str | None) -> str | None:
-    """What makes `text` unfit for an HTTP header or URL (`a line break at position 12`); None when fine."""
-    for position, char in enumerate(text or "", start=1):
-        if "!" <= char <= "~":
-            continue
-        if char in "\r\n":
-            kind = "a line break"
-        elif char.isspace():
-            kind = "a space"
-        elif ord(char) < 32 or ord(char) == 127:
-            kind = "a control character"
-        else:
-            kind = "a non-ASCII character"
-        return f"{kind} at position {position}"
-    return None
-
-
-_HOST = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+(%[\w.~-]+)?")
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be an endpoint (`no http:// or https:// scheme`); None when it can."""
-    problem = unsendable(url)
-    if problem:
-        return f"it holds {problem}"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        return " ".join(str(exc)[:QUOTE_LIMIT].split())
-    if parts.scheme.lower() not in ("http", "https"):
-        return "no http:// or https:// scheme"
-    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
-        return "no valid host name"
-    return None
 
 
 def check_sendable_text(text: str, what: str) -> None:
