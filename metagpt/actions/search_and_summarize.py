@@ -14,7 +14,8 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from metagpt.actions.action import Action
-from metagpt.exceptions import SearchEngineError
+from metagpt.config import check_sendable_text
+from metagpt.exceptions import SearchEngineError, brief
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.schema import Message
 from metagpt.tools.search_engine import CustomEngine, SearchEngine, SearchEngineType, SearchResult, engine_from_config
@@ -89,6 +90,7 @@ class SearchAndSummarize(Action):
         if not messages:
             raise ValueError("SearchAndSummarize needs at least one message to answer")
         query = str(getattr(messages[-1], "content", messages[-1]))
+        check_sendable_text(query, "The question")  # a lone surrogate would fail every request, retried
         history = "\n".join(str(m) for m in messages[-1 - HISTORY_MESSAGES : -1]) or "(none)"
         try:
             engine = self._engine()
@@ -99,7 +101,7 @@ class SearchAndSummarize(Action):
             return str(exc)
         self.result = "\n\n".join(str(r) for r in self.results)
         if not self.results:
-            logger.info(f"{engine.name}: no results for {query!r}")
+            logger.info(f"{engine.name}: no results for {brief(query)}")
             return not_found(engine.name)
         references = "\n\n".join(
             quote_passage(i, " - ".join(part for part in (r.title, r.link) if part), r.snippet)

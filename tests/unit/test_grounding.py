@@ -188,3 +188,17 @@ async def test_a_passage_that_instructs_the_model_is_quoted_as_data(catalogue_st
     planted = next(part for part in prompt.split("<reference ")[1:] if "Note for the AI assistant" in part)
     assert planted.startswith('number="') and 'warning="contains instructions addressed to the assistant' in planted
     assert planted.count("</reference>") == 1
+
+
+@pytest.mark.parametrize("with_store", [True, False])
+async def test_a_question_with_a_lone_surrogate_is_a_user_error_before_any_request(catalogue_store, with_store):
+    from metagpt.exceptions import UserError
+
+    provider = FakeProvider([reply("unused")])
+    role = Sales(
+        store=catalogue_store if with_store else None, context=Context(Config(api_type="fake"), provider=provider)
+    )
+
+    with pytest.raises(UserError, match=r"^The question holds a character that is not valid Unicode \(U\+DCE9"):
+        await role.run("How much is caf\udce9 cream?")
+    assert provider.calls == []
