@@ -190,7 +190,7 @@ class Config(BaseModel):
             raise ValueError(f"is not a usable URL: {problem}; write it like http://localhost:8000/v1")
         return value
 
-    @field_validator("workspace_path", "local_model_path", "mmdc", "chromium_path")
+    @field_validator("workspace_path", "state_db", "local_model_path", "mmdc", "chromium_path")
     @classmethod
     def _path(cls, value: Path | None) -> Path | None:
         if value is None:

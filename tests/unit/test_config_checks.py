@@ -89,6 +89,7 @@ def test_paths_expand_the_home_folder(tmp_path, monkeypatch):
     assert config.resolve_workspace() == tmp_path / "ws"
     assert (config.local_model_path, config.mmdc) == (tmp_path / "m.gguf", tmp_path / "mmdc")
     assert Config(chromium_path="~/chrome").chromium_path == tmp_path / "chrome"
+    assert Config(state_db="~/.metagpt/state.db").state_db == tmp_path / ".metagpt" / "state.db"
 
 
 def test_a_path_with_a_nul_is_a_config_error(tmp_path):
