@@ -26,16 +26,21 @@ def alias_bomb(levels: int) -> str:
 
 
 def run_startup(server, cwd: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], int]:
-    """`python startup.py ARGS` as a user runs it; returns the result and the process's peak memory in KiB."""
+    """`python startup.py ARGS` as a user runs it; returns the result and the process's peak memory in KiB.
+
+    The peak is the new program's own high-water mark (`VmHWM`): `ru_maxrss` would include the
+    size of the test process it was forked from.
+    """
     environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
     environ.update(cli_env(server, cwd / "workspace", **env))
     measured = (
-        "import resource, runpy, sys\n"
+        "import runpy, sys\n"
         f"sys.argv = [{str(STARTUP)!r}, *sys.argv[1:]]\n"
         "try:\n"
         f"    runpy.run_path({str(STARTUP)!r}, run_name='__main__')\n"
         "finally:\n"
-        "    print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+        "    print('MAXRSS', peak.split()[1], file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", measured, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=60
