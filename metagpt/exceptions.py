@@ -122,3 +122,33 @@ class RenderEngineError(DiagramError):
 
 class ForbiddenInTests(MetaGPTError):
     """A real model provider was created while tests forbid real model requests."""
+
+
+QUOTE_LIMIT = 200
+"""Most characters of a value, or of another library's message, an error message quotes."""
+
+
+def brief(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """`value` as a short, single-line quote for an error message: `repr` with bounded depth and length.
+
+    Error messages quote what they got so the user can find it, but a value may be huge (a YAML
+    alias bomb expands a 1 KB file into gigabytes) or span lines. The repr is built with limits
+    on every level (`reprlib`), so even a huge nested value costs little, then cut to `limit`.
+    """
+    import reprlib
+
+    shorter = reprlib.Repr()
+    shorter.maxlevel, shorter.maxstring, shorter.maxother, shorter.maxlong = 3, limit, limit, 40
+    shorter.maxlist = shorter.maxtuple = shorter.maxdict = shorter.maxset = 8
+    try:
+        text = " ".join(shorter.repr(value)[: limit * 2].split())
+    except ValueError:  # an int too long to convert to text (Python's 4300-digit limit)
+        text = f"<a {type(value).__name__} too long to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def brief_error(exc: BaseException, limit: int = QUOTE_LIMIT) -> str:
+    """Another library's exception as `Type: message`, on one line and at most `limit` characters."""
+    message = " ".join(str(exc)[: limit * 2].split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metagpt.actions.action import Action
+from metagpt.config import check_sendable_text
 from metagpt.prompts import render_prompt
 from metagpt.schema import Message
 
@@ -22,5 +23,6 @@ class Answer(Action):
         if not messages:
             raise ValueError("Answer needs at least one message to reply to")
         query = str(getattr(messages[-1], "content", messages[-1]))
+        check_sendable_text(query, "The question")  # a lone surrogate would fail every request, retried
         history = "\n".join(str(m) for m in messages[-1 - HISTORY_MESSAGES : -1]) or "(none)"
         return (await self._aask(render_prompt("answer", history=history, query=query))).strip()

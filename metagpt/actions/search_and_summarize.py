@@ -8,17 +8,18 @@ found, so nothing is made up when the search comes back empty-handed.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from pydantic import BaseModel, Field
 
 from metagpt.actions.action import Action
-from metagpt.exceptions import SearchEngineError
+from metagpt.config import check_sendable_text
+from metagpt.exceptions import SearchEngineError, brief
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.schema import Message
 from metagpt.tools.search_engine import CustomEngine, SearchEngine, SearchEngineType, SearchResult, engine_from_config
+from metagpt.utils.grounding import check, figures, names, quote_passage
 
 if TYPE_CHECKING:
     from metagpt.llm import LLM
@@ -89,6 +90,7 @@ class SearchAndSummarize(Action):
         if not messages:
             raise ValueError("SearchAndSummarize needs at least one message to answer")
         query = str(getattr(messages[-1], "content", messages[-1]))
+        check_sendable_text(query, "The question")  # a lone surrogate would fail every request, retried
         history = "\n".join(str(m) for m in messages[-1 - HISTORY_MESSAGES : -1]) or "(none)"
         try:
             engine = self._engine()
@@ -99,9 +101,12 @@ class SearchAndSummarize(Action):
             return str(exc)
         self.result = "\n\n".join(str(r) for r in self.results)
         if not self.results:
-            logger.info(f"{engine.name}: no results for {query!r}")
+            logger.info(f"{engine.name}: no results for {brief(query)}")
             return not_found(engine.name)
-        references = "\n\n".join(f"[{i}] {r}" for i, r in enumerate(self.results, start=1))
+        references = "\n\n".join(
+            quote_passage(i, " - ".join(part for part in (r.title, r.link) if part), r.snippet)
+            for i, r in enumerate(self.results, start=1)
+        )
         prompt = render_prompt("search_and_summarize", context=references, history=history, query=query)
         summary = await self._aask_model(
             prompt, Summary, system_msgs=[system_text or load_prompt("search_and_summarize_system")]
@@ -111,22 +116,24 @@ class SearchAndSummarize(Action):
     def render(self, summary: Summary, where: str, query: str = "") -> str:
         """The answer followed by the references it used; the not-found reply when it has none.
 
-        Names and figures are checked against the references: an answer naming a product, price
-        or number that neither the references nor the question contain, or whose names and
-        figures all come from the question alone, is treated as invented and replaced by the
-        not-found reply. The references cited are those holding most of the answer's names and
-        figures; for an answer without any, the ones the model named, else the best-ranked one.
+        Names and figures are checked against the references (`grounding.check`): figures as
+        numbers that a reference must hold as whole tokens (the question does not count), names
+        as whole words of a reference or the question, with a reference's instruction-like
+        sentences counting for nothing. An answer failing the check, or whose names all come
+        from the question, is treated as invented and replaced by the not-found reply. The
+        references cited are those holding most of the answer's names and figures; for an
+        answer without any, the ones the model named, else the best-ranked one.
         """
         answer = summary.answer.strip()
         if not summary.found or not answer:
             return not_found(where)
-        terms = specific_terms(answer)
-        supported = [t for t in terms if any(_mentions(str(r), t) for r in self.results)]
-        invented = [t for t in terms if t not in supported and not _mentions(query, t)]
-        if invented or (terms and not supported):
-            logger.warning(f"{where}: the answer names {invented or terms}, found in no reference; not using it")
+        grounding = check(answer, [str(r) for r in self.results], query)
+        if not grounding.grounded:
+            logger.warning(
+                f"{where}: the answer names {grounding.missing or grounding.terms}, found in no reference; not using it"
+            )
             return not_found(where)
-        counts = [sum(_mentions(str(r), t) for t in supported) for r in self.results]
+        counts = grounding.support
         holding = [r for r, count in zip(self.results, counts, strict=True) if count and count == max(counts)]
         named = [self.results[n - 1] for n in dict.fromkeys(summary.sources) if 1 <= n <= len(self.results)]
         cited = holding or named or self.results[:1]
@@ -134,38 +141,14 @@ class SearchAndSummarize(Action):
         return answer + "\n\nSources:\n" + "\n".join(f"- {line}" for line in lines)
 
 
-_TOKEN = re.compile(r"\$?[\w'’.,%-]*\w%?")
-_SENTENCE_END = (".", "!", "?", ":")
-
-
 def specific_terms(text: str) -> list[str]:
-    """The names and figures of `text`: what an answer must not make up.
+    """The names and figures of `text` that an answer must not make up (see `grounding`).
 
-    Figures are numbers with two or more digits, a decimal point, `$` or `%`. Names are words
-    with a capital inside (`HydraMilk`, `SPF`), a capitalised word with an apostrophe
-    (`L'Oreal`), or a capitalised word that does not start a sentence.
+    Figures are prices, percentages, decimals and numbers of 10 or more, written as in the
+    text without thousands separators (`1200`, `14.90`, `nine`); names as `grounding.names`.
     """
-    terms: list[str] = []
-    previous = ""
-    for match in _TOKEN.finditer(text):
-        token = match.group().strip(".,'’-")
-        starts_sentence = not previous or text[: match.start()].rstrip().endswith(_SENTENCE_END)
-        previous = token
-        if not token:
-            continue
-        digits = sum(c.isdigit() for c in token)
-        if digits:
-            if digits >= 2 or any(c in token for c in "$.%"):
-                terms.append(token.lstrip("$").rstrip("%").replace(",", ""))
-        elif token[0].isupper() and (
-            any(c.isupper() for c in token[1:]) or "'" in token or "’" in token or not starts_sentence
-        ):
-            terms.append(token)
-    return list(dict.fromkeys(terms))
-
-
-def _mentions(text: str, term: str) -> bool:
-    return term.lower() in text.lower().replace(",", "").replace("’", "'")
+    found = [f.text.replace(",", "") for f in figures(text) if f.significant]
+    return list(dict.fromkeys(found + names(text)))
 
 
 def _citation(result: SearchResult) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+MAX_METADATA_DEPTH = 32
+"""Nesting a chunk's metadata may have: deeper JSON cannot be saved with the index (nor read back)."""
 
 
 class Chunk(BaseModel):
@@ -20,6 +23,13 @@ class Chunk(BaseModel):
     """Embedded together with `text` but not returned: a record's `meta_col` value (its question)."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """JSON values shown by `search(expand_cols=True)`: a record's `meta_col`, or source and page."""
+
+    @field_validator("metadata")
+    @classmethod
+    def _shallow(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        if json_depth(metadata) > MAX_METADATA_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_METADATA_DEPTH} levels; flatten it")
+        return metadata
 
     @property
     def passage(self) -> str:
@@ -52,3 +62,18 @@ class Hit(BaseModel):
     @property
     def page(self) -> int | None:
         return self.chunk.page
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and dicts nest in `value` (a scalar is 0), without recursion."""
+    depth, level = 0, [(value, 1)]
+    while level:
+        item, at = level.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list | tuple) else None
+        if children is None:
+            continue
+        depth = max(depth, at)
+        if depth > MAX_METADATA_DEPTH:
+            return depth
+        level.extend((child, at + 1) for child in children)
+    return depth

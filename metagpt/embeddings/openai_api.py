@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from metagpt.embeddings.base import Embedding, normalize
-from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
+from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, brief_error
 from metagpt.provider import check_allowed
 
 if TYPE_CHECKING:
@@ -75,11 +75,18 @@ class OpenAIEmbedding(Embedding):
                 f"Embeddings request failed ({exc.status_code}) for model {self.model}: {_reason(exc)}."
             ) from None
         except openai.APIConnectionError as exc:
-            raise ProviderError(f"Could not reach the embeddings endpoint: {exc}.") from None
+            raise ProviderError(f"Could not reach the embeddings endpoint: {brief_error(exc)}.") from None
         data = sorted(response.data, key=lambda item: item.index)
         if len(data) != len(inputs):
             raise ProviderError(f"The embeddings endpoint returned {len(data)} vectors for {len(inputs)} inputs.")
-        return [item.embedding for item in data]
+        vectors = [item.embedding for item in data]
+        lengths = {len(vector) if isinstance(vector, list) else -1 for vector in vectors}
+        if len(lengths) != 1 or min(lengths) <= 0:
+            raise ProviderError(
+                f"The embeddings endpoint returned vectors of lengths {sorted(lengths)[:5]} for model {self.model}; "
+                "expected one length for all: check EMBEDDING_MODEL and EMBEDDING_BASE_URL."
+            )
+        return vectors
 
 
 def _reason(exc: Any) -> str:
@@ -87,5 +94,5 @@ def _reason(exc: Any) -> str:
     body = getattr(exc, "body", None)
     error = body.get("error", body) if isinstance(body, dict) else None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    return str(exc)
+        return brief_error(Exception(error["message"])).removeprefix("Exception: ")
+    return brief_error(exc)

@@ -99,3 +99,25 @@ def test_openai_embeddings_need_a_key_or_url(allow_model_requests):
 def test_real_embedding_requests_are_forbidden_in_tests():
     with pytest.raises(ForbiddenInTests):
         OpenAIEmbedding(api_key="sk-test")
+
+
+def test_vectors_of_mixed_lengths_or_a_huge_error_are_one_short_provider_error(allow_model_requests):
+    from metagpt.exceptions import ProviderError
+
+    def ragged(request: Request) -> tuple[int, dict]:
+        data = [{"object": "embedding", "index": i, "embedding": [1.0] * (i + 2)} for i in range(2)]
+        return 200, {"object": "list", "data": data, "model": "m", "usage": {"prompt_tokens": 2, "total_tokens": 2}}
+
+    def huge_error(request: Request) -> tuple[int, dict]:
+        return 400, {"error": {"message": "bad input " + "x" * 1_000_000, "type": "invalid_request_error"}}
+
+    with RecordedServer({("POST", "/v1/embeddings"): ragged}) as running:
+        embedding = OpenAIEmbedding(model="m", api_key="sk-test", base_url=f"{running.base_url}/v1", max_retries=0)
+        with pytest.raises(ProviderError, match=r"vectors of lengths \[2, 3\] for model m; expected one length"):
+            embedding.embed_documents(["a", "b"])
+    with RecordedServer({("POST", "/v1/embeddings"): huge_error}) as running:
+        embedding = OpenAIEmbedding(model="m", api_key="sk-test", base_url=f"{running.base_url}/v1", max_retries=0)
+        with pytest.raises(ProviderError) as info:
+            embedding.embed_query("a")
+    assert str(info.value).startswith("Embeddings request failed (400) for model m: bad input xxx")
+    assert len(str(info.value)) < 300

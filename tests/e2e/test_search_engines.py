@@ -141,8 +141,8 @@ async def test_search_and_summarize_answers_from_web_results_and_cites_them():
     )
     prompt = provider.calls[0].messages[-1]["content"]
     assert (
-        f"[1] Best moisturisers for oily skin, tested by dermatologists - https://www.example-beauty.com/oily-skin-moisturisers\n{ANSWER_BOX}"
-        in prompt
+        '<reference number="1" source="Best moisturisers for oily skin, tested by dermatologists - '
+        f'https://www.example-beauty.com/oily-skin-moisturisers">\n{ANSWER_BOX}\n</reference>' in prompt
     )
     assert f"### Current Question\n{QUERY}" in prompt
     assert "never invent" in provider.calls[0].messages[0]["content"]

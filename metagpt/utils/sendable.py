@@ -1,0 +1,50 @@
+"""Whether a key, model name or URL can be sent at all: checked with the settings, before any request.
+
+An API key travels in an HTTP header and a URL in the request line, both ASCII without spaces;
+a key copied with its trailing newline, or a base URL that does not parse, would otherwise fail
+deep inside the HTTP client and be blamed on the endpoint (and retried).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from metagpt.exceptions import QUOTE_LIMIT
+
+
+def unsendable(text: str | None) -> str | None:
+    """What makes `text` unfit for an HTTP header or URL (`a line break at position 12`); None when fine."""
+    for position, char in enumerate(text or "", start=1):
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char.isspace():
+            kind = "a space"
+        elif ord(char) < 32 or ord(char) == 127:
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return f"{kind} at position {position}"
+    return None
+
+
+_HOST = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+(%[\w.~-]+)?")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an endpoint (`no http:// or https:// scheme`); None when it can."""
+    problem = unsendable(url)
+    if problem:
+        return f"it holds {problem}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        return " ".join(str(exc)[:QUOTE_LIMIT].split())
+    if parts.scheme.lower() not in ("http", "https"):
+        return "no http:// or https:// scheme"
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
+        return "no valid host name"
+    return None
