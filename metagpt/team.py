@@ -15,7 +15,7 @@ from pathlib import Path
 from loguru import logger
 
 from metagpt.actions.add_requirement import UserRequirement
-from metagpt.config import Config
+from metagpt.config import Config, check_sendable_text
 from metagpt.context import Context
 from metagpt.cost_manager import parse_money
 from metagpt.environment import Environment
@@ -28,6 +28,7 @@ def check_idea(idea: str) -> None:
     """Refuse an empty requirement, saying what to write instead."""
     if not idea.strip():
         raise UserError("The idea is empty: describe what to build, e.g. 'a command-line snake game'.")
+    check_sendable_text(idea, "The idea")
 
 
 class Team:
