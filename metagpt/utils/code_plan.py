@@ -4,6 +4,10 @@ Before any code exists, dependencies come from the task list (ordered dependenci
 logic analysis: a file depends on an earlier file it mentions by name, by module, or by a class
 whose snake_case name is that module (`Snake` -> `snake.py`). Entry points (`main.py`, ...) depend
 on every other file. Once code exists, `python_imports` reads the real imports.
+
+`write_and_review` runs the Engineer's two steps as a pipeline: a file is written once the files it
+depends on are written, and reviewed once it is written and the files it really imports are final
+(reviewed), so reviews overlap the writing of later files.
 """
 
 from __future__ import annotations
@@ -69,6 +73,45 @@ class CodePlan:
 
         return max((visit(f) for f in self.files), default=0)
 
+    def write_order(self) -> list[str]:
+        """The files in an order where each comes after the files it depends on (task order otherwise)."""
+        order: list[str] = []
+        placed: set[str] = set()
+
+        def place(name: str, visiting: frozenset[str] = frozenset()) -> None:
+            if name in placed or name in visiting:
+                return
+            for dependency in self.depends_on.get(name, []):
+                if dependency in self.depends_on:
+                    place(dependency, visiting | {name})
+            placed.add(name)
+            order.append(name)
+
+        for name in self.files:
+            place(name)
+        return order
+
+    def review_waits_for(self, filename: str, uses: Iterable[str]) -> list[str]:
+        """The files whose review must end before `filename`'s review starts: those it uses that come
+        earlier in `write_order` (a later one, from an import cycle, is only waited for as written)."""
+        rank = {name: index for index, name in enumerate(self.write_order())}
+        return [d for d in uses if d in rank and d != filename and rank[d] < rank[filename]]
+
+    def pipeline_calls(self, uses: dict[str, list[str]]) -> int:
+        """Calls on the longest chain of `write_and_review` with one review round and no rewrites.
+
+        Args:
+            uses: the planned files each file imports (as the review sees them).
+        """
+        written: dict[str, int] = {}
+        reviewed: dict[str, int] = {}
+        for name in self.write_order():
+            deps = [written[d] for d in self.depends_on.get(name, []) if d in written]
+            written[name] = 1 + max(deps, default=0)
+            waits = [reviewed[d] for d in self.review_waits_for(name, uses.get(name, [])) if d in reviewed]
+            reviewed[name] = 1 + max([written[name], *waits])
+        return max(reviewed.values(), default=0)
+
 
 def _mentions(text: str, path: str) -> bool:
     if not text:
@@ -121,3 +164,50 @@ async def in_dependency_order(plan: CodePlan, work: Callable[[str], Awaitable[T]
 
     results = await gather_or_cancel(one(name) for name in plan.files)
     return dict(zip(plan.files, results, strict=True))
+
+
+async def write_and_review(
+    plan: CodePlan,
+    write: Callable[[str], Awaitable[object]],
+    review: Callable[[str], Awaitable[object]] | None,
+    uses: Callable[[str], Iterable[str]],
+    concurrency: int,
+    after_writes: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Write every file, and review each as soon as it can be, at most `concurrency` calls at once.
+
+    `write(file)` starts once the files it depends on (`plan.depends_on`) are written.
+    `review(file)` starts once `file` is written and the files it uses (`uses(file)`, asked once
+    the file is written: its real imports) are reviewed, or for an import that comes later in
+    `write_order` (an import cycle), written. `after_writes()` runs once every file is written,
+    while reviews go on. The first failure cancels the rest and is raised.
+    """
+    slots = asyncio.Semaphore(max(1, concurrency))
+    written = {name: asyncio.Event() for name in plan.files}
+    reviewed = {name: asyncio.Event() for name in plan.files}
+
+    async def write_one(name: str) -> None:
+        for dependency in plan.depends_on.get(name, []):
+            if dependency in written:
+                await written[dependency].wait()
+        async with slots:
+            await write(name)
+        written[name].set()
+
+    async def writes() -> None:
+        await gather_or_cancel(write_one(name) for name in plan.files)
+        if after_writes is not None:
+            await after_writes()
+
+    async def review_one(name: str) -> None:
+        await written[name].wait()
+        used = [d for d in dict.fromkeys(uses(name)) if d in written and d != name]
+        final = set(plan.review_waits_for(name, used))
+        for dependency in used:
+            await (reviewed if dependency in final else written)[dependency].wait()
+        async with slots:
+            await review(name)
+        reviewed[name].set()
+
+    reviews = [review_one(name) for name in plan.files] if review is not None else []
+    await gather_or_cancel([writes(), *reviews])
