@@ -1,12 +1,17 @@
-"""The Engineer's wall time, one file at a time against files written side by side.
+"""The Engineer's wall time, one call at a time against writes and reviews pipelined.
 
-A loopback OpenAI-compatible server answers every call after a fixed latency (300 ms by
-default). The Engineer writes and reviews a task list of 8 files whose logic analysis gives a
-realistic dependency graph; the run is timed with ENGINEER_CONCURRENCY 1 and with the default.
-The critical path is the longest chain of calls that must wait for each other: writing along the
-deepest dependency chain, then reviewing along it again.
+1. The Engineer alone: a loopback OpenAI-compatible server answers every call after a fixed
+   latency (300 ms by default); the Engineer writes and reviews a task list of 8 files whose
+   logic analysis gives a realistic dependency graph, timed with ENGINEER_CONCURRENCY 1 and with
+   the default. The critical path is the longest chain of calls that must wait for each other
+   (`CodePlan.pipeline_calls`): a file's write waits for the files it depends on, its review for
+   its write and for the reviews of the files its code imports.
+2. The whole company (`startup.py IDEA`, code review on, no tests) against the same server
+   answering after 2 s, with the default concurrency and fully sequential (ENGINEER_CONCURRENCY
+   1): the CLI's reported time of each, their ratio, and the critical path of the run's calls
+   (bench/benchlib.py).
 
-    python bench/engineer.py [--latency 0.3]
+    python bench/engineer.py [--latency 0.3] [--company-latency 2] [--skip-company]
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,13 +29,17 @@ from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchlib import longest_chain, sop_dependencies  # noqa: E402
+from company_run import IDEA, Recorder, file_dependencies  # noqa: E402
 
 from metagpt.actions import SystemDesign, Tasks, WriteDesign, WriteTasks  # noqa: E402
 from metagpt.config import Config  # noqa: E402
 from metagpt.roles import Engineer  # noqa: E402
 from metagpt.schema import Message  # noqa: E402
 from metagpt.software_company import SoftwareCompany  # noqa: E402
-from metagpt.utils.code_plan import CodePlan  # noqa: E402
+from metagpt.utils.code_plan import CodePlan, python_imports  # noqa: E402
 from tests.e2e.openai_server import OpenAIServer, realistic_reply, sample_document  # noqa: E402
 
 FILES = {
@@ -56,7 +68,8 @@ def documents() -> tuple[SystemDesign, Tasks]:
     return design, tasks
 
 
-async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tuple[float, int]:
+async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tuple[float, int, dict[str, list[str]]]:
+    """Wall seconds, calls, and the planned files each written file imports."""
     config = Config(
         openai_base_url=base_url,
         openai_api_key="sk-bench",
@@ -75,8 +88,10 @@ async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tupl
     await company.run(n_round=2)
     elapsed = time.perf_counter() - started
     calls = company.cost_manager.total.calls
+    code = next(role for role in env.roles.values() if isinstance(role, Engineer)).code
+    uses = {name: python_imports(text, list(FILES)) for name, text in code.items()}
     await company.context.aclose()
-    return elapsed, calls
+    return elapsed, calls, uses
 
 
 def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
@@ -91,28 +106,68 @@ def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
     metagpt.provider.ALLOW_MODEL_REQUESTS = True
     plan = CodePlan.from_tasks(list(FILES), FILES)
     depth = plan.critical_path()
-    critical = 2 * depth * latency  # write along the deepest chain, then review along it
     default = Config.model_fields["engineer_concurrency"].default
     rows = []
+    uses: dict[str, list[str]] = {}
     with OpenAIServer(slow) as server, TemporaryDirectory() as scratch:
         for concurrency in (1, default):
-            elapsed, calls = asyncio.run(run_engineer(server.base_url, concurrency, Path(scratch)))
+            elapsed, calls, uses = asyncio.run(run_engineer(server.base_url, concurrency, Path(scratch)))
             rows.append((concurrency, calls, elapsed))
+    critical = plan.pipeline_calls(uses) * latency
     return depth, critical, rows
+
+
+def company(latency: float, concurrency: int | None) -> tuple[float, int, float, int]:
+    """One `startup.py IDEA` run (review on): reported seconds, calls, critical path seconds and calls."""
+    recorder = Recorder(latency)
+    with OpenAIServer(recorder) as server, TemporaryDirectory() as scratch:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_API_MODEL": "gpt-4o-mini",
+            "WORKSPACE_PATH": str(Path(scratch) / "workspace"),
+        }
+        if concurrency is not None:
+            env["ENGINEER_CONCURRENCY"] = str(concurrency)
+        command = [sys.executable, str(ROOT / "startup.py"), IDEA, "--base-url", server.base_url]
+        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, check=False)
+    output = done.stdout + done.stderr
+    if done.returncode:
+        raise RuntimeError(f"the company run failed (exit {done.returncode}):\n{output[-3000:]}")
+    reported = float(re.search(r"^Time: ([\d.]+)s", output, re.MULTILINE).group(1))
+    calls = sorted(recorder.calls, key=lambda c: c.start)
+    critical, chain = longest_chain(calls, sop_dependencies(calls, file_dependencies(calls, recorder.replies)))
+    return reported, len(calls), critical, len(chain)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.3, help="seconds the server waits before each answer")
+    parser.add_argument("--company-latency", type=float, default=2.0, help="the same, for the whole company run")
+    parser.add_argument("--skip-company", action="store_true", help="only measure the Engineer alone")
     args = parser.parse_args()
     depth, critical, rows = measure(args.latency)
     print(f"Engineer: {len(FILES)} files, code review on, {args.latency * 1000:.0f} ms per call")
-    print(f"dependency chain: {depth} files; critical path {2 * depth} calls = {critical:.2f} s\n")
+    print(f"dependency chain: {depth} files; critical path {critical / args.latency:.0f} calls = {critical:.2f} s\n")
     print("| ENGINEER_CONCURRENCY | calls | wall time | wall / critical path |")
     print("| --- | --- | --- | --- |")
     for concurrency, calls, elapsed in rows:
         print(f"| {concurrency} | {calls} | {elapsed:.2f} s | {elapsed / critical:.2f} |")
-    print(json.dumps({"speedup": round(rows[0][2] / rows[1][2], 2)}))
+    figures = {"speedup": round(rows[0][2] / rows[1][2], 2), "wall_over_critical": round(rows[1][2] / critical, 2)}
+    if not args.skip_company:
+        latency = args.company_latency
+        wall, calls, path, path_calls = company(latency, None)
+        sequential, _, _, _ = company(latency, 1)
+        print(f"\nCompany, code review on, {latency:.1f} s per call: {calls} calls ({calls * latency:.1f} s of calls)")
+        print(f"critical path: {path_calls} calls = {path:.2f} s")
+        print(f"reported time: {wall:.2f} s; fully sequential (ENGINEER_CONCURRENCY 1): {sequential:.2f} s")
+        figures |= {
+            "company_over_sequential": round(wall / sequential, 3),
+            "company_over_calls": round(wall / (calls * latency), 3),
+            "company_over_critical": round(wall / path, 3),
+        }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

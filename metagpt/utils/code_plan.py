@@ -97,6 +97,27 @@ class CodePlan:
         rank = {name: index for index, name in enumerate(self.write_order())}
         return [d for d in uses if d in rank and d != filename and rank[d] < rank[filename]]
 
+    def tails(self) -> dict[tuple[str, str], int]:
+        """For `("write" | "review", file)`: the calls on the longest chain from it to the end.
+
+        Reviews are assumed to wait for the reviews of the files the plan says they depend on
+        (their imports are not known before the code exists). Used to give the next free slot
+        to the call that most delays the end.
+        """
+        order = self.write_order()
+        dependents: dict[str, list[str]] = {name: [] for name in order}
+        for name in order:
+            for dependency in self.depends_on.get(name, []):
+                if dependency in dependents:
+                    dependents[dependency].append(name)
+        tail: dict[tuple[str, str], int] = {}
+        for name in reversed(order):
+            waiting = [g for g in dependents[name] if name in self.review_waits_for(g, self.depends_on.get(g, []))]
+            tail[("review", name)] = 1 + max((tail[("review", g)] for g in waiting), default=0)
+            later = [tail[("write", g)] for g in dependents[name]]
+            tail[("write", name)] = 1 + max([tail[("review", name)], *later])
+        return tail
+
     def pipeline_calls(self, uses: dict[str, list[str]]) -> int:
         """Calls on the longest chain of `write_and_review` with one review round and no rewrites.
 
@@ -176,38 +197,63 @@ async def write_and_review(
 ) -> None:
     """Write every file, and review each as soon as it can be, at most `concurrency` calls at once.
 
-    `write(file)` starts once the files it depends on (`plan.depends_on`) are written.
-    `review(file)` starts once `file` is written and the files it uses (`uses(file)`, asked once
-    the file is written: its real imports) are reviewed, or for an import that comes later in
-    `write_order` (an import cycle), written. `after_writes()` runs once every file is written,
-    while reviews go on. The first failure cancels the rest and is raised.
+    `write(file)` can start once the files it depends on (`plan.depends_on`) are written.
+    `review(file)` can start once `file` is written and the files it uses (`uses(file)`, asked
+    once the file is written: its real imports) are reviewed, or for an import that comes later
+    in `write_order` (an import cycle), written. Of the steps that can start, a free slot goes to
+    the one with the longest chain of steps after it (`CodePlan.tails`). `after_writes()` runs
+    once every file is written, while reviews go on. The first failure cancels the rest and is
+    raised.
     """
-    slots = asyncio.Semaphore(max(1, concurrency))
-    written = {name: asyncio.Event() for name in plan.files}
-    reviewed = {name: asyncio.Event() for name in plan.files}
+    tails = plan.tails()
+    steps = [("write", name) for name in plan.files]
+    if review is not None:
+        steps += [("review", name) for name in plan.files]
+    written: set[str] = set()
+    reviewed: set[str] = set()
+    waits: dict[str, tuple[list[str], set[str]]] = {}
+    """For a written file: the files its review waits for, and which of them must be reviewed."""
 
-    async def write_one(name: str) -> None:
-        for dependency in plan.depends_on.get(name, []):
-            if dependency in written:
-                await written[dependency].wait()
-        async with slots:
-            await write(name)
-        written[name].set()
+    def can_start(step: tuple[str, str]) -> bool:
+        kind, name = step
+        if kind == "write":
+            return all(d in written or d not in plan.depends_on for d in plan.depends_on.get(name, []))
+        if name not in written:
+            return False
+        used, final = waits[name]
+        return all(d in (reviewed if d in final else written) for d in used)
 
-    async def writes() -> None:
-        await gather_or_cancel(write_one(name) for name in plan.files)
-        if after_writes is not None:
-            await after_writes()
+    def finished(step: tuple[str, str]) -> None:
+        kind, name = step
+        if kind == "review":
+            reviewed.add(name)
+            return
+        written.add(name)
+        used = [d for d in dict.fromkeys(uses(name)) if d in plan.depends_on and d != name] if review else []
+        waits[name] = (used, set(plan.review_waits_for(name, used)))
 
-    async def review_one(name: str) -> None:
-        await written[name].wait()
-        used = [d for d in dict.fromkeys(uses(name)) if d in written and d != name]
-        final = set(plan.review_waits_for(name, used))
-        for dependency in used:
-            await (reviewed if dependency in final else written)[dependency].wait()
-        async with slots:
-            await review(name)
-        reviewed[name].set()
-
-    reviews = [review_one(name) for name in plan.files] if review is not None else []
-    await gather_or_cancel([writes(), *reviews])
+    running: dict[asyncio.Task, tuple[str, str] | None] = {}
+    pending = list(steps)
+    limit = max(1, concurrency)
+    try:
+        while pending or running:
+            ready = sorted((s for s in pending if can_start(s)), key=lambda s: -tails.get(s, 1))
+            for step in ready[: limit - sum(1 for s in running.values() if s is not None)]:
+                pending.remove(step)
+                work = write if step[0] == "write" else review
+                running[asyncio.ensure_future(work(step[1]))] = step
+            if not running:
+                raise RuntimeError(f"no step can start: {pending}")  # pragma: no cover - the plan is a DAG
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                step = running.pop(task)
+                task.result()  # raises the step's failure
+                if step is not None:
+                    finished(step)
+                    all_written = len(written) == len(plan.files) and step[0] == "write"
+                    if all_written and after_writes is not None:
+                        running[asyncio.ensure_future(after_writes())] = None
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
