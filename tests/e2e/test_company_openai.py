@@ -276,6 +276,26 @@ def test_cli_run_builds_the_project_and_reports_the_spend(openai_server, tmp_pat
     assert "Product Requirement Document" in (root / "logs/metagpt.log").read_text()  # prompts are logged
 
 
+def test_cli_a_review_that_never_validates_is_skipped_and_the_run_ends_with_exit_0(openai_server, tmp_path):
+    def never_a_verdict(body: dict[str, Any]) -> Reply:
+        name = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+        return answer('{"verdict": "looks fine to me"}') if name == "ReviewVerdict" else company_reply(body)
+
+    openai_server.handler = never_a_verdict
+
+    result = run_cli(openai_server, tmp_path, MAX_FORMAT_RETRIES="1")
+
+    assert result.returncode == 0, result.stderr
+    root = (tmp_path / "workspace" / "cli_snake_game").resolve()
+    review = (root / "docs/code_review.md").read_text()
+    for name in ("snake.py", "game.py", "main.py"):
+        assert f"print({name!r})" in (root / "cli_snake_game" / name).read_text()  # the code is kept
+        assert f"- `{name}`, round 1: **skipped**: The model did not return a valid ReviewVerdict" in review
+    assert len(openai_server.requests) == 3 + 3 + 3 * 2  # documents, code, two tries of each review
+    assert "review of main.py skipped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_tiny_investment_exits_3_before_sending_anything(openai_server, tmp_path):
     result = run_cli(openai_server, tmp_path, "--investment", "0.0001")
 
