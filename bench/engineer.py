@@ -9,7 +9,9 @@
 2. The whole company (`startup.py IDEA`, code review on, no tests) against the same server
    answering after 2 s, with the default concurrency and fully sequential (ENGINEER_CONCURRENCY
    1): the CLI's reported time of each, their ratio, and the critical path of the run's calls
-   (bench/benchlib.py).
+   (the three documents, then `CodePlan.pipeline_calls` for the files the run wrote). Twice: on
+   the server's task list (snake.py <- game.py <- main.py, a chain of three writes) and on one
+   whose two modules do not depend on each other (only main.py uses both).
 
     python bench/engineer.py [--latency 0.3] [--company-latency 2] [--skip-company]
 """
@@ -31,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from benchlib import longest_chain, sop_dependencies  # noqa: E402
 from company_run import IDEA, Recorder, file_dependencies  # noqa: E402
 
 from metagpt.actions import SystemDesign, Tasks, WriteDesign, WriteTasks  # noqa: E402
@@ -40,7 +41,13 @@ from metagpt.roles import Engineer  # noqa: E402
 from metagpt.schema import Message  # noqa: E402
 from metagpt.software_company import SoftwareCompany  # noqa: E402
 from metagpt.utils.code_plan import CodePlan, python_imports  # noqa: E402
-from tests.e2e.openai_server import OpenAIServer, realistic_reply, sample_document  # noqa: E402
+from tests.e2e.openai_server import (  # noqa: E402
+    OpenAIServer,
+    answer,
+    realistic_reply,
+    requested_document,
+    sample_document,
+)
 
 FILES = {
     "config.py": "Settings dataclass read from the environment",
@@ -85,7 +92,7 @@ async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tupl
     env.publish_message(Message(design.to_markdown(), instruct_content=design, cause_by=WriteDesign))
     env.publish_message(Message(tasks.to_markdown(), instruct_content=tasks, cause_by=WriteTasks))
     started = time.perf_counter()
-    await company.run(n_round=2)
+    await env.run(1)  # the Engineer's own round: writing, reviews and its commits, not the report after
     elapsed = time.perf_counter() - started
     calls = company.cost_manager.total.calls
     code = next(role for role in env.roles.values() if isinstance(role, Engineer)).code
@@ -117,9 +124,33 @@ def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
     return depth, critical, rows
 
 
-def company(latency: float, concurrency: int | None) -> tuple[float, int, float, int]:
+INDEPENDENT_MODULES = [{"file": "game.py", "description": "Game class: game loop and score"}]
+"""A logic analysis under which snake.py and game.py can be written at the same time."""
+
+
+class TaskListRecorder(Recorder):
+    """The recording server, answering the task list with another logic analysis."""
+
+    def __init__(self, latency: float, logic_analysis: list[dict[str, str]]):
+        super().__init__(latency)
+        self.logic_analysis = logic_analysis
+
+    def __call__(self, body):
+        reply = super().__call__(body)
+        if requested_document(body) is not Tasks:
+            return reply
+        text = json.dumps({**json.loads(reply.text), "logic_analysis": self.logic_analysis})
+        with self._lock:
+            index = next(c.index for c in reversed(self.calls) if c.stage == "tasks")
+            self.replies[index] = text
+        return answer(text)
+
+
+def company(
+    latency: float, concurrency: int | None, logic_analysis: list[dict[str, str]] | None = None
+) -> tuple[float, int, float, int]:
     """One `startup.py IDEA` run (review on): reported seconds, calls, critical path seconds and calls."""
-    recorder = Recorder(latency)
+    recorder = Recorder(latency) if logic_analysis is None else TaskListRecorder(latency, logic_analysis)
     with OpenAIServer(recorder) as server, TemporaryDirectory() as scratch:
         env = {
             **os.environ,
@@ -131,14 +162,20 @@ def company(latency: float, concurrency: int | None) -> tuple[float, int, float,
         if concurrency is not None:
             env["ENGINEER_CONCURRENCY"] = str(concurrency)
         command = [sys.executable, str(ROOT / "startup.py"), IDEA, "--base-url", server.base_url]
+        command += ["--project-name", "bench"]
         done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, check=False)
-    output = done.stdout + done.stderr
-    if done.returncode:
-        raise RuntimeError(f"the company run failed (exit {done.returncode}):\n{output[-3000:]}")
+        output = done.stdout + done.stderr
+        if done.returncode:
+            raise RuntimeError(f"the company run failed (exit {done.returncode}):\n{output[-3000:]}")
+        depends_on = file_dependencies(recorder.calls, recorder.replies)
+        package = json.loads((Path(scratch) / "workspace/bench/docs/system_design.json").read_text())
+        folder = Path(scratch) / "workspace/bench" / package["python_package_name"]
+        uses = {name: python_imports((folder / name).read_text(), list(depends_on)) for name in depends_on}
     reported = float(re.search(r"^Time: ([\d.]+)s", output, re.MULTILINE).group(1))
-    calls = sorted(recorder.calls, key=lambda c: c.start)
-    critical, chain = longest_chain(calls, sop_dependencies(calls, file_dependencies(calls, recorder.replies)))
-    return reported, len(calls), critical, len(chain)
+    documents = [c for c in recorder.calls if c.stage in ("PRD", "design", "tasks")]
+    pipeline = CodePlan(files=list(depends_on), depends_on=depends_on).pipeline_calls(uses)
+    critical = sum(c.seconds for c in documents) + pipeline * latency
+    return reported, len(recorder.calls), critical, len(documents) + pipeline
 
 
 def main() -> None:
@@ -157,16 +194,17 @@ def main() -> None:
     figures = {"speedup": round(rows[0][2] / rows[1][2], 2), "wall_over_critical": round(rows[1][2] / critical, 2)}
     if not args.skip_company:
         latency = args.company_latency
-        wall, calls, path, path_calls = company(latency, None)
-        sequential, _, _, _ = company(latency, 1)
-        print(f"\nCompany, code review on, {latency:.1f} s per call: {calls} calls ({calls * latency:.1f} s of calls)")
-        print(f"critical path: {path_calls} calls = {path:.2f} s")
-        print(f"reported time: {wall:.2f} s; fully sequential (ENGINEER_CONCURRENCY 1): {sequential:.2f} s")
-        figures |= {
-            "company_over_sequential": round(wall / sequential, 3),
-            "company_over_calls": round(wall / (calls * latency), 3),
-            "company_over_critical": round(wall / path, 3),
-        }
+        for label, analysis in (("chain", None), ("independent", INDEPENDENT_MODULES)):
+            wall, calls, path, path_calls = company(latency, None, analysis)
+            sequential, _, _, _ = company(latency, 1, analysis)
+            print(f"\nCompany ({label} task list), code review on, {latency:.1f} s per call: {calls} calls")
+            print(f"critical path: {path_calls} calls = {path:.2f} s of {calls * latency:.1f} s of calls")
+            print(f"reported time: {wall:.2f} s; fully sequential (ENGINEER_CONCURRENCY 1): {sequential:.2f} s")
+            figures |= {
+                f"{label}_over_sequential": round(wall / sequential, 3),
+                f"{label}_over_calls": round(wall / (calls * latency), 3),
+                f"{label}_over_critical": round(wall / path, 3),
+            }
     print(json.dumps(figures))
 
 
