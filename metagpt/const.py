@@ -27,3 +27,9 @@ RESERVED_NAMES = (DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REQUIREMENTS_FILE, STATE_DI
 
 MESSAGE_ROUTE_TO_ALL = "<all>"
 """`Message.send_to` value meaning every role of the environment."""
+
+USER_REQUIREMENT_ROUTE = "metagpt.actions.add_requirement.UserRequirement"
+"""Routing key (`cause_by`) of the user's requirement, the default cause of a `Message`.
+
+A constant, so `schema` needs no import of the action classes above it; a test checks that it
+equals `any_to_str(UserRequirement)`."""

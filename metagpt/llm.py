@@ -32,6 +32,8 @@ T = TypeVar("T", bound=BaseModel)
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 FIX_FORMAT = "Answer again with only the corrected JSON object."
+RETRY_TEMPERATURE_STEP = 0.4
+"""How much hotter a format retry is sent after the model repeated an invalid answer."""
 CANCEL_GRACE = 10.0
 """Seconds a cancelled call waits for the answer already on its way, so that it is charged."""
 
@@ -151,37 +153,63 @@ class LLM:
         output_model: type[T],
         system_msgs: list[str] | None = None,
         stream: bool = False,
+        validation_context: dict[str, Any] | None = None,
     ) -> T:
         """Ask for an answer shaped as `output_model`, validated with pydantic.
 
         The field-by-field format instructions are appended to `msg`, so the model knows the
-        shape even where the endpoint cannot be told the schema.
+        shape even where the endpoint cannot be told the schema. `validation_context` reaches
+        the model's validators (`ValidationInfo.context`), e.g. an earlier document that can
+        repair a gap in this one.
         Invalid answers are fed back with the validation error, at most `MAX_FORMAT_RETRIES`
-        times, then `ModelBehaviorError` is raised.
+        times, then `ModelBehaviorError` is raised. An invalid answer the model already gave is
+        not paid for again unchanged: the next request is sent hotter (`RETRY_TEMPERATURE_STEP`)
+        and without the repeated answer, only a short note of what was wrong with it.
         """
-        messages = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
+        first = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
+        messages = first
         schema = output_schema(output_model)
+        settings = self._settings()
         attempts = self.config.max_format_retries + 1
+        seen: set[str] = set()
         for attempt in range(1, attempts + 1):
-            request = ModelRequest(messages=messages, output_schema=schema, **self._settings())
+            request = ModelRequest(messages=messages, output_schema=schema, **settings)
             response = await self.request(request, stream=stream)
             try:
-                return parse_output(response.text, output_model)
+                return parse_output(response.text, output_model, validation_context)
             except (ValueError, ValidationError) as exc:
                 error = _short_error(exc)
                 logger.warning(f"{self.role or 'LLM'}: invalid {output_model.__name__} ({attempt}/{attempts}): {error}")
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": response.text},
-                    {
-                        "role": "user",
-                        "content": f"That answer is invalid: {error}\n{FIX_FORMAT}",
-                    },
-                ]
+                answer = response.text.strip()
+                if answer in seen:
+                    settings = {**settings, "temperature": self._hotter(settings["temperature"])}
+                    messages = self._with_note(first, f"An earlier answer was invalid: {error}\n{FIX_FORMAT}")
+                    logger.warning(
+                        f"{self.role or 'LLM'}: the same invalid answer again; asking afresh at temperature "
+                        f"{settings['temperature']:.1f}"
+                    )
+                else:
+                    messages = [
+                        *messages,
+                        {"role": "assistant", "content": response.text},
+                        {"role": "user", "content": f"That answer is invalid: {error}\n{FIX_FORMAT}"},
+                    ]
+                seen.add(answer)
         raise ModelBehaviorError(
             f"The model did not return a valid {output_model.__name__} after {attempts} attempts. "
             "Try a stronger model (OPENAI_API_MODEL) or raise MAX_FORMAT_RETRIES."
         )
+
+    @staticmethod
+    def _hotter(temperature: float) -> float:
+        """The temperature for a retry after a repeated invalid answer: a step up, at most 1.0."""
+        return min(1.0, max(temperature, 0.0) + RETRY_TEMPERATURE_STEP)
+
+    @staticmethod
+    def _with_note(messages: list[dict[str, str]], note: str) -> list[dict[str, str]]:
+        """`messages` with `note` added to the last user turn: a fresh start that says what went wrong."""
+        *head, last = messages
+        return [*head, {**last, "content": f"{last['content']}\n\n{note}"}]
 
     # -- the one wrapped call -------------------------------------------------------------------
 

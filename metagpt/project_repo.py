@@ -8,6 +8,7 @@ it exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -181,7 +182,7 @@ class ProjectRepo:
         for stem, code in document.mermaid_resources().items():
             self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n", reserved=True)
             if self.renderer is not None:
-                self.renderer.submit(self, stem, code)
+                self.renderer.submit(stem, code, functools.partial(self.write_bytes, reserved=True))
 
     def save_requirements(self, lines: list[str]) -> Path:
         """`requirements.txt` with one pip requirement a line, blank lines dropped."""

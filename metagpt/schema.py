@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from metagpt.const import MESSAGE_ROUTE_TO_ALL
+from metagpt.const import MESSAGE_ROUTE_TO_ALL, USER_REQUIREMENT_ROUTE
 
 
 def any_to_str(value: Any) -> str:
@@ -88,11 +88,7 @@ class Message(BaseModel):
     @field_validator("cause_by", mode="before")
     @classmethod
     def _cause_by(cls, value: Any) -> str:
-        if not value:
-            from metagpt.actions.add_requirement import UserRequirement
-
-            value = UserRequirement
-        return any_to_str(value)
+        return any_to_str(value) if value else USER_REQUIREMENT_ROUTE
 
     @field_validator("sent_from", mode="before")
     @classmethod

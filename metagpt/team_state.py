@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,7 +21,24 @@ from metagpt.schema import Message
 from metagpt.utils.atomic import write_atomic
 
 if TYPE_CHECKING:
-    from metagpt.team import Team
+    from metagpt.cost_manager import CostManager
+    from metagpt.environment import Environment
+    from metagpt.roles.role import Role
+
+
+class TeamLike(Protocol):
+    """What saving and loading need of a `metagpt.team.Team` (typed here: `team` imports this module)."""
+
+    idea: str
+    env: Environment
+    cost_manager: CostManager
+
+    def hire(self, roles: list[Role]) -> None: ...
+
+    def invest(self, investment: float | str) -> None: ...
+
+
+T = TypeVar("T", bound=TeamLike)
 
 TEAM_FILE = "team.json"
 VERSION = 1
@@ -63,7 +80,7 @@ def message_from_state(data: dict[str, Any]) -> Message:
     return message
 
 
-def dump_team(team: Team) -> dict[str, Any]:
+def dump_team(team: TeamLike) -> dict[str, Any]:
     costs = team.cost_manager
     roles = []
     for role in team.env.roles.values():
@@ -94,7 +111,7 @@ def dump_team(team: Team) -> dict[str, Any]:
     }
 
 
-def _spend_by_role_and_model(team: Team) -> list[tuple[str, str, Any]]:
+def _spend_by_role_and_model(team: TeamLike) -> list[tuple[str, str, Any]]:
     """Spend split by role (the model is the team's one model; per-model records sum the same)."""
     costs = team.cost_manager
     models = list(costs.by_model)
@@ -102,14 +119,14 @@ def _spend_by_role_and_model(team: Team) -> list[tuple[str, str, Any]]:
     return [(role, model, record) for role, record in costs.by_role.items()]
 
 
-def save_team(team: Team, folder: Path) -> Path:
+def save_team(team: TeamLike, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / TEAM_FILE
     write_atomic(path, json.dumps(dump_team(team), indent=2, ensure_ascii=False).encode("utf-8"))
     return path
 
 
-def load_team(cls: type[Team], folder: Path, **kwargs: Any) -> Team:
+def load_team(cls: type[T], folder: Path, **kwargs: Any) -> T:
     path = folder / TEAM_FILE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))

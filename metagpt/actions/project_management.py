@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, model_validator
+from loguru import logger
+from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from metagpt.actions.action import Action, latest_input
-from metagpt.actions.design_api import WriteDesign
+from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.document import Document
-from metagpt.utils.paths import FileList
+from metagpt.utils.paths import FileList, safe_file_list
 
 if TYPE_CHECKING:
     from metagpt.schema import Message
@@ -72,6 +73,36 @@ class Tasks(Document):
         examples=[""],
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_list_from_design(cls, data: Any, info: ValidationInfo) -> Any:
+        """A task list that names no file takes the design's file list (`design_files` in the
+        validation context), with a warning: weak models often leave it empty."""
+        design_files = (info.context or {}).get("design_files")
+        if not design_files or not isinstance(data, dict) or _names_files(data.get("task_list")):
+            return data
+        logger.warning(f"The task list names no file; using the design's file list instead: {design_files}")
+        return {**data, "task_list": list(design_files)}
+
+
+def _names_files(value: Any) -> bool:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return False
+    try:
+        return bool(safe_file_list(value))
+    except ValueError:
+        return False
+
+
+def design_files(messages: str | list[Message]) -> list[str]:
+    """The file list of the newest system design among `messages` (none for plain text)."""
+    if isinstance(messages, str):
+        return []
+    for message in reversed(messages):
+        if isinstance(message.instruct_content, SystemDesign):
+            return list(message.instruct_content.file_list)
+    return []
+
 
 class WriteTasks(Action):
     """Break a system design into tasks."""
@@ -80,5 +111,9 @@ class WriteTasks(Action):
     prompt_name = "write_tasks"
 
     async def run(self, with_messages: str | list[Message]) -> Tasks:
-        """Ask for the document, from the newest `WriteDesign` message (or the given text)."""
-        return await self.ask_document(design=latest_input(with_messages, WriteDesign))
+        """Ask for the document, from the newest `WriteDesign` message (or the given text).
+
+        An answer whose task list names no file is repaired from that design's file list.
+        """
+        context = {"design_files": design_files(with_messages)}
+        return await self.ask_document(context, design=latest_input(with_messages, WriteDesign))

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from metagpt.exceptions import ResponseFormatUnsupported
+from metagpt.provider.llama_runtime import import_llama_cpp
 from metagpt.utils.structured import bounded_schema, strict_json_schema
 
 MAX_STRING_CHARS = 300
@@ -126,8 +127,6 @@ def diagram_grammar(kind: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _grammar_text(schema_json: str, kinds: tuple[str, ...] = ()) -> str:
-    from metagpt.provider.local_llama import import_llama_cpp
-
     import_llama_cpp()
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
@@ -147,8 +146,6 @@ def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
     llama-cpp-python silently falls back to unconstrained JSON when the schema cannot be converted,
     and its string rule admits raw newlines, which is not JSON.
     """
-    from metagpt.provider.local_llama import import_llama_cpp
-
     import_llama_cpp()
     from llama_cpp.llama_grammar import LlamaGrammar
 

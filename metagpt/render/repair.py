@@ -2,7 +2,8 @@
 
 The repair sends the parser's error back to the model once. A diagram that still does not parse
 is kept as the model wrote it, with the error noted in `%%` comment lines (mermaid's comment
-syntax), so the document, its `.mmd` file and the report all say what is wrong.
+syntax), so the document, its `.mmd` file and the report all say what is wrong. A repair whose
+answer cannot be used (`ModelBehaviorError`) is noted as skipped the same way: it is optional.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 from loguru import logger
 
 from metagpt.actions.document import Document, strip_fence
+from metagpt.exceptions import ModelBehaviorError
 from metagpt.prompts import render_prompt
 
 if TYPE_CHECKING:
@@ -54,7 +56,13 @@ async def check_diagrams(document: D, llm: LLM, system_msgs: list[str] | None = 
             continue
         logger.warning(f"{llm.role or 'LLM'}: diagram {stem} does not parse; asking the model to fix it once: {error}")
         prompt = render_prompt("fix_mermaid", kind=diagram_kind(code), error=error, code=code)
-        fixed = strip_fence(await llm.aask(prompt, system_msgs))
+        try:
+            fixed = strip_fence(await llm.aask(prompt, system_msgs))
+        except ModelBehaviorError as exc:  # the repair is optional: the run goes on without it
+            reason = " ".join(str(exc).split())[:300]
+            logger.warning(f"{llm.role or 'LLM'}: repair of diagram {stem} skipped: {reason}")
+            updates[name] = note_error(code, f"{error}\nrepair skipped: {reason}")
+            continue
         second = await renderer.validate(fixed) if fixed else "the answer was empty"
         if second is None:
             logger.info(f"{llm.role or 'LLM'}: diagram {stem} repaired")

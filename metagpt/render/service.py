@@ -3,7 +3,7 @@
 renderer = DiagramRenderer(config)
 renderer.start()                         # launches the engine in the background
 error = await renderer.validate(code)    # mermaid's parse error, or None (None too without an engine)
-renderer.submit(project, "seq_flow", code)   # writes resources/seq_flow.svg/.png when rendered
+renderer.submit("seq_flow", code, write)      # write("resources/seq_flow.svg", data) when rendered
 line = await renderer.finish()           # waits for the diagrams; one line for the run's summary
 
 Rendering never fails a run: with no engine, or when the engine fails twice, the `.mmd` files
@@ -13,6 +13,7 @@ stay and `finish` says how to enable rendering.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,11 @@ from metagpt.render.engines import INSTALL_HINT, Engine, candidates
 
 if TYPE_CHECKING:
     from metagpt.config import Config
-    from metagpt.project_repo import ProjectRepo
 
 FINISH_TIMEOUT = 120.0
+
+WriteFile = Callable[[str, bytes], object]
+"""Writes a rendered file at a path relative to the project folder (the project's own safe writer)."""
 
 
 @dataclass
@@ -149,15 +152,18 @@ class DiagramRenderer:
             return None
         return None
 
-    def submit(self, project: ProjectRepo, stem: str, code: str) -> None:
-        """Render `resources/<stem>.mmd`'s code into files next to it, in the background."""
+    def submit(self, stem: str, code: str, write: WriteFile) -> None:
+        """Render `resources/<stem>.mmd`'s code in the background; `write` saves each file next to it.
+
+        The renderer is handed the writer, not the project, so it knows paths and bytes only.
+        """
         self.submitted += 1
         if not self._candidates or _running_loop() is None:
             return
         self.start()
-        self._jobs[asyncio.get_running_loop().create_task(self._render_files(project, stem, code))] = stem
+        self._jobs[asyncio.get_running_loop().create_task(self._render_files(stem, code, write))] = stem
 
-    async def _render_files(self, project: ProjectRepo, stem: str, code: str) -> None:
+    async def _render_files(self, stem: str, code: str, write: WriteFile) -> None:
         try:
             files = await self.render(code)
         except MermaidSyntaxError as exc:
@@ -169,7 +175,7 @@ class DiagramRenderer:
             return
         try:
             for fmt, data in files.items():
-                project.write_bytes(f"{RESOURCES_DIR}/{stem}.{fmt}", data, reserved=True)
+                write(f"{RESOURCES_DIR}/{stem}.{fmt}", data)
         except (MetaGPTError, OSError, ValueError) as exc:  # e.g. a link in the way: reported, not fatal
             self.outcome.failed[stem] = str(exc)
             return

@@ -9,11 +9,12 @@ from metagpt.actions.debug_error import DebugError
 from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
 from metagpt.actions.run_code import TestOutcome
-from metagpt.actions.write_code import WriteCode
+from metagpt.actions.write_code import WriteCode, syntax_error
 from metagpt.actions.write_code_review import WriteCodeReview
+from metagpt.exceptions import ModelBehaviorError
 from metagpt.roles.role import Role
 from metagpt.schema import Message
-from metagpt.utils.code_plan import CodePlan, in_dependency_order, python_imports
+from metagpt.utils.code_plan import CodePlan, python_imports, write_and_review
 
 
 def code_path(name: str, package: str) -> str:
@@ -32,9 +33,11 @@ class CodeSummary(BaseModel):
 class Engineer(Role):
     """Writes every file of the task list; independent files at once, each seeing what it uses.
 
-    With `use_code_review` each file is then reviewed (`CODE_REVIEW_ROUNDS` rounds) against the
-    requirements and the files it imports, and rewritten when the reviewer finds problems. A
-    fix request from QA (a `TestOutcome` sent to the Engineer) makes it rewrite that one file.
+    With `use_code_review` each file is also reviewed (`CODE_REVIEW_ROUNDS` rounds) against the
+    requirements and the final code of the files it imports, and rewritten when the reviewer
+    finds problems. A review starts as soon as its file and those imports are ready, while later
+    files are still being written; a review whose answer stays invalid is recorded as skipped.
+    A fix request from QA (a `TestOutcome` sent to the Engineer) makes it rewrite that one file.
     """
 
     name: str = "Alex"
@@ -52,7 +55,11 @@ class Engineer(Role):
         self.package = ""
         self._context_text = ""
         self._plan: CodePlan | None = None
-        self._reviews: list[str] = []
+        self._reviews: dict[str, list[str]] = {}
+        """Each file's review rounds, as lines of `docs/code_review.md`."""
+        self._hold_rewrites = False
+        self._unsaved: dict[str, str] = {}
+        """Rewritten code kept from the disk until the first versions are committed."""
 
     # -- choosing what to do --------------------------------------------------------------------
 
@@ -100,61 +107,107 @@ class Engineer(Role):
         self._context_text = f"{design_msg.content}\n\n{tasks_msg.content}"
         config = self.context.config
         logger.info(f"{self._setting}: writing {len(files)} files, up to {config.engineer_concurrency} at once")
+        first_versions: dict[str, str] = {}
 
-        async def write(filename: str) -> str:
-            deps = {d: self.code[d] for d in plan.depends_on[filename] if d in self.code}
+        async def write(filename: str) -> None:
+            deps = {d: first_versions[d] for d in plan.depends_on[filename] if d in first_versions}
             code = await self.actions[0].run(filename, design_msg.content, tasks_msg.content, deps)
-            self._save(filename, code)
+            first_versions[filename] = code
+            self._save(filename, code, hold=False)
             logger.info(f"{self._setting}: wrote {filename}")
-            return code
 
-        await in_dependency_order(plan, write, config.engineer_concurrency)
-        await self._commit(f"Code: {len(files)} files of {self.package}")
+        async def commit_code() -> None:
+            await self._commit(f"Code: {len(files)} files of {self.package}")
+            self._flush_rewrites()
+
+        self._reviews = {}
+        self._hold_rewrites = self.use_code_review
+        try:
+            await write_and_review(
+                plan,
+                write,
+                self._review if self.use_code_review else None,
+                lambda filename: self._uses(filename),
+                config.engineer_concurrency,
+                after_writes=commit_code,
+            )
+        finally:
+            self._flush_rewrites()
         if self.use_code_review:
-            await self._review_all()
+            await self._write_review_notes()
         listing = "\n".join(f"- {self.package}/{name}" for name in files)
+        skipped = [name for name, entries in self._reviews.items() if any("**skipped**" in e for e in entries)]
+        note = f"\nReview skipped for: {', '.join(skipped)}" if skipped else ""
         return Message(
-            f"Wrote {len(files)} files:\n{listing}",
+            f"Wrote {len(files)} files:\n{listing}{note}",
             instruct_content=CodeSummary(package=self.package, files=files),
             role=self.profile,
             cause_by=WriteCode,
             sent_from=self.name,
         )
 
-    def _save(self, filename: str, code: str) -> None:
+    def _save(self, filename: str, code: str, hold: bool = True) -> None:
+        """Keep `code` as the file's current code and write it, unless rewrites are held back."""
         self.code[filename] = code
-        if self.project is not None:
+        if hold and self._hold_rewrites:
+            self._unsaved[filename] = code
+        elif self.project is not None:
             self.project.write(f"{self.package}/{filename}", code)
 
-    def _uses(self, filename: str) -> dict[str, str]:
-        """The code of the planned files `filename` imports (or, before it parses, depends on)."""
-        imported = python_imports(self.code.get(filename, ""), self.code) if filename.endswith(".py") else []
-        names = imported or (self._plan.depends_on.get(filename, []) if self._plan else [])
-        return {name: self.code[name] for name in names if name in self.code and name != filename}
+    def _flush_rewrites(self) -> None:
+        """Save the code held back while the first versions were being committed."""
+        self._hold_rewrites = False
+        unsaved, self._unsaved = self._unsaved, {}
+        for filename, code in unsaved.items():
+            self._save(filename, code)
+
+    def _uses(self, filename: str) -> list[str]:
+        """The planned files `filename` imports; for a file that is not Python or does not parse, its plan."""
+        planned = list(dict.fromkeys([*(self._plan.files if self._plan else []), *self.code]))
+        code = self.code.get(filename, "")
+        if filename.endswith(".py") and syntax_error(code, filename) is None:
+            names = python_imports(code, planned)
+        else:
+            names = self._plan.depends_on.get(filename, []) if self._plan else []
+        return [name for name in names if name != filename]
+
+    def _used_code(self, filename: str) -> dict[str, str]:
+        """The current code of the files `filename` uses."""
+        return {name: self.code[name] for name in self._uses(filename) if name in self.code}
 
     # -- review ---------------------------------------------------------------------------------
 
-    async def _review_all(self) -> None:
-        """Review every file (independent ones at once), `CODE_REVIEW_ROUNDS` times at most."""
-        config = self.context.config
+    async def _review(self, filename: str) -> None:
+        """Review one file, `CODE_REVIEW_ROUNDS` times at most, rewriting it on LBTM.
+
+        The review is optional: an answer that stays invalid (`ModelBehaviorError`) is recorded
+        as skipped, with the reason, and the file keeps its code.
+        """
         review: WriteCodeReview = self.actions[1]
-        self._set_state(1)
-
-        async def one(filename: str) -> None:
-            for round_no in range(1, config.code_review_rounds + 1):
+        entries = self._reviews.setdefault(filename, [])
+        for round_no in range(1, self.context.config.code_review_rounds + 1):
+            try:
                 verdict, code = await review.run(
-                    filename, self.code[filename], self._context_text, self._uses(filename)
+                    filename, self.code[filename], self._context_text, self._used_code(filename)
                 )
-                lines = "".join(f"  - {finding}\n" for finding in verdict.findings) or "  - no findings\n"
-                rewritten = " (rewritten)" if verdict.verdict == "LBTM" else ""
-                self._reviews.append(f"- `{filename}`, round {round_no}: **{verdict.verdict}**{rewritten}\n{lines}")
-                if verdict.verdict == "LGTM":
-                    return
-                self._save(filename, code)
+            except ModelBehaviorError as exc:
+                reason = " ".join(str(exc).split())[:300]
+                logger.warning(f"{self._setting}: review of {filename} skipped: {reason}")
+                entries.append(f"- `{filename}`, round {round_no}: **skipped**: {reason}\n")
+                return
+            lines = "".join(f"  - {finding}\n" for finding in verdict.findings) or "  - no findings\n"
+            rewritten = " (rewritten)" if verdict.verdict == "LBTM" else ""
+            entries.append(f"- `{filename}`, round {round_no}: **{verdict.verdict}**{rewritten}\n{lines}")
+            if verdict.verdict == "LGTM":
+                return
+            self._save(filename, code)
 
-        await in_dependency_order(self._plan, one, config.engineer_concurrency)
+    async def _write_review_notes(self) -> None:
+        """`docs/code_review.md`: every file's review rounds, in task order; then the commit."""
+        order = self._plan.files if self._plan else list(self._reviews)
+        notes = "".join(entry for name in order for entry in self._reviews.get(name, []))
         if self.project is not None:
-            self.project.write("docs/code_review.md", "# Code review\n\n" + "".join(self._reviews), reserved=True)
+            self.project.write("docs/code_review.md", "# Code review\n\n" + notes, reserved=True)
         await self._commit("Code review")
 
     # -- fixing what QA found -------------------------------------------------------------------
@@ -166,7 +219,7 @@ class Engineer(Role):
             reply = f"Cannot fix {outcome.file_to_fix}: it is not one of the files I wrote."
         else:
             logger.info(f"{self._setting}: fixing {filename} ({outcome.summary})")
-            others = self._uses(filename)
+            others = self._used_code(filename)
             code = await self.actions[2].run(filename, self.code[filename], others, outcome.output, self._context_text)
             self._save(filename, code)
             reply = f"Fixed {self.package}/{filename} after test round {outcome.round}."

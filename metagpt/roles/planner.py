@@ -6,7 +6,7 @@ schema sent to the model (and the embedded model's grammar) only admits actions 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from loguru import logger
 from pydantic import BaseModel, Field, create_model
@@ -16,7 +16,8 @@ from metagpt.prompts import render_prompt
 from metagpt.schema import Message
 
 if TYPE_CHECKING:
-    from metagpt.roles.role import Role
+    from metagpt.actions.action import Action
+    from metagpt.llm import LLM
 
 MAX_TASKS = 8
 
@@ -59,10 +60,45 @@ def describe(action: object) -> str:
     return text.splitlines()[0] if text else ""
 
 
+class PlanHost(Protocol):
+    """What the planner needs from the role it plans for (a `Role` hands it a small view of itself)."""
+
+    name: str
+    profile: str
+    label: str
+    """`Name(Profile)`, for logs."""
+
+    @property
+    def llm(self) -> LLM: ...
+
+    @property
+    def actions(self) -> list[Action]: ...
+
+    @property
+    def system_prompt(self) -> str: ...
+
+    @property
+    def todo(self) -> Action | None:
+        """The action of the task being run."""
+
+    def start(self, action: Action) -> None:
+        """Make `action` the role's todo, for the task about to run."""
+
+    async def act_on_task(self, task: Task) -> TaskResult:
+        """Run one task with the todo (the role's `_act_on_task`, which subclasses may override)."""
+
+    def remember(self, message: Message) -> None: ...
+
+    def recent(self, k: int) -> list[Message]: ...
+
+    def to_message(self, result: Any, cause_by: Action) -> Message:
+        """Wrap an action's result as the role does (documents are saved)."""
+
+
 class Planner:
     """Runs one goal for a role: plan, act on each task, re-plan after a failure."""
 
-    def __init__(self, role: Role, goal: str, max_replans: int = 1):
+    def __init__(self, role: PlanHost, goal: str, max_replans: int = 1):
         self.role = role
         self.goal = goal
         self.max_replans = max_replans
@@ -76,18 +112,18 @@ class Planner:
         last: Message | None = None
         while self.plan.tasks:
             task = self.plan.tasks.pop(0)
-            role._set_state(self._action_index(task.action))
-            logger.info(f"{role._setting}: task {task.task_id} ({task.action}): {task.instruction[:60]}")
-            outcome = await role._act_on_task(task)
+            role.start(self._action(task.action))
+            logger.info(f"{role.label}: task {task.task_id} ({task.action}): {task.instruction[:60]}")
+            outcome = await role.act_on_task(task)
             if outcome.is_success:
                 self.finished.append((task, outcome))
-                last = Message(outcome.result, role=role.profile, cause_by=role.rc.todo, sent_from=role.name)
-                role.rc.memory.add(last)
+                last = Message(outcome.result, role=role.profile, cause_by=role.todo, sent_from=role.name)
+                role.remember(last)
                 continue
-            logger.warning(f"{role._setting}: task {task.task_id} failed: {outcome.result[:200]}")
+            logger.warning(f"{role.label}: task {task.task_id} failed: {outcome.result[:200]}")
             if replans >= self.max_replans:
                 failure = f"Task {task.task_id} ({task.instruction}) failed after {replans} re-plans: {outcome.result}"
-                return Message(failure, role=role.profile, cause_by=role.rc.todo, sent_from=role.name)
+                return Message(failure, role=role.profile, cause_by=role.todo, sent_from=role.name)
             replans += 1
             await self.make_plan(failed=(task, outcome))
         return last or Message("The plan had no tasks.", role=role.profile, sent_from=role.name)
@@ -110,26 +146,27 @@ class Planner:
                 "Plan the remaining work again: do not repeat finished tasks; fix or avoid what failed.\n"
             )
         prompt = render_prompt("plan", goal=self.goal, actions=actions, progress=progress, max_tasks=str(MAX_TASKS))
-        answer = await role.llm.aask_model(prompt, plan_model([a.name for a in role.actions]), [role._get_prefix()])
+        answer = await role.llm.aask_model(prompt, plan_model([a.name for a in role.actions]), [role.system_prompt])
         self.plan = Plan(goal=self.goal, tasks=[Task(**t.model_dump()) for t in answer.tasks])
-        logger.info(f"{role._setting}: plan: " + "; ".join(f"{t.task_id}. {t.action}" for t in self.plan.tasks))
+        logger.info(f"{role.label}: plan: " + "; ".join(f"{t.task_id}. {t.action}" for t in self.plan.tasks))
         return self.plan
 
-    def _action_index(self, name: str) -> int:
-        names = [a.name for a in self.role.actions]
-        return names.index(name)
+    def _action(self, name: str) -> Action:
+        return next(action for action in self.role.actions if action.name == name)
 
     @staticmethod
-    async def default_act_on_task(role: Role, task: Task) -> TaskResult:
+    async def default_act_on_task(role: PlanHost, task: Task) -> TaskResult:
         """Run the task's action on one text: the goal, finished results and the instruction.
 
         A model that keeps answering in the wrong shape fails the task (and re-plans); any
         other exception is a bug and stops the run.
         """
-        planner_context = "\n".join(f"{m.role}: {m.content}" for m in role.rc.memory.get(k=10))
+        planner_context = "\n".join(f"{m.role}: {m.content}" for m in role.recent(10))
         text = f"{planner_context}\n\nYour task now: {task.instruction}".strip()
+        todo = role.todo
+        assert todo is not None, "the planner starts the task's action before running it"
         try:
-            result = await role.rc.todo.run(text)
+            result = await todo.run(text)
         except ModelBehaviorError as exc:
             return TaskResult(result=str(exc), is_success=False)
-        return TaskResult(result=role._to_message(result, role.rc.todo).content)
+        return TaskResult(result=role.to_message(result, todo).content)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 from pydantic import BaseModel
@@ -41,8 +41,13 @@ from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
-    from metagpt.environment import Environment
     from metagpt.project_repo import ProjectRepo
+
+
+class MessageBus(Protocol):
+    """Where a role publishes its messages: an `Environment` (typed here so roles need not import it)."""
+
+    def publish_message(self, message: Message, peekable: bool = True) -> bool: ...
 
 
 class RoleReactMode(str, Enum):
@@ -61,7 +66,7 @@ class RoleContext:
     """What a role knows while it runs (`role.rc`)."""
 
     def __init__(self) -> None:
-        self.env: Environment | None = None
+        self.env: MessageBus | None = None
         self.msg_buffer: list[Message] = []
         """Messages delivered to the role and not yet observed."""
         self.memory = Memory()
@@ -220,7 +225,7 @@ class Role(Declared):
         if self.rc.todo is not None:
             self.rc.todo.set_prefix(self._get_prefix())
 
-    def set_env(self, env: Environment) -> None:
+    def set_env(self, env: MessageBus) -> None:
         self.rc.env = env
 
     @property
@@ -346,11 +351,11 @@ class Role(Declared):
     async def _plan_and_act(self) -> Message:
         """Plan tasks with the model, run them with `_act_on_task`, re-plan on failure."""
         goal = "\n".join(m.content for m in self.rc.news)
-        return await Planner(self, goal, max_replans=self.rc.max_react_loop).run()
+        return await Planner(_PlanView(self), goal, max_replans=self.rc.max_react_loop).run()
 
     async def _act_on_task(self, task: Task) -> TaskResult:
         """Run one planned task: its action gets the task instruction with the plan's context."""
-        return await Planner.default_act_on_task(self, task)
+        return await Planner.default_act_on_task(_PlanView(self), task)
 
     async def react(self) -> Message:
         """Answer the news in the role's react mode; the todo is reset afterwards."""
@@ -388,3 +393,42 @@ class Role(Declared):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, profile={self.profile!r})"
+
+
+class _PlanView:
+    """The role as its `Planner` sees it (`PlanHost`): a few names over the role's own steps."""
+
+    def __init__(self, role: Role):
+        self._role = role
+        self.name, self.profile, self.label = role.name, role.profile, role._setting
+
+    @property
+    def llm(self) -> LLM:
+        return self._role.llm
+
+    @property
+    def actions(self) -> list[Action]:
+        return self._role.actions
+
+    @property
+    def system_prompt(self) -> str:
+        return self._role._get_prefix()
+
+    @property
+    def todo(self) -> Action | None:
+        return self._role.rc.todo
+
+    def start(self, action: Action) -> None:
+        self._role._set_state(next(i for i, a in enumerate(self._role.actions) if a is action))
+
+    async def act_on_task(self, task: Task) -> TaskResult:
+        return await self._role._act_on_task(task)
+
+    def remember(self, message: Message) -> None:
+        self._role.rc.memory.add(message)
+
+    def recent(self, k: int) -> list[Message]:
+        return self._role.rc.memory.get(k=k)
+
+    def to_message(self, result: Any, cause_by: Action) -> Message:
+        return self._role._to_message(result, cause_by)

@@ -1,6 +1,6 @@
 """Search engines behind one interface: web search APIs, and any function or document store.
 
-engine = engine_from_config(config)               # SEARCH_ENGINE and its key
+engine = engine_from_config(config)               # SEARCH_ENGINE and its key (tools/web_search.py)
 engine = CustomEngine(store)                      # a FaissStore: hits cite file and page
 engine = CustomEngine(lambda query: "...")        # any function, sync or async
 results = await engine.search("query", max_results=8)
@@ -8,16 +8,14 @@ results = await engine.search("query", max_results=8)
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import inspect
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from metagpt.exceptions import SearchEngineError
+from metagpt.tools.search_base import SearchEngine, SearchResult
 
 if TYPE_CHECKING:
     from metagpt.config import Config
@@ -36,36 +34,6 @@ class SearchEngineType(Enum):
     DIRECT_GOOGLE = "google"
     DUCK_DUCK_GO = "ddg"
     CUSTOM_ENGINE = "custom"
-
-
-class SearchResult(BaseModel):
-    """One result: a web page (title and link) or a document chunk (title is `file, page N`)."""
-
-    title: str = ""
-    link: str = ""
-    snippet: str
-
-    def __str__(self) -> str:
-        head = " - ".join(part for part in (self.title, self.link) if part)
-        return f"{head}\n{self.snippet}" if head else self.snippet
-
-
-class SearchEngine(abc.ABC):
-    """Finds results for a query."""
-
-    name: str
-    """Where results come from, as a reader would say it (`Serper (Google)`, `example.pdf`)."""
-
-    @abc.abstractmethod
-    async def search(self, query: str, max_results: int = 8) -> list[SearchResult]:
-        """The best results first; an empty list when nothing matched."""
-
-    async def run(self, query: str, max_results: int = 8, as_string: bool = True) -> str | list[dict[str, str]]:
-        """MetaGPT's form: the results as one text, or as dicts with title, link and snippet."""
-        results = await self.search(query, max_results)
-        if as_string:
-            return "\n\n".join(str(result) for result in results)
-        return [result.model_dump() for result in results]
 
 
 class CustomEngine(SearchEngine):

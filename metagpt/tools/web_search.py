@@ -14,7 +14,7 @@ import urllib.request
 from typing import Any
 
 from metagpt.exceptions import SearchEngineError
-from metagpt.tools.search_engine import SearchEngine, SearchResult
+from metagpt.tools.search_base import SearchEngine, SearchResult
 
 
 class HttpSearchEngine(SearchEngine):

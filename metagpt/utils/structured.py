@@ -93,9 +93,12 @@ def extract_json(text: str) -> Any:
     raise ValueError(f"the answer is not valid JSON ({error})")
 
 
-def parse_output(text: str, model: type[T]) -> T:
-    """Validate a model answer against `model`; raises `ValueError` or `ValidationError`."""
-    return model.model_validate(extract_json(text))
+def parse_output(text: str, model: type[T], context: dict[str, Any] | None = None) -> T:
+    """Validate a model answer against `model`, whose validators get `context`.
+
+    Raises `ValueError` (not JSON) or `ValidationError`.
+    """
+    return model.model_validate(extract_json(text), context=context)
 
 
 def format_instructions(model: type[BaseModel]) -> str:

@@ -32,6 +32,7 @@ from tests.e2e.openai_server import (
     answer,
     code_answer,
     realistic_reply,
+    requested_code_file,
     requested_document,
     sample_document,
 )
@@ -40,12 +41,23 @@ IDEA = "a command-line snake game"
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
 REQUIREMENT = "windows-curses==2.4.1; sys_platform == 'win32'"
 ROLES = ["Product Manager", "Architect", "Project Manager"] + ["Engineer"] * 6
-"""Who makes each request of a full run, in order (the Engineer writes three files, then reviews them)."""
+"""Who makes each request of a full run, in order (the Engineer writes three files and reviews them)."""
 
 
 def tasks_document() -> dict[str, Any]:
     """The task list the server answers: the schema's example, with one requirement."""
     return {**sample_document(Tasks), "required_python_third_party_packages": [REQUIREMENT]}
+
+
+def engineer_calls(bodies: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """`("write" or "review", file)` for each of the Engineer's requests, in the order they were sent."""
+    calls: list[tuple[str, str | None]] = []
+    for body in bodies:
+        if "response_format" in body:
+            calls.append(("review", body["messages"][-1]["content"].split("# Code to review: `", 1)[1].split("`")[0]))
+        else:
+            calls.append(("write", requested_code_file(body)))
+    return calls
 
 
 def company_reply(body: dict[str, Any]) -> Reply:
@@ -156,31 +168,28 @@ async def test_full_run_writes_every_document_and_file_and_charges_the_reported_
 
     bodies = openai_server.bodies
     kinds = [(body.get("response_format") or {}).get("json_schema", {}).get("name") for body in bodies]
-    # three documents, the three files in dependency order (snake <- game <- main), a review of each
-    assert kinds == [
-        "PRD",
-        "SystemDesign",
-        "Tasks",
-        None,
-        None,
-        None,
-        "ReviewVerdict",
-        "ReviewVerdict",
-        "ReviewVerdict",
-    ]
+    # three documents, then the three files in dependency order (snake <- game <- main), each
+    # reviewed as soon as it is written, while the files after it are being written
+    assert kinds[:3] == ["PRD", "SystemDesign", "Tasks"]
+    assert sorted(kinds[3:], key=str) == [None, None, None, "ReviewVerdict", "ReviewVerdict", "ReviewVerdict"]
     assert all(body["response_format"]["json_schema"]["strict"] for body in bodies if "response_format" in body)
     assert all(r.status == 200 for r in openai_server.requests)  # every strict schema was accepted
     assert IDEA in bodies[0]["messages"][-1]["content"]
     assert prd.to_markdown().strip() in bodies[1]["messages"][-1]["content"]  # PRD -> Architect
     assert design.to_markdown().strip() in bodies[2]["messages"][-1]["content"]  # design -> Project Manager
-    code_prompts = [body["messages"][-1]["content"] for body in bodies[3:6]]
+    code_prompts = [body["messages"][-1]["content"] for body, kind in zip(bodies, kinds, strict=True) if kind is None]
     for prompt, name in zip(code_prompts, tasks.task_list, strict=True):
         assert f"write the complete code of `{name}`" in prompt
     assert "## snake.py" in code_prompts[1]  # game.py uses Snake: snake.py's code is its context
     assert "## snake.py" in code_prompts[2] and "## game.py" in code_prompts[2]  # main.py runs both
-    assert all(body["stop"] == CODE_STOP for body in bodies[3:6])
-    review_prompts = [body["messages"][-1]["content"] for body in bodies[6:]]
-    assert [p.split("# Code to review: `", 1)[1].split("`")[0] for p in review_prompts] == tasks.task_list
+    assert all(body["stop"] == CODE_STOP for body, kind in zip(bodies, kinds, strict=True) if kind is None)
+    sent = engineer_calls(bodies[3:])
+    assert sorted(sent) == sorted(
+        [("review", name) for name in tasks.task_list] + [("write", name) for name in tasks.task_list]
+    )
+    for name in tasks.task_list:  # a file's review comes after it is written
+        assert sent.index(("review", name)) > sent.index(("write", name))
+    assert sent.index(("review", "snake.py")) < sent.index(("write", "main.py"))  # pipelined
     assert (root / "docs/code_review.md").read_text().count("**LGTM**") == 3
 
     costs = company.cost_manager
@@ -265,6 +274,26 @@ def test_cli_run_builds_the_project_and_reports_the_spend(openai_server, tmp_pat
     assert re.search(spent, result.stderr), result.stderr
     assert "Traceback" not in result.stderr
     assert "Product Requirement Document" in (root / "logs/metagpt.log").read_text()  # prompts are logged
+
+
+def test_cli_a_review_that_never_validates_is_skipped_and_the_run_ends_with_exit_0(openai_server, tmp_path):
+    def never_a_verdict(body: dict[str, Any]) -> Reply:
+        name = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+        return answer('{"verdict": "looks fine to me"}') if name == "ReviewVerdict" else company_reply(body)
+
+    openai_server.handler = never_a_verdict
+
+    result = run_cli(openai_server, tmp_path, MAX_FORMAT_RETRIES="1")
+
+    assert result.returncode == 0, result.stderr
+    root = (tmp_path / "workspace" / "cli_snake_game").resolve()
+    review = (root / "docs/code_review.md").read_text()
+    for name in ("snake.py", "game.py", "main.py"):
+        assert f"print({name!r})" in (root / "cli_snake_game" / name).read_text()  # the code is kept
+        assert f"- `{name}`, round 1: **skipped**: The model did not return a valid ReviewVerdict" in review
+    assert len(openai_server.requests) == 3 + 3 + 3 * 2  # documents, code, two tries of each review
+    assert "review of main.py skipped" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_tiny_investment_exits_3_before_sending_anything(openai_server, tmp_path):

@@ -1,12 +1,15 @@
 """The OpenAI provider against a real third-party server: `python -m llama_cpp.server`.
 
 llama_cpp.server rejects `response_format: json_schema` (422), so this also proves the
-fallback to `json_object` with the schema attached, which it uses to constrain decoding.
+fallback to `json_object` with the schema attached, which it uses to constrain decoding. The
+last test runs the whole company through the CLI against it, on SmolLM2-135M.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -55,7 +58,7 @@ def server_url(tmp_path_factory):
         "--port",
         str(port),
         "--n_ctx",
-        "2048",
+        "8192",
         "--model_alias",
         "smollm2",
     ]
@@ -114,3 +117,39 @@ async def test_rejected_json_schema_falls_back_to_schema_constrained_json(llm, s
     again = await llm.aask_model("Describe a cat as JSON with its name and number of legs.", Pet)
     assert isinstance(again, Pet)
     assert llm.cost_manager.total.calls == 2  # the remembered mode needs no second rejection
+
+
+def test_the_company_runs_to_the_end_on_smollm2_through_the_cli(server_url, tmp_path):
+    """Exit 0 on a 135M model: its empty task list is repaired from the design's file list, and
+    reviews whose verdicts stay invalid are skipped, not fatal."""
+    startup = Path(__file__).resolve().parents[2] / "startup.py"
+    env = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+    env.update(
+        OPENAI_BASE_URL=server_url,
+        OPENAI_API_MODEL="smollm2",
+        OPENAI_API_KEY="none",
+        MAX_TOKENS="1024",
+        WORKSPACE_PATH=str(tmp_path / "workspace"),
+        MERMAID_ENGINE="none",
+        TIMEOUT="600",
+    )
+    done = subprocess.run(
+        [sys.executable, str(startup), "a command-line snake game", "--project-name", "snake"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    root = tmp_path / "workspace" / "snake"
+    tasks = json.loads((root / "docs/api_spec_and_tasks.json").read_text())
+    assert tasks["task_list"]  # never empty: repaired from the design when the model leaves it so
+    package = json.loads((root / "docs/system_design.json").read_text())["python_package_name"]
+    written = sorted(p.name for p in (root / package).rglob("*") if p.is_file())
+    assert written and all((root / package / name).stat().st_size for name in written)
+    review = (root / "docs/code_review.md").read_text()
+    assert review.count("round 1:") == len(tasks["task_list"])  # every file reviewed, or skipped with a reason
+    assert "Traceback" not in done.stderr

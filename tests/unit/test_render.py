@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,7 @@ async def test_a_crash_is_retried_once_on_a_restarted_engine(tmp_path):
     fake = FakeEngine(crashes=1)
     renderer = DiagramRenderer(Config(), engines=[fake])
     project = ProjectRepo(tmp_path, "p")
-    renderer.submit(project, "seq_flow", "sequenceDiagram")
+    renderer.submit("seq_flow", "sequenceDiagram", partial(project.write_bytes, reserved=True))
     line = await renderer.finish()
     assert fake.starts == 2 and fake.closed == 1
     assert (project.path / "resources/seq_flow.svg").read_bytes() == b"svg:sequenceDiagram"
@@ -154,7 +155,7 @@ async def test_a_crash_is_retried_once_on_a_restarted_engine(tmp_path):
 async def test_a_second_failure_is_reported_and_the_run_goes_on(tmp_path):
     renderer = DiagramRenderer(Config(), engines=[FakeEngine(crashes=5)])
     project = ProjectRepo(tmp_path, "p")
-    renderer.submit(project, "seq_flow", "sequenceDiagram")
+    renderer.submit("seq_flow", "sequenceDiagram", partial(project.write_bytes, reserved=True))
     line = await renderer.finish()
     assert not (project.path / "resources/seq_flow.svg").exists()
     assert line == (
@@ -167,8 +168,8 @@ async def test_invalid_diagrams_are_reported_not_retried(tmp_path):
     fake = FakeEngine()
     renderer = DiagramRenderer(Config(), engines=[fake])
     project = ProjectRepo(tmp_path, "p")
-    renderer.submit(project, "data_api_design", "bad classDiagram")
-    renderer.submit(project, "seq_flow", "sequenceDiagram")
+    renderer.submit("data_api_design", "bad classDiagram", partial(project.write_bytes, reserved=True))
+    renderer.submit("seq_flow", "sequenceDiagram", partial(project.write_bytes, reserved=True))
     line = await renderer.finish()
     assert line == "Diagrams: 1 rendered to .svg/.png with fake; 1 invalid, kept as .mmd (data_api_design)."
     assert renderer.outcome.invalid["data_api_design"].startswith("Parse error on line 1")
@@ -178,7 +179,7 @@ async def test_invalid_diagrams_are_reported_not_retried(tmp_path):
 async def test_without_an_engine_diagrams_stay_mmd_with_one_line_on_how_to_render(tmp_path):
     renderer = DiagramRenderer(Config(), engines=[])
     renderer.unavailable = ["playwright: the Python package playwright is not installed"]
-    renderer.submit(ProjectRepo(tmp_path, "p"), "seq_flow", "sequenceDiagram")
+    renderer.submit("seq_flow", "sequenceDiagram", partial(ProjectRepo(tmp_path, "p").write_bytes, reserved=True))
     assert await renderer.validate("bad") is None  # nothing can check it here
     line = await renderer.finish()
     assert line.startswith("Diagrams: kept as .mmd only, no renderer (playwright: the Python package playwright")
@@ -188,7 +189,7 @@ async def test_without_an_engine_diagrams_stay_mmd_with_one_line_on_how_to_rende
 
 async def test_engine_that_never_starts_is_reported(tmp_path):
     renderer = DiagramRenderer(Config(), engines=[FakeEngine("nodejs", start_error="node crashed")])
-    renderer.submit(ProjectRepo(tmp_path, "p"), "seq_flow", "sequenceDiagram")
+    renderer.submit("seq_flow", "sequenceDiagram", partial(ProjectRepo(tmp_path, "p").write_bytes, reserved=True))
     line = await renderer.finish()
     assert line.startswith("Diagrams: kept as .mmd only, no renderer (nodejs: node crashed). To render them, run")
 
@@ -304,7 +305,7 @@ async def test_a_hung_render_does_not_hold_the_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(service, "FINISH_TIMEOUT", 0.05)
     renderer = DiagramRenderer(Config(), engines=[HangingEngine()])
-    renderer.submit(ProjectRepo(tmp_path, "p"), "seq_flow", "sequenceDiagram")
+    renderer.submit("seq_flow", "sequenceDiagram", partial(ProjectRepo(tmp_path, "p").write_bytes, reserved=True))
     line = await renderer.finish()
     assert renderer.outcome.failed == {"seq_flow": "still rendering after 0s"}
     assert "1 not rendered (still rendering after 0s)" in line
