@@ -1,0 +1,79 @@
+"""Running model-generated (untrusted) code: isolated by bubblewrap when it works, limited always.
+
+`run_sandboxed` is the one entry point: QA's test runs (and later the interpreter's kernel and
+the agent's terminal) ask it to run a command in a work folder. What the command may see and
+use is a `Policy` (`policy.py`), plain data; `bwrap.py` turns it into a bubblewrap command line,
+`plain.py` runs without isolation, honouring only the limits and the clean environment.
+
+`SANDBOX` chooses: `auto` isolates when bubblewrap works here and otherwise says once, in one
+line, that generated code is not isolated and how to install isolation; `bwrap` refuses to run
+code without it; `none` never isolates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loguru import logger
+
+from metagpt.exceptions import SandboxUnavailable
+from metagpt.sandbox import bwrap, plain
+from metagpt.sandbox.policy import Limits, Policy, SandboxMode, make_policy
+from metagpt.sandbox.process import RunResult
+
+__all__ = ["INSTALL_HINT", "Limits", "Policy", "RunResult", "SandboxMode", "isolation", "run_sandboxed"]
+
+INSTALL_HINT = "install bubblewrap (`make sandbox`, or `apt-get install bubblewrap`)"
+_warned: set[str] = set()
+
+
+def isolation(mode: SandboxMode = "auto") -> str:
+    """`bwrap` or `none`: how code will run under `mode` on this machine.
+
+    Raises:
+        SandboxUnavailable: `mode` is `bwrap` and bubblewrap does not work here.
+    """
+    if mode == "none":
+        return "none"
+    reason = bwrap.unusable_reason()
+    if not reason:
+        return "bwrap"
+    if mode == "bwrap":
+        raise SandboxUnavailable(f"SANDBOX is bwrap but {reason}: {INSTALL_HINT}, or set SANDBOX: auto.")
+    if reason not in _warned:
+        _warned.add(reason)
+        logger.warning(f"Generated code is not isolated ({reason}): {INSTALL_HINT} to isolate it.")
+    return "none"
+
+
+async def run_sandboxed(
+    command: list[str],
+    workdir: Path,
+    limits: Limits | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    mode: SandboxMode = "auto",
+    network: bool = False,
+) -> RunResult:
+    """Run `command` in `workdir` under `limits` and report how it ended; never raises for the program.
+
+    Args:
+        command: the program and its arguments, looked up on the sandbox's PATH.
+        workdir: the folder to run in; with isolation, the only folder the command may write
+            (besides a private `/tmp`).
+        limits: time, CPU, memory, file-size and output limits (default `Limits()`).
+        env: extra environment variables (e.g. PYTHONPATH), added to a scratch environment.
+        mode: `auto`, `bwrap` or `none` (the `SANDBOX` setting).
+        network: allow the network (the `SANDBOX_NETWORK` setting; only isolation can deny it).
+
+    Returns:
+        The exit code, the truncated output, whether it timed out, the processes left behind
+        (killed), and whether the run was isolated. A missing program is exit code 127.
+
+    Raises:
+        SandboxUnavailable: `mode` is `bwrap` and bubblewrap does not work here.
+    """
+    policy = make_policy(Path(workdir), limits or Limits(), env, network)
+    if isolation(mode) == "bwrap":
+        return await bwrap.run(policy, command)
+    return await plain.run(policy, command)

@@ -1,0 +1,259 @@
+"""Starting the supervisor, capturing bounded output, and reporting how a run ended.
+
+Shared by both runners: they differ only in the command-line prefix (`bwrap ...` or nothing)
+and in the environment's HOME and TMPDIR. Everything is asyncio, so the event loop is never
+blocked and several runs may go on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metagpt.sandbox.policy import Limits
+from metagpt.sandbox.supervisor import SUPERVISOR
+
+DRAIN_TIMEOUT = 1.0
+"""Seconds to wait for the output pipes to close once every process of the run is gone."""
+GRACE = 5.0
+"""Seconds past the timeout the supervisor gets to clean up before we kill it ourselves."""
+STATUS_LIMIT = 64_000
+"""Bytes of the supervisor's status we read at most."""
+
+_SIGNAL_NOTES = {
+    signal.SIGXCPU: "CPU-time limit",
+    signal.SIGKILL: "memory limit?",
+    signal.SIGSEGV: "crashed",
+    signal.SIGABRT: "aborted",
+}
+
+
+@dataclass
+class RunResult:
+    """What happened to one sandboxed run."""
+
+    command: list[str]
+    returncode: int | None
+    """The exit code; negative for a signal (-9 for SIGKILL); None when killed on timeout."""
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration: float
+    """Wall-clock seconds from start to the end of the run."""
+    timeout: float | None = field(default=None, compare=False)
+    """The wall-clock limit the run had, for `describe`."""
+    strays: list[str] = field(default_factory=list)
+    """Processes still alive when the command ended, killed by the supervisor: `name (pid N)`."""
+    isolation: str = "none"
+    """`bwrap` when the run was isolated by bubblewrap, `none` under plain limits."""
+    sandbox_error: str = ""
+    """Set when the sandbox itself could not start the command (e.g. bubblewrap failed)."""
+
+    @property
+    def ok(self) -> bool:
+        """The command exited with code 0 in time."""
+        return self.returncode == 0 and not self.timed_out and not self.sandbox_error
+
+    def describe(self) -> str:
+        """One line on how the run ended, naming the limit that stopped it when one did."""
+        if self.sandbox_error:
+            return f"the sandbox could not start the command: {self.sandbox_error}"
+        if self.timed_out:
+            limit = self.timeout if self.timeout is not None else self.duration
+            return f"killed after {limit:g}s (timeout)"
+        code = self.returncode
+        if code == 0:
+            return f"passed in {self.duration:.1f}s"
+        if code is None:
+            return "did not finish"
+        if code < 0:
+            try:
+                sig = signal.Signals(-code)
+            except ValueError:
+                return f"killed by signal {-code}"
+            if sig == signal.SIGXFSZ:
+                return "exceeded the file-size limit (killed by SIGXFSZ)"
+            note = _SIGNAL_NOTES.get(sig)
+            return f"killed by {sig.name}" + (f" ({note})" if note else "")
+        if "File too large" in self.stderr:
+            return f"exceeded the file-size limit (exit code {code})"
+        if "MemoryError" in self.stderr:
+            return f"ran out of memory (exit code {code}, memory limit?)"
+        if code == 127 and self.stderr.startswith("cannot run"):
+            return f"command not found: {self.command[0]}"
+        return f"exit code {code}"
+
+
+class _Capture(asyncio.Protocol):
+    """Collects a pipe's bytes keeping only the head and the tail, so memory stays bounded."""
+
+    def __init__(self, limit: int, closed: asyncio.Future[None]):
+        self._head_limit = limit // 2
+        self._tail_limit = limit - self._head_limit
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._total = 0
+        self._closed = closed
+
+    def data_received(self, data: bytes) -> None:
+        self._total += len(data)
+        room = self._head_limit - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        self._tail += data
+        if len(self._tail) > 2 * self._tail_limit + 65536:
+            del self._tail[: len(self._tail) - self._tail_limit]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def raw(self) -> bytes:
+        return bytes(self._head)
+
+    def text(self) -> str:
+        tail = bytes(self._tail[-self._tail_limit :]) if self._tail_limit else b""
+        cut = self._total - len(self._head) - len(tail)
+        middle = f"\n[... {cut} bytes cut ...]\n".encode() if cut > 0 else b""
+        return (bytes(self._head) + middle + tail).decode("utf-8", errors="replace")
+
+
+def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _statuses(data: bytes) -> dict:
+    """The supervisor's JSON lines merged; lines that do not parse are ignored."""
+    merged: dict = {}
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                merged.update(value)
+    return merged
+
+
+async def execute(
+    prefix: list[str],
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    limits: Limits,
+    isolation: str,
+) -> RunResult:
+    """Run `prefix + supervisor + command` in `cwd`; never raises for the program's behaviour.
+
+    Args:
+        prefix: the isolation command line (`bwrap ...`), empty for plain limits.
+        command: the program and its arguments, looked up on the child's PATH.
+        cwd: folder to start in.
+        env: the whole environment of the command (nothing of the parent's is added).
+        limits: time, CPU, memory, file-size and output limits.
+        isolation: recorded on the result.
+    """
+    loop = asyncio.get_running_loop()
+    status_read, status_write = os.pipe()
+    config = {
+        "status_fd": status_write,
+        "timeout": limits.timeout,
+        "cpu": limits.cpu_seconds,
+        "memory": limits.memory_bytes,
+        "fsize": limits.file_size_bytes,
+    }
+    argv = [*prefix, sys.executable, "-I", "-S", "-c", SUPERVISOR, json.dumps(config), *command]
+    captures: list[_Capture] = []
+    transports: list[asyncio.BaseTransport] = []
+    closed: list[asyncio.Future[None]] = []
+    write_ends: list[int] = [status_write]
+    proc: asyncio.subprocess.Process | None = None
+    start = time.monotonic()
+    try:
+        for limit, fd in ((limits.output_bytes, None), (limits.output_bytes, None), (STATUS_LIMIT, status_read)):
+            if fd is None:
+                fd, write_fd = os.pipe()
+                write_ends.append(write_fd)
+            done = loop.create_future()
+            capture = _Capture(limit, done)
+            transport, _ = await loop.connect_read_pipe(lambda c=capture: c, os.fdopen(fd, "rb", buffering=0))
+            captures.append(capture)
+            transports.append(transport)
+            closed.append(done)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=write_ends[1],
+            stderr=write_ends[2],
+            pass_fds=(status_write,),
+            start_new_session=True,
+        )
+        for fd in write_ends:
+            os.close(fd)
+        write_ends.clear()
+        wall = limits.timeout + GRACE if limits.timeout > 0 else None
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=wall)
+        except asyncio.TimeoutError:
+            _kill_group(proc.pid)
+            await proc.wait()
+        _kill_group(proc.pid)
+        await asyncio.wait(closed, timeout=DRAIN_TIMEOUT)
+    except BaseException:
+        if proc is not None:
+            child = _statuses(captures[2].raw()).get("pid") if isolation == "none" else None
+            await _stop(proc, child)
+        raise
+    finally:
+        for fd in write_ends:
+            os.close(fd)
+        for transport in transports:
+            transport.close()
+    status = _statuses(captures[2].raw())
+    child = status.get("pid")
+    if isinstance(child, int) and child > 1 and isolation == "none":
+        _kill_group(child)  # the supervisor was killed before it could clean up
+    finished = "returncode" in status
+    timed_out = bool(status.get("timed_out")) or (not finished and child is not None)
+    stderr = captures[1].text()
+    error = ""
+    if child is None:
+        error = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+    strays = [str(s) for s in status.get("strays", []) if isinstance(s, str)]
+    code = status.get("returncode") if finished else None
+    return RunResult(
+        command=list(command),
+        returncode=code if isinstance(code, int) else (None if timed_out else proc.returncode),
+        stdout=captures[0].text(),
+        stderr=stderr,
+        timed_out=timed_out,
+        duration=time.monotonic() - start,
+        timeout=limits.timeout,
+        strays=strays,
+        isolation=isolation,
+        sandbox_error=error,
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process, child: object) -> None:
+    """Ask the supervisor to kill everything and exit; kill it and its groups if it does not.
+
+    `child` is the command's process group, known only without isolation (under bubblewrap it
+    is a pid of another namespace, and the namespace dies with bubblewrap anyway).
+    """
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=2.0)
+    _kill_group(proc.pid)
+    if isinstance(child, int) and child > 1:
+        _kill_group(child)
