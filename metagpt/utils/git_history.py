@@ -38,6 +38,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from metagpt.utils.atomic import write_atomic
 from metagpt.utils.faults import crash_point
 
 AUTHOR_NAME = "MetaGPT"
@@ -242,14 +243,19 @@ class GitHistory:
             target.parent.mkdir(exist_ok=True)
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
-            _replace(target, data)
+            write_atomic(target, data)
 
     def _write_gitignore(self) -> None:
-        gitignore = self.path / ".gitignore"
-        lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+        """Add our lines to `.gitignore`; one that is a link or not a regular file is replaced."""
+        from metagpt.utils.safe_read import UnsafeFile, read_text
+
+        try:
+            lines = read_text(self.path, ".gitignore").splitlines()
+        except UnsafeFile:
+            lines = []
         missing = [line for line in IGNORED if line not in lines]
-        if missing:
-            gitignore.write_text("\n".join([*lines, *missing]) + "\n", encoding="utf-8")
+        if missing or os.path.islink(self.path / ".gitignore"):
+            write_atomic(self.path / ".gitignore", ("\n".join([*lines, *missing]) + "\n").encode("utf-8"))
 
     def _git(self, *args: str, check: bool = True, bare: bool = False) -> subprocess.CompletedProcess[str]:
         git = shutil.which("git")
@@ -288,19 +294,6 @@ class GitHistory:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise _GitFailed(f"git {args[0]} failed: {detail[-1] if detail else f'exit code {result.returncode}'}")
         return result
-
-
-def _replace(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a fresh temporary file and a rename (a link is replaced, not followed)."""
-    tmp = target.with_name(f".{target.name}.{os.urandom(8).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _git_running_in(folder: Path) -> bool:
