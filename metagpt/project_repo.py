@@ -127,8 +127,14 @@ class ProjectRepo:
         return path
 
     def write(self, relative: str, content: str, *, reserved: bool = False) -> Path:
-        """Write one text file atomically and remember it; returns where it went (see `write_bytes`)."""
-        return self.write_bytes(relative, content.encode("utf-8"), reserved=reserved)
+        """Write one text file atomically and remember it; returns where it went (see `write_bytes`).
+
+        Every secret we know (configured keys, key-shaped strings) is masked first: documents,
+        code and reports never hold one, whatever a model or a test printed.
+        """
+        from metagpt.logs import redact
+
+        return self.write_bytes(relative, redact(content).encode("utf-8"), reserved=reserved)
 
     def write_bytes(self, relative: str, content: bytes, *, reserved: bool = False) -> Path:
         """Write one file atomically (see `write_atomic`) and remember it; returns where it went.
