@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from metagpt.render import DiagramRenderer
 
 
+MAX_JSON_BYTES = 16 << 20
+"""Largest project JSON document read back (a fifo, a device or a huge file is refused)."""
+
+
 def free_path(path: Path, mine: Path | None = None) -> Path:
     """`path`, or `path_2`, `path_3`... whichever does not exist yet (a dangling link exists).
 
@@ -200,7 +204,10 @@ class ProjectRepo:
         await self.history.commit(message)
 
     def read_json(self, relative: str) -> dict:
-        return json.loads(self.resolve(relative).read_text(encoding="utf-8"))
+        from metagpt.utils.safe_read import read_bytes
+
+        self.resolve(relative)  # refuses a malformed path or a link on it, naming it
+        return json.loads(read_bytes(self.path, safe_relative_path(relative), MAX_JSON_BYTES))
 
 
 def _escapes(link: Path, root: Path) -> bool:

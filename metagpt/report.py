@@ -107,7 +107,12 @@ def render_report(root: Path, cost: CostManager | None = None, notice: str = "")
     notes: list[str] = []
     diagrams = _diagram_files(root, notes)
     sections: list[tuple[str, str, str]] = []  # (anchor, nav title, html); documents bring their own heading
-    listed = [path.name for path, note in walk_files(root / DOCS_DIR) if not note and path.suffix == ".md"]
+    listed = []
+    for path, note in walk_files(root / DOCS_DIR):
+        if note:
+            notes.append(f"{DOCS_DIR}/{note}")
+        elif path.suffix == ".md" and len(path.parts) == 1:
+            listed.append(path.name)
     known = [f"{stem}.md" for stem in DOCUMENTS]
     for name in [n for n in known if n in listed] + sorted(n for n in listed if n not in known):
         stem = name[: -len(".md")]
