@@ -19,9 +19,19 @@ from loguru import logger
 from metagpt.exceptions import SandboxUnavailable
 from metagpt.sandbox import bwrap, plain
 from metagpt.sandbox.policy import Limits, Policy, SandboxMode, make_policy
-from metagpt.sandbox.process import RunResult
+from metagpt.sandbox.process import RunResult, Supervised
 
-__all__ = ["INSTALL_HINT", "Limits", "Policy", "RunResult", "SandboxMode", "isolation", "run_sandboxed"]
+__all__ = [
+    "INSTALL_HINT",
+    "Limits",
+    "Policy",
+    "RunResult",
+    "SandboxMode",
+    "SandboxedProcess",
+    "isolation",
+    "run_sandboxed",
+    "start_sandboxed",
+]
 
 INSTALL_HINT = "install bubblewrap (`make sandbox`, or `apt-get install bubblewrap`)"
 _warned: set[str] = set()
@@ -77,3 +87,74 @@ async def run_sandboxed(
     if isolation(mode) == "bwrap":
         return await bwrap.run(policy, command)
     return await plain.run(policy, command)
+
+
+class SandboxedProcess:
+    """A long-lived sandboxed command, such as an interpreter's kernel, as an async context manager.
+
+    It runs under the same policy as `run_sandboxed` (no wall-clock limit unless `limits` sets
+    one) and talks to the parent through files or Unix sockets in its work folder, the one
+    place both sides see (with isolation there is no network, so no TCP to the parent).
+    Leaving the block, or `stop()`, kills it and everything it started.
+
+        async with SandboxedProcess([python, "kernel.py", "kernel.sock"], folder) as kernel:
+            ...  # connect to folder / "kernel.sock"
+        kernel.result.strays  # what was still running, named
+    """
+
+    def __init__(
+        self,
+        command: list[str],
+        workdir: Path,
+        limits: Limits | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        mode: SandboxMode = "auto",
+        network: bool = False,
+    ):
+        self.command = list(command)
+        self.workdir = Path(workdir)
+        self.limits = limits or Limits(timeout=0, cpu_seconds=0)
+        self.env = env
+        self.mode: SandboxMode = mode
+        self.network = network
+        self.result: RunResult | None = None
+        """How it ended, once stopped."""
+        self._process: Supervised | None = None
+
+    async def start(self) -> SandboxedProcess:
+        """Start the command; raises `SandboxUnavailable` as `run_sandboxed` does."""
+        policy = make_policy(self.workdir, self.limits, self.env, self.network)
+        runner = bwrap if isolation(self.mode) == "bwrap" else plain
+        self._process = await runner.start(policy, self.command)
+        return self
+
+    @property
+    def running(self) -> bool:
+        """True until the command has ended (by itself or by `stop`)."""
+        return self._process is not None and self._process.running
+
+    @property
+    def isolated(self) -> bool:
+        return self._process is not None and self._process.isolation == "bwrap"
+
+    async def stop(self) -> RunResult:
+        """Kill the command and everything it started; returns how it ended."""
+        if self.result is None:
+            assert self._process is not None, "start() first"
+            try:
+                self.result = await (self._process.stop() if self._process.running else self._process.wait())
+            finally:
+                self._process.close()
+        return self.result
+
+    async def __aenter__(self) -> SandboxedProcess:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def start_sandboxed(command: list[str], workdir: Path, **options) -> SandboxedProcess:
+    """`SandboxedProcess(command, workdir, **options)`: use it with `async with`."""
+    return SandboxedProcess(command, workdir, **options)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from metagpt.sandbox.policy import SANDBOX_HOME, Limits, Policy, build_env, make_policy
-from metagpt.sandbox.process import RunResult, execute
+from metagpt.sandbox.process import RunResult, Supervised, execute
 
 PROBE_TIMEOUT = 15.0
 """Seconds the one-time check that bubblewrap works may take."""
@@ -94,3 +94,11 @@ async def run(policy: Policy, command: list[str]) -> RunResult:
     bwrap = bwrap_path() or "bwrap"
     env = build_env(SANDBOX_HOME, "/tmp", policy.env)
     return await execute(bwrap_argv(policy, bwrap), command, policy.workdir, env, policy.limits, "bwrap")
+
+
+async def start(policy: Policy, command: list[str]) -> Supervised:
+    """Start a long-lived `command` isolated like `run` does; end it with `stop()`."""
+    process = Supervised(command, policy.limits, "bwrap")
+    env = build_env(SANDBOX_HOME, "/tmp", policy.env)
+    await process.start(bwrap_argv(policy, bwrap_path() or "bwrap"), policy.workdir, env)
+    return process

@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from metagpt.sandbox.policy import Limits
-from metagpt.sandbox.supervisor import SUPERVISOR
+from metagpt.sandbox.supervisor import SUPERVISOR, SUPERVISOR_MARK
 
 DRAIN_TIMEOUT = 1.0
 """Seconds to wait for the output pipes to close once every process of the run is gone."""
@@ -142,6 +143,137 @@ def _statuses(data: bytes) -> dict:
     return merged
 
 
+class Supervised:
+    """One command started under the supervisor: its process, its output pipes and its status.
+
+    `execute` starts one and waits for it; a long-lived process (the interpreter's kernel) is
+    started the same way and ended with `stop`.
+    """
+
+    def __init__(self, command: list[str], limits: Limits, isolation: str):
+        self.command = list(command)
+        self.limits = limits
+        self.isolation = isolation
+        self.proc: asyncio.subprocess.Process | None = None
+        self._captures: list[_Capture] = []
+        self._transports: list[asyncio.BaseTransport] = []
+        self._closed: list[asyncio.Future[None]] = []
+        self._start = time.monotonic()
+        self._cleanups: list[Callable[[], None]] = []
+
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Call `cleanup` (e.g. remove a scratch HOME) once the run is over."""
+        self._cleanups.append(cleanup)
+
+    async def start(self, prefix: list[str], cwd: Path, env: dict[str, str]) -> None:
+        """Start `prefix + supervisor + command` in `cwd` with exactly `env`."""
+        loop = asyncio.get_running_loop()
+        status_read, status_write = os.pipe()
+        limits = self.limits
+        config = {
+            "status_fd": status_write,
+            "timeout": limits.timeout,
+            "cpu": limits.cpu_seconds,
+            "memory": limits.memory_bytes,
+            "fsize": limits.file_size_bytes,
+        }
+        argv = [*prefix, sys.executable, "-I", "-S", "-c", SUPERVISOR, json.dumps(config), *self.command]
+        write_ends: list[int] = [status_write]
+        self._start = time.monotonic()
+        try:
+            for limit, fd in ((limits.output_bytes, None), (limits.output_bytes, None), (STATUS_LIMIT, status_read)):
+                if fd is None:
+                    fd, write_fd = os.pipe()
+                    write_ends.append(write_fd)
+                done = loop.create_future()
+                capture = _Capture(limit, done)
+                transport, _ = await loop.connect_read_pipe(lambda c=capture: c, os.fdopen(fd, "rb", buffering=0))
+                self._captures.append(capture)
+                self._transports.append(transport)
+                self._closed.append(done)
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_ends[1],
+                stderr=write_ends[2],
+                pass_fds=(status_write,),
+                start_new_session=True,
+            )
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for fd in write_ends:
+                os.close(fd)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def wait(self) -> RunResult:
+        """Wait for the end (the supervisor enforces the timeout; we kill it after a grace period)."""
+        assert self.proc is not None, "start() first"
+        wall = self.limits.timeout + GRACE if self.limits.timeout > 0 else None
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout=wall)
+        except asyncio.TimeoutError:
+            _kill_group(self.proc.pid)
+            await self.proc.wait()
+        return await self._result()
+
+    async def stop(self) -> RunResult:
+        """End the command now: the supervisor kills every process of the run and reports."""
+        if self.proc is not None and self.proc.returncode is None:
+            await _stop(self.proc, self._child(), self.isolation)
+        return await self._result()
+
+    def close(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        for cleanup in self._cleanups:
+            cleanup()
+        self._cleanups.clear()
+
+    def _child(self) -> int | None:
+        """The command's process group, known only without isolation (see `_stop`)."""
+        child = _statuses(self._captures[2].raw()).get("pid") if len(self._captures) == 3 else None
+        return child if isinstance(child, int) and child > 1 and self.isolation == "none" else None
+
+    async def _result(self) -> RunResult:
+        proc = self.proc
+        assert proc is not None
+        _kill_group(proc.pid)
+        await asyncio.wait(self._closed, timeout=DRAIN_TIMEOUT)
+        status = _statuses(self._captures[2].raw())
+        child = status.get("pid")
+        if self._child() is not None:
+            _kill_group(self._child())  # the supervisor was killed before it could clean up
+        finished = "returncode" in status
+        timed_out = bool(status.get("timed_out")) or (not finished and child is not None)
+        stderr = self._captures[1].text()
+        error = ""
+        if child is None:
+            error = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+        strays = [str(s) for s in status.get("strays", []) if isinstance(s, str)]
+        code = status.get("returncode") if finished else None
+        if not isinstance(code, int):
+            code = None if timed_out or status.get("stopped") else proc.returncode
+        return RunResult(
+            command=self.command,
+            returncode=code,
+            stdout=self._captures[0].text(),
+            stderr=stderr,
+            timed_out=timed_out,
+            duration=time.monotonic() - self._start,
+            timeout=self.limits.timeout,
+            strays=strays,
+            isolation=self.isolation,
+            sandbox_error=error,
+        )
+
+
 async def execute(
     prefix: list[str],
     command: list[str],
@@ -160,100 +292,50 @@ async def execute(
         limits: time, CPU, memory, file-size and output limits.
         isolation: recorded on the result.
     """
-    loop = asyncio.get_running_loop()
-    status_read, status_write = os.pipe()
-    config = {
-        "status_fd": status_write,
-        "timeout": limits.timeout,
-        "cpu": limits.cpu_seconds,
-        "memory": limits.memory_bytes,
-        "fsize": limits.file_size_bytes,
-    }
-    argv = [*prefix, sys.executable, "-I", "-S", "-c", SUPERVISOR, json.dumps(config), *command]
-    captures: list[_Capture] = []
-    transports: list[asyncio.BaseTransport] = []
-    closed: list[asyncio.Future[None]] = []
-    write_ends: list[int] = [status_write]
-    proc: asyncio.subprocess.Process | None = None
-    start = time.monotonic()
+    run = Supervised(command, limits, isolation)
+    await run.start(prefix, cwd, env)
     try:
-        for limit, fd in ((limits.output_bytes, None), (limits.output_bytes, None), (STATUS_LIMIT, status_read)):
-            if fd is None:
-                fd, write_fd = os.pipe()
-                write_ends.append(write_fd)
-            done = loop.create_future()
-            capture = _Capture(limit, done)
-            transport, _ = await loop.connect_read_pipe(lambda c=capture: c, os.fdopen(fd, "rb", buffering=0))
-            captures.append(capture)
-            transports.append(transport)
-            closed.append(done)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=write_ends[1],
-            stderr=write_ends[2],
-            pass_fds=(status_write,),
-            start_new_session=True,
-        )
-        for fd in write_ends:
-            os.close(fd)
-        write_ends.clear()
-        wall = limits.timeout + GRACE if limits.timeout > 0 else None
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=wall)
-        except asyncio.TimeoutError:
-            _kill_group(proc.pid)
-            await proc.wait()
-        _kill_group(proc.pid)
-        await asyncio.wait(closed, timeout=DRAIN_TIMEOUT)
+        return await run.wait()
     except BaseException:
-        if proc is not None:
-            child = _statuses(captures[2].raw()).get("pid") if isolation == "none" else None
-            await _stop(proc, child)
+        if run.proc is not None:
+            await _stop(run.proc, run._child(), isolation)
         raise
     finally:
-        for fd in write_ends:
-            os.close(fd)
-        for transport in transports:
-            transport.close()
-    status = _statuses(captures[2].raw())
-    child = status.get("pid")
-    if isinstance(child, int) and child > 1 and isolation == "none":
-        _kill_group(child)  # the supervisor was killed before it could clean up
-    finished = "returncode" in status
-    timed_out = bool(status.get("timed_out")) or (not finished and child is not None)
-    stderr = captures[1].text()
-    error = ""
-    if child is None:
-        error = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
-    strays = [str(s) for s in status.get("strays", []) if isinstance(s, str)]
-    code = status.get("returncode") if finished else None
-    return RunResult(
-        command=list(command),
-        returncode=code if isinstance(code, int) else (None if timed_out else proc.returncode),
-        stdout=captures[0].text(),
-        stderr=stderr,
-        timed_out=timed_out,
-        duration=time.monotonic() - start,
-        timeout=limits.timeout,
-        strays=strays,
-        isolation=isolation,
-        sandbox_error=error,
-    )
+        run.close()
 
 
-async def _stop(proc: asyncio.subprocess.Process, child: object) -> None:
+async def _stop(proc: asyncio.subprocess.Process, child: object, isolation: str = "none") -> None:
     """Ask the supervisor to kill everything and exit; kill it and its groups if it does not.
 
     `child` is the command's process group, known only without isolation (under bubblewrap it
-    is a pid of another namespace, and the namespace dies with bubblewrap anyway).
+    is a pid of another namespace, and the namespace dies with bubblewrap anyway). Under
+    bubblewrap the supervisor is found among bubblewrap's descendants, so it can still name
+    what it kills.
     """
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
+    target = _supervisor_below(proc.pid) if isolation == "bwrap" else proc.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(target or proc.pid, signal.SIGTERM)
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=2.0)
     _kill_group(proc.pid)
     if isinstance(child, int) and child > 1:
         _kill_group(child)
+
+
+def _supervisor_below(root: int) -> int | None:
+    """The pid (as we see it) of the supervisor running under bubblewrap process `root`."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    frontier = [root]
+    for _ in range(4):
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        for pid in frontier:
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if os.path.basename(argv[0]) != b"bwrap" and SUPERVISOR_MARK in b"\0".join(argv):
+                    return pid
+    return None

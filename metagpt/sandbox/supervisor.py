@@ -156,3 +156,5 @@ for _ in range(200):
 report(returncode=None if (timed_out or stop) else code, timed_out=timed_out, stopped=bool(stop), strays=strays[:50])
 """
 """Runs as `python -I -S -c SUPERVISOR <json config> <command...>`; see the module docstring."""
+SUPERVISOR_MARK = b"PR_SET_CHILD_SUBREAPER"
+"""Found in the supervisor's command line (its own source), to find it among bubblewrap's processes."""

@@ -127,3 +127,52 @@ async def test_cannot_write_or_read_outside_its_folder(tmp_path: Path, mode: str
     assert "unreadable" in result.stdout
     assert not outside.exists() and not (tmp_path / "work2.txt").exists()
     assert (work / "inside.txt").read_text() == "ok"
+
+
+KERNEL = """
+import os, socket, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+server = socket.socket(socket.AF_UNIX)
+server.bind("kernel.sock")
+server.listen(1)
+while True:
+    connection, _ = server.accept()
+    request = connection.recv(1024).decode()
+    connection.sendall(f"{request} from pid-namespace-size {len([p for p in os.listdir('/proc') if p.isdigit()])}".encode())
+    connection.close()
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_long_lived_process_talks_over_a_unix_socket_and_dies_with_its_children(
+    tmp_path: Path, mode: str
+) -> None:
+    import asyncio
+
+    async with sandbox.SandboxedProcess([PY, "-c", KERNEL], tmp_path, mode=mode) as kernel:
+        assert kernel.running and kernel.isolated == (mode == "bwrap")
+        sock = tmp_path / "kernel.sock"
+        for _ in range(100):
+            if sock.exists():
+                break
+            await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_unix_connection(str(sock))
+        writer.write(b"hello")
+        await writer.drain()
+        reply = (await reader.read()).decode()
+        writer.close()
+        assert reply.startswith("hello from")
+        if mode == "bwrap":
+            assert int(reply.split()[-1]) < 10  # it sees only its own processes
+    result = kernel.result
+    assert result is not None and not kernel.running
+    assert not result.timed_out and result.returncode is None
+    assert len(result.strays) == 1 and result.strays[0].startswith("python")  # its child, named
+
+
+def test_sandbox_settings_show_their_source() -> None:
+    from metagpt.config import Config
+
+    config, sources = Config.load_with_sources(None, env={"SANDBOX": "bwrap"})
+    lines = [line for line in config.describe(sources) if line.startswith("SANDBOX")]
+    assert lines == ["SANDBOX = bwrap  [environment variable SANDBOX]", "SANDBOX_NETWORK = False  [default]"]
