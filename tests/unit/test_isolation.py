@@ -138,7 +138,8 @@ server.listen(1)
 while True:
     connection, _ = server.accept()
     request = connection.recv(1024).decode()
-    connection.sendall(f"{request} from pid-namespace-size {len([p for p in os.listdir('/proc') if p.isdigit()])}".encode())
+    pids = len([p for p in os.listdir('/proc') if p.isdigit()])
+    connection.sendall(f"{request} from pid-namespace-size {pids}".encode())
     connection.close()
 """
 
