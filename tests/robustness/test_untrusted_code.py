@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.parametrize("mode", MODES), pytest.mark.skipif(not os.
 
 def run_company(server: OpenAIServer, cwd: Path, mode: str, code: str, rounds: int = 1) -> tuple[int, str, float]:
     """Run the company with hostile tests; (exit code, stderr, seconds)."""
-    server.handler = hostile_tests(code)
+    server.handler = hostile_tests(code, cwd)
     start = time.monotonic()
     process = spawn(
         server, cwd, IDEA, "--run-tests",
@@ -158,6 +158,10 @@ def test_leaks():
     assert code_ == 0, stderr
     report = qa_report(tmp_path)
     assert "**Result: failed" in report
+    if mode == "none":  # the test read the company's environment; only the masked form came back
+        assert "OPENAI_API_KEY=***" in report and "SERPAPI_API_KEY=***" in report
+    else:  # the company's process is not in the sandbox's /proc
+        assert "OPENAI_API_KEY" not in report
     fixes = [b for b in server.bodies if "is the file to fix" in json.dumps(b)]
     assert fixes, "the failure was not sent back to be fixed"
     assert_no_secret_left(server, tmp_path)
