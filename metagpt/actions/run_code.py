@@ -181,7 +181,7 @@ class RunCode(Action):
             command = [
                 sys.executable, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider",
                 "-c", os.devnull, "--rootdir", str(work), f"--junitxml={work / JUNIT_PATH}",
-                "-o", f"faulthandler_timeout={max(1, int(limits.timeout * 0.8))}", "tests",
+                "-o", f"faulthandler_timeout={max(1, int(limits.timeout * 0.6))}", "tests",
             ]  # fmt: skip
             pythonpath = os.pathsep.join([str(work), str(work / package)])
             result = await run_sandboxed(command, work, limits, {"PYTHONPATH": pythonpath}, mode=mode, network=network)
