@@ -17,7 +17,9 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chrome 2>/dev/null))
 
-.PHONY: install mermaid run test lint format bench clean
+BWRAP := $(shell command -v bwrap 2>/dev/null)
+
+.PHONY: install mermaid sandbox run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +45,14 @@ endif
 	@command -v npm >/dev/null || (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm)
 	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 
+# Isolation of generated code (SANDBOX): Debian's bubblewrap, the sandbox Flatpak uses.
+sandbox:
+ifeq ($(BWRAP),)
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q bubblewrap
+endif
+	@bwrap --version
+
 run: install
 	$(BIN)/python startup.py "$(IDEA)"
 
@@ -62,6 +72,7 @@ test: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/docstore.py
+	$(BIN)/python bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

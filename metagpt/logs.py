@@ -24,17 +24,51 @@ VERBOSE_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <7}</level
 
 MASK = "***"
 _SECRET_PATTERNS = re.compile(
-    r"(?<![\w-])sk-[A-Za-z0-9_\-]{8,}"  # OpenAI-style keys
+    r"(?<![\w-])sk-[A-Za-z0-9_\-]{8,}"  # OpenAI-style keys (sk-, sk-proj-, sk-ant-)
     r"|(?<=Bearer )[A-Za-z0-9._~+/=\-]{8,}"  # bearer tokens
     r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # user:password@ in URLs
+    r"|(?<![\w-])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|(?<![\w-])xox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|(?<![\w-])hf_[A-Za-z0-9]{20,}"  # Hugging Face tokens
+    r"|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"  # AWS access key ids
+    r"|(?<![\w-])AIza[0-9A-Za-z_\-]{35}"  # Google API keys
 )
 _secrets: set[str] = set()
+PUBLIC_KEYS = frozenset(
+    {
+        "API_TYPE", "OPENAI_API_MODEL", "OPENAI_API_VERSION", "EMBEDDING_API_TYPE", "EMBEDDING_MODEL",
+        "SEARCH_ENGINE", "MERMAID_ENGINE", "SANDBOX", "WORKSPACE_PATH", "LOCAL_MODEL_PATH", "MMDC", "CHROMIUM_PATH",
+    }
+)  # fmt: skip
+"""Keys of `config/key.yaml` whose values are not secret (names, choices, paths); every other
+string value there is masked like a key."""
 
 
 def register_secret(value: str | None) -> None:
     """Mask `value` wherever it appears in later messages and logs (for keys of any shape)."""
     if value and len(value) >= 4:
         _secrets.add(value)
+
+
+def register_config_secrets(config: object, root: Path | None = None) -> None:
+    """Mask every configured secret: the API keys of the model, embeddings and search engines,
+    and every other string value of `root/config/key.yaml` (except `PUBLIC_KEYS`)."""
+    from metagpt.config import SECRET_FIELDS, _read_yaml
+    from metagpt.const import CONFIG_DIR
+    from metagpt.exceptions import ConfigError
+
+    for name in SECRET_FIELDS:
+        value = getattr(config, name, None)
+        register_secret(value if isinstance(value, str) else None)
+    if root is None:
+        return
+    try:
+        values = _read_yaml(Path(root) / CONFIG_DIR / "key.yaml")
+    except ConfigError:  # a broken key.yaml is reported by Config.load, not here
+        return
+    for key, value in values.items():
+        if isinstance(value, str) and str(key) not in PUBLIC_KEYS and len(value) >= 8:
+            register_secret(value)
 
 
 def redact(text: str) -> str:

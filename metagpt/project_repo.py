@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from metagpt.render import DiagramRenderer
 
 
+MAX_JSON_BYTES = 16 << 20
+"""Largest project JSON document read back (a fifo, a device or a huge file is refused)."""
+
+
 def free_path(path: Path, mine: Path | None = None) -> Path:
     """`path`, or `path_2`, `path_3`... whichever does not exist yet (a dangling link exists).
 
@@ -127,8 +131,14 @@ class ProjectRepo:
         return path
 
     def write(self, relative: str, content: str, *, reserved: bool = False) -> Path:
-        """Write one text file atomically and remember it; returns where it went (see `write_bytes`)."""
-        return self.write_bytes(relative, content.encode("utf-8"), reserved=reserved)
+        """Write one text file atomically and remember it; returns where it went (see `write_bytes`).
+
+        Every secret we know (configured keys, key-shaped strings) is masked first: documents,
+        code and reports never hold one, whatever a model or a test printed.
+        """
+        from metagpt.logs import redact
+
+        return self.write_bytes(relative, redact(content).encode("utf-8"), reserved=reserved)
 
     def write_bytes(self, relative: str, content: bytes, *, reserved: bool = False) -> Path:
         """Write one file atomically (see `write_atomic`) and remember it; returns where it went.
@@ -194,7 +204,10 @@ class ProjectRepo:
         await self.history.commit(message)
 
     def read_json(self, relative: str) -> dict:
-        return json.loads(self.resolve(relative).read_text(encoding="utf-8"))
+        from metagpt.utils.safe_read import read_bytes
+
+        self.resolve(relative)  # refuses a malformed path or a link on it, naming it
+        return json.loads(read_bytes(self.path, safe_relative_path(relative), MAX_JSON_BYTES))
 
 
 def _escapes(link: Path, root: Path) -> bool:

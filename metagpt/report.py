@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,9 @@ from loguru import logger
 
 from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR
 from metagpt.exceptions import MetaGPTError
+from metagpt.logs import scrub
 from metagpt.render.engines import INSTALL_HINT, find_bundle
+from metagpt.utils.safe_read import UnsafeFile, read_bytes, read_text, walk_files
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -40,7 +43,9 @@ DOCUMENTS = {
 }
 """The SOP's documents under `docs/`, in reading order, with their titles in the page."""
 MAX_CODE_BYTES = 200_000
-"""Larger files are listed in the tree but not shown."""
+"""Larger files are listed in the tree but not shown (and never read whole)."""
+MAX_DOC_BYTES = 2 << 20
+"""Largest document or diagram source read for the report."""
 SKIPPED = {DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REPORT_FILE, BUNDLE_FILE}
 
 
@@ -93,18 +98,34 @@ def write_report(project: ProjectRepo, cost: CostManager | None = None, config=N
 
 
 def render_report(root: Path, cost: CostManager | None = None, notice: str = "") -> str:
-    """The report page for the project folder `root`."""
+    """The report page for the project folder `root`, with every secret we know masked.
+
+    Generated code may have run in the folder: every file is read without following links,
+    special and oversized files are skipped, and each skipped file is named in a note.
+    """
     md = _markdown()
-    diagrams = _diagram_files(root)
+    notes: list[str] = []
+    diagrams = _diagram_files(root, notes)
     sections: list[tuple[str, str, str]] = []  # (anchor, nav title, html); documents bring their own heading
-    docs = root / DOCS_DIR
-    known = [docs / f"{stem}.md" for stem in DOCUMENTS]
-    others = sorted(p for p in docs.glob("*.md") if p not in known) if docs.is_dir() else []
-    for path in [p for p in known if p.is_file()] + others:
-        title = DOCUMENTS.get(path.stem, path.stem.replace("_", " ").capitalize())
-        body = md.render(path.read_text(encoding="utf-8"), {"diagrams": diagrams, "root": root})
-        sections.append((f"doc-{path.stem}", title, body))
-    code = _code_section(root)
+    listed = []
+    for path, note in walk_files(root / DOCS_DIR):
+        if note:
+            notes.append(f"{DOCS_DIR}/{note}")
+        elif path.suffix == ".md" and len(path.parts) == 1:
+            listed.append(path.name)
+    known = [f"{stem}.md" for stem in DOCUMENTS]
+    for name in [n for n in known if n in listed] + sorted(n for n in listed if n not in known):
+        stem = name[: -len(".md")]
+        text = _read(root, f"{DOCS_DIR}/{name}", MAX_DOC_BYTES, notes)
+        if text is None:
+            continue
+        title = DOCUMENTS.get(stem, stem.replace("_", " ").capitalize())
+        sections.append((f"doc-{stem}", title, md.render(text, {"diagrams": diagrams, "root": root})))
+    code = _code_section(root, notes)
+    if notes:
+        items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
+        notice += f'<p class="note">Not shown (links, special or oversized files):</p><ul>{items}</ul>'
+
     if code:
         sections.append(("code", "Code", f"<h1>Code</h1>\n{code}"))
     if cost is not None:
@@ -112,7 +133,7 @@ def render_report(root: Path, cost: CostManager | None = None, notice: str = "")
     nav = "\n".join(f'<a href="#{anchor}">{html.escape(title)}</a>' for anchor, title, _ in sections)
     body = "\n".join(f'<section id="{anchor}">\n{content}</section>' for anchor, _, content in sections)
     template = Template(resources.files("metagpt.templates").joinpath("report.html").read_text(encoding="utf-8"))
-    return template.substitute(
+    page = template.substitute(
         title=html.escape(root.name),
         idea=html.escape(_idea(root)),
         nav=nav,
@@ -120,21 +141,37 @@ def render_report(root: Path, cost: CostManager | None = None, notice: str = "")
         sections=body,
         code_style=_code_style(),
     )
+    return scrub(page)
+
+
+def _read(root: Path, relative: str, limit: int, notes: list[str]) -> str | None:
+    """The text of a project file read safely, or None with a note saying why it was skipped."""
+    try:
+        return read_text(root, relative, limit)
+    except UnsafeFile as error:
+        if str(error) not in notes:
+            notes.append(str(error))
+        logger.warning(f"report: {error}")
+        return None
 
 
 def _idea(root: Path) -> str:
     try:
-        return str(json.loads((root / DOCS_DIR / "prd.json").read_text(encoding="utf-8"))["original_requirements"])
+        return str(json.loads(read_bytes(root, f"{DOCS_DIR}/prd.json", MAX_DOC_BYTES))["original_requirements"])
     except (OSError, ValueError, KeyError, TypeError):
         return ""
 
 
-def _diagram_files(root: Path) -> dict[str, str]:
+def _diagram_files(root: Path, notes: list[str]) -> dict[str, str]:
     """Diagram source (stripped) -> resource stem, to link each diagram to its rendered files."""
-    folder = root / RESOURCES_DIR
-    if not folder.is_dir():
-        return {}
-    return {path.read_text(encoding="utf-8").strip(): path.stem for path in sorted(folder.glob("*.mmd"))}
+    found: dict[str, str] = {}
+    for path, note in walk_files(root / RESOURCES_DIR):
+        if note or path.suffix != ".mmd" or len(path.parts) != 1:
+            continue
+        text = _read(root, f"{RESOURCES_DIR}/{path.name}", MAX_DOC_BYTES, notes)
+        if text is not None:
+            found[text.strip()] = path.stem
+    return found
 
 
 def _markdown() -> MarkdownIt:
@@ -165,7 +202,7 @@ def _diagram(code: str, stems: dict[str, str], root: Path | None) -> str:
         links = " · ".join(
             f'<a href="{html.escape(name)}">{html.escape(Path(name).suffix[1:].upper())}</a>'
             for name in files
-            if (root / name).is_file()
+            if os.path.isfile(root / name) and not os.path.islink(root / name)
         )
     anchor = f' id="diagram-{html.escape(stem)}"' if stem else ""
     caption = f"<figcaption>{html.escape(stem)}: {links}</figcaption>" if stem else ""
@@ -191,21 +228,24 @@ def _code_style() -> str:
     return HtmlFormatter(cssclass="highlight").get_style_defs(".highlight")
 
 
-def _code_files(root: Path) -> list[Path]:
-    """The project's own files (code, requirements), without docs, diagrams, logs or the report."""
+def _code_files(root: Path, notes: list[str]) -> list[Path]:
+    """The project's own files (code, requirements), without docs, diagrams, logs or the report.
+
+    Links and special files are never followed or opened: they get a note instead.
+    """
     files = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not path.is_file() or relative.parts[0] in SKIPPED or any(p.startswith(".") for p in relative.parts):
-            continue
+    for relative, note in walk_files(root, frozenset(SKIPPED)):
         if "__pycache__" in relative.parts:
             continue
-        files.append(relative)
+        if note:
+            notes.append(note)
+            continue
+        files.append(Path(relative))
     return files
 
 
-def _code_section(root: Path) -> str:
-    files = _code_files(root)
+def _code_section(root: Path, notes: list[str]) -> str:
+    files = _code_files(root, notes)
     if not files:
         return ""
     anchors = {path: f"file-{n}" for n, path in enumerate(files, 1)}
@@ -217,9 +257,12 @@ def _code_section(root: Path) -> str:
         node[path.name] = path
     blocks = []
     for path in files:
-        data = (root / path).read_bytes()
-        if len(data) > MAX_CODE_BYTES:
-            body = f"<p>{len(data):,} bytes, too large to show here.</p>"
+        try:
+            data = read_bytes(root, path.as_posix(), MAX_CODE_BYTES)
+        except UnsafeFile as error:
+            data, body = None, f"<p>{html.escape(str(error))}</p>"
+        if data is None:
+            pass
         elif not data.strip():
             body = "<p>(empty)</p>"
         else:

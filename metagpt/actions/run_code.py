@@ -1,4 +1,4 @@
-"""QA's step: run the generated project's tests, apart from us, and say who should fix what.
+"""QA's step: run the generated project's tests on a scratch copy, sandboxed, and say who should fix what.
 
 Who fixes what is decided from pytest's tracebacks, not by asking a model: the deepest frame in
 a project code file names the file at fault (the Engineer fixes it); a failed assertion in a test
@@ -15,11 +15,14 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from metagpt.actions.action import Action
+from metagpt.logs import scrub
+from metagpt.sandbox import Limits, SandboxMode, run_sandboxed
 from metagpt.utils.code_plan import module_name
-from metagpt.utils.sandbox import Limits, run_untrusted
+from metagpt.utils.paths import safe_relative_path
+from metagpt.utils.safe_read import UnsafeFile, read_bytes
 
 _FRAME = re.compile(r'(?:^|File ")([^\s":]+\.py)(?::|", line )(\d+)', re.MULTILINE)
 _MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
@@ -45,6 +48,8 @@ class TestOutcome(BaseModel):
     send_to: str = ""
     """`Engineer`, `QaEngineer`, or empty (passed, or nobody can fix it)."""
     reason: str = ""
+    strays: list[str] = Field(default_factory=list)
+    """Processes the tests left running, killed when the run ended: `name (pid N)`."""
 
 
 def attribute(failures: list[str], code_files: list[str], test_files: list[str], root: Path) -> tuple[str, str, str]:
@@ -83,52 +88,130 @@ def _tested_file(test_file: str, code_files: list[str]) -> str:
     return next((f for f in code_files if module_name(f) == stem), "")
 
 
-def read_junit(path: Path) -> tuple[int, int, int, list[str]]:
-    """(passed, failed, errors, failure texts) from pytest's JUnit XML report."""
-    tree = ElementTree.parse(path)
+JUNIT_LIMIT = 2 << 20
+"""Largest JUnit report read back (bytes); pytest's is a few kilobytes a test."""
+
+
+class JunitError(ValueError):
+    """The JUnit report is missing, not a regular file, too large, or not pytest's XML."""
+
+
+def read_junit(data: bytes) -> tuple[int, int, int, list[str]]:
+    """(passed, failed, errors, failure texts) from the bytes of pytest's JUnit XML report.
+
+    The report was written by code under test, so it is parsed as hostile: no DOCTYPE (so no
+    entities, no entity bomb), counts must be non-negative integers.
+
+    Raises:
+        JunitError: saying what is wrong with it.
+    """
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise JunitError("the JUnit report declares a DOCTYPE or entities, which pytest never writes")
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise JunitError(f"the JUnit report is not valid XML ({error})") from None
     tests = failed = errors = skipped = 0
     texts: list[str] = []
-    for suite in tree.iter("testsuite"):
-        tests += int(suite.get("tests", 0))
-        failed += int(suite.get("failures", 0))
-        errors += int(suite.get("errors", 0))
-        skipped += int(suite.get("skipped", 0))
-    for case in tree.iter("testcase"):
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    if not suites:
+        raise JunitError(f"the JUnit report has no <testsuite> (root element <{root.tag[:40]}>)")
+    for suite in suites:
+        tests += _count(suite, "tests")
+        failed += _count(suite, "failures")
+        errors += _count(suite, "errors")
+        skipped += _count(suite, "skipped")
+    for case in root.iter("testcase"):
         for problem in [*case.iter("failure"), *case.iter("error")]:
             texts.append(f"{problem.get('message') or ''}\n{problem.text or ''}")
-    return tests - failed - errors - skipped, failed, errors, texts
+    passed = tests - failed - errors - skipped
+    if passed < 0:
+        raise JunitError(
+            f"the JUnit report's counts do not add up ({tests} tests, {failed + errors + skipped} not passed)"
+        )
+    return passed, failed, errors, texts
+
+
+def _count(suite: ElementTree.Element, name: str) -> int:
+    value = (suite.get(name) or "0").strip()
+    if not value.isdigit() or len(value) > 9:
+        raise JunitError(f"the JUnit report's {name}={value[:20]!r} is not a count")
+    return int(value)
+
+
+def _junit(scratch: Path) -> bytes:
+    try:
+        return read_bytes(scratch, f"work/{JUNIT_PATH}", JUNIT_LIMIT)
+    except UnsafeFile as error:
+        raise JunitError(f"the JUnit report was not read: {error}") from None
+
+
+JUNIT_PATH = ".qa/report.xml"
+"""Where pytest writes its report, inside the scratch copy."""
 
 
 class RunCode(Action):
-    """Run `pytest tests/` in the project folder with limits, and judge the outcome."""
+    """Run `pytest tests/` on a scratch copy of the package and tests, sandboxed, and judge the outcome."""
 
     async def run(
-        self, root: Path, package: str, code_files: list[str], test_files: list[str], limits: Limits
+        self,
+        package: str,
+        code: dict[str, str],
+        tests: dict[str, str],
+        limits: Limits,
+        mode: SandboxMode = "auto",
+        network: bool = False,
     ) -> TestOutcome:
-        with tempfile.TemporaryDirectory(prefix="metagpt-qa-") as scratch:
-            report = Path(scratch) / "report.xml"
+        """Copy `code` and `tests` (project-relative path -> text) into a scratch folder and test them there.
+
+        Only these files exist in the copy (no `.git`, no `docs/`, no report), so whatever the
+        tests change, the project folder is not touched; only the JUnit report and the output
+        come back, read as untrusted.
+        """
+        code_files, test_files = list(code), list(tests)
+        with tempfile.TemporaryDirectory(prefix="metagpt-qa-") as scratch_name:
+            scratch = Path(scratch_name)
+            work = scratch / "work"
+            for relative, text in {**code, **tests}.items():
+                target = work / safe_relative_path(relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "x", encoding="utf-8") as file:
+                    file.write(text)
+            (work / JUNIT_PATH).parent.mkdir(parents=True, exist_ok=True)
             command = [
                 sys.executable, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider",
-                "-c", os.devnull, "--rootdir", str(root), f"--junitxml={report}",
-                "-o", f"faulthandler_timeout={max(1, int(limits.timeout * 0.8))}", "tests",
+                "-c", os.devnull, "--rootdir", str(work), f"--junitxml={work / JUNIT_PATH}",
+                "-o", f"faulthandler_timeout={max(1, int(limits.timeout * 0.6))}", "tests",
             ]  # fmt: skip
-            pythonpath = os.pathsep.join([str(root), str(root / package)])
-            result = await run_untrusted(command, cwd=root, limits=limits, env={"PYTHONPATH": pythonpath})
-            output = (result.stdout + "\n" + result.stderr).strip()[-OUTPUT_LIMIT:]
-            if report.exists() and not result.timed_out:
-                passed, failed, errors, failures = read_junit(report)
-            else:
+            pythonpath = os.pathsep.join([str(work), str(work / package)])
+            result = await run_sandboxed(command, work, limits, {"PYTHONPATH": pythonpath}, mode=mode, network=network)
+            output = scrub((result.stdout + "\n" + result.stderr).strip())[-OUTPUT_LIMIT:]
+            problem = ""
+            if result.timed_out or result.sandbox_error:
                 passed, failed, errors, failures = 0, 0, 1, [output]
-        ok = result.ok and failed == errors == 0 and passed > 0
+            else:
+                try:
+                    passed, failed, errors, failures = read_junit(_junit(scratch))
+                except JunitError as error:
+                    problem = str(error)
+                    passed, failed, errors, failures = 0, 0, 1, [output]
+            failures = [scrub(text) for text in failures]
+            outcome_root = work
+        strays = result.strays
+        ok = result.ok and failed == errors == 0 and passed > 0 and not problem
         if ok:
-            return TestOutcome(passed=passed, ok=True, summary=f"{passed} passed", output=output)
-        file, who, why = attribute(failures, code_files, test_files, root)
+            return TestOutcome(passed=passed, ok=True, summary=f"{passed} passed", output=output, strays=strays)
+        file, who, why = attribute(failures, code_files, test_files, outcome_root)
         if result.timed_out:
             why = f"the tests did not finish ({result.describe()}); {why}"
         counts = f"{passed} passed, {failed} failed, {errors} errors" if not result.timed_out else result.describe()
-        if passed == failed == errors == 0 and not result.timed_out:
+        if problem:
+            counts, file, who, why = f"no result ({problem})", "", "", problem
+        elif result.sandbox_error:
+            counts, file, who, why = "not run", "", "", result.describe()
+        elif passed == failed == errors == 0 and not result.timed_out:
             counts = f"no tests ran ({result.describe()})"
         return TestOutcome(
             passed=passed, failed=failed, errors=errors, summary=counts, output=output,
-            file_to_fix=file, send_to=who, reason=why,
+            file_to_fix=file, send_to=who, reason=why, strays=strays,
         )  # fmt: skip

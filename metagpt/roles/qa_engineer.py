@@ -1,7 +1,8 @@
 """The QA engineer: writes tests for the Engineer's code, runs them, and routes each failure.
 
 After the Engineer's code arrives, QA writes `tests/test_<module>.py` for each code file, runs
-pytest in the project folder (apart from us: `metagpt.utils.sandbox`), and then either reports
+pytest on a scratch copy of the package and its tests (sandboxed: `metagpt.sandbox`, so a test
+can change nothing in the project), and then either reports
 success, sends the file at fault back to the Engineer (a `TestOutcome` addressed to it), or fixes
 its own test. The Engineer's fix (`DebugError`, addressed back) makes QA run the tests again, at
 most `TEST_ROUND_ALLOWED` runs in all. `docs/qa_report.md` is rewritten after every run.
@@ -21,11 +22,14 @@ from metagpt.actions.project_management import WriteTasks
 from metagpt.actions.run_code import RunCode, TestOutcome
 from metagpt.actions.write_code import WriteCode
 from metagpt.actions.write_test import WriteTest, test_file_for
+from metagpt.exceptions import SandboxUnavailable
+from metagpt.logs import scrub
 from metagpt.roles.engineer import CodeSummary
 from metagpt.roles.role import Role
+from metagpt.sandbox import Limits, isolation
 from metagpt.schema import Message
 from metagpt.utils.code_plan import ENTRY_POINTS, CodePlan, in_dependency_order
-from metagpt.utils.sandbox import Limits
+from metagpt.utils.safe_read import UnsafeFile, read_text
 
 UNTESTED = ENTRY_POINTS | {"__init__.py", "setup.py", "conftest.py"}
 
@@ -37,6 +41,10 @@ class QaReport(BaseModel):
     runs: list[TestOutcome] = Field(default_factory=list)
     fixes: list[str] = Field(default_factory=list)
     final: str = ""
+    isolation: str = ""
+    """`bwrap` when the tests ran isolated by bubblewrap, `none` under limits only."""
+    notes: list[str] = Field(default_factory=list)
+    """Project files QA did not read (links, special or oversized files), one line each."""
 
     @property
     def passed(self) -> bool:
@@ -58,9 +66,17 @@ class QaReport(BaseModel):
                 f"| {run.round} | {verdict} | {run.file_to_fix or '-'} | {run.send_to or '-'} | {run.reason or '-'} |"
             )
         lines += ["", "## Fixes", ""] + ([f"- {fix}" for fix in self.fixes] or ["(none)"])
+        if self.isolation:
+            how = "isolated by bubblewrap" if self.isolation == "bwrap" else "not isolated (limits only)"
+            lines += ["", "## Sandbox", "", f"Tests ran on a scratch copy of the package and tests, {how}."]
+        strays = [(run.round, stray) for run in self.runs for stray in run.strays]
+        if strays:
+            lines += ["", "## Stray processes killed", ""] + [f"- round {r}: `{name}`" for r, name in strays]
+        if self.notes:
+            lines += ["", "## Files not read", ""] + [f"- {note}" for note in self.notes]
         if self.runs and not self.runs[-1].ok:
             lines += ["", "## Output of the last run", "", "```", self.runs[-1].output, "```"]
-        return "\n".join(lines) + "\n"
+        return scrub("\n".join(lines) + "\n")
 
 
 class QaEngineer(Role):
@@ -77,6 +93,8 @@ class QaEngineer(Role):
         self._watch([WriteCode])
         self.report = QaReport()
         self._summary: CodeSummary | None = None
+        self._tests: dict[str, str] = {}
+        """QA's own test files by path, as QA wrote them: never read back from disk."""
         self._done = False
 
     async def _think(self) -> bool:
@@ -109,8 +127,20 @@ class QaEngineer(Role):
         return "\n\n".join(m.content for m in self.rc.memory.get() if m.cause_by in (WriteDesign, WriteTasks))
 
     def _read_code(self) -> dict[str, str]:
-        """The project's code files as they are on disk now (the Engineer may have fixed some)."""
-        return {f: (self.project.path / f).read_text(encoding="utf-8") for f in self._code_files()}
+        """The project's code files as they are on disk now (the Engineer may have fixed some).
+
+        Read without following links: a link, a special file or an oversized file is left out,
+        with a note in the report.
+        """
+        code: dict[str, str] = {}
+        for name in self._code_files():
+            try:
+                code[name] = read_text(self.project.path, name)
+            except UnsafeFile as error:
+                if str(error) not in self.report.notes:
+                    self.report.notes.append(str(error))
+                    logger.warning(f"{self._setting}: not read: {error}")
+        return code
 
     async def _write_tests(self) -> None:
         writer, context = self.actions[0], self._design_and_tasks()
@@ -121,8 +151,10 @@ class QaEngineer(Role):
             others = {name: text for name, text in code.items() if name != path}
             test = await writer.run(PurePosixPath(path).name, code[path], context, others)
             self.project.write(test_file_for(path), test)
+            self._tests[test_file_for(path)] = test
             return test_file_for(path)
 
+        targets = [f for f in targets if f in code]
         written = await in_dependency_order(CodePlan(files=targets), write, self.context.config.engineer_concurrency)
         self.report.tests = list(written.values())
         await self.project.commit(f"Tests: {len(self.report.tests)} files")
@@ -132,10 +164,17 @@ class QaEngineer(Role):
         allowed = self.test_round_allowed or config.test_round_allowed
         runner: RunCode = self.actions[1]
         limits = Limits(timeout=config.test_timeout, cpu_seconds=int(config.test_timeout))
+        try:
+            self.report.isolation = isolation(config.sandbox)
+        except SandboxUnavailable as error:
+            self._finish(f"not run: {error}")
+            self._write_report()
+            return self._report_message()
         while True:
             outcome = await runner.run(
-                self.project.path, self._summary.package, self._code_files(), self.report.tests, limits
-            )
+                self._summary.package, self._read_code(), dict(self._tests), limits,
+                mode=config.sandbox, network=config.sandbox_network,
+            )  # fmt: skip
             outcome.round = len(self.report.runs) + 1
             self.report.runs.append(outcome)
             logger.info(f"{self._setting}: test round {outcome.round}: {outcome.summary}")
@@ -164,9 +203,10 @@ class QaEngineer(Role):
 
     async def _fix_test(self, outcome: TestOutcome) -> None:
         path = outcome.file_to_fix
-        test = (self.project.path / path).read_text(encoding="utf-8")
+        test = self._tests[path]
         fixed = await self.actions[2].run(path, test, self._read_code(), outcome.output, self._design_and_tasks())
         self.project.write(path, fixed)
+        self._tests[path] = fixed
         self.report.fixes.append(f"round {outcome.round}: QA rewrote its test `{path}`")
 
     def _finish(self, result: str) -> None:

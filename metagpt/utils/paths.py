@@ -38,6 +38,9 @@ MAX_PART_BYTES = 100
 """Longest file or folder name, in UTF-8 bytes (file systems allow 255; temporary names need room)."""
 MAX_DEPTH = 8
 """Most folders a model-supplied path may nest."""
+GIT_NAMES = frozenset({".git", ".gitattributes", ".gitmodules"})
+"""Names git obeys (its folder, attribute filters, submodules): never a file the model names,
+at any depth (a `.git` deeper down would be a nested repository)."""
 
 
 def clean_text(text: str, keep_newlines: bool = True) -> str:
@@ -94,7 +97,10 @@ def safe_relative_path(name: str) -> str:
         raise ValueError(f"file path {shown} must not contain '..' or empty parts")
     if len(parts) > MAX_DEPTH:
         raise ValueError(f"file path {shown} nests more than {MAX_DEPTH} folders; use a flatter layout")
-    return str(PurePosixPath(*(_safe_part(part) for part in parts)))
+    safe = [_safe_part(part) for part in parts]
+    if any(part.casefold().rstrip(". ") in GIT_NAMES for part in safe):
+        raise ValueError(f"file path {shown} names git's own files (.git, .gitattributes, .gitmodules); choose another")
+    return str(PurePosixPath(*safe))
 
 
 def _safe_part(part: str) -> str:

@@ -206,7 +206,8 @@ def test_crash_at_a_point_then_resume_equals_the_uninterrupted_run(allow_model_r
         spent = recorded + facts["cost"].get("interrupted", 0)
         assert spent >= sum(dollars(u) for u in server.usages) - 1e-12  # the lost answer counts at its worst case
         assert f"Spent ${spent:.4f} of $3.0000" in resumed.stderr
-        assert "before resuming" in resumed.stderr
+        if sent_before:  # the summary splits the spend only when the killed run had made calls
+            assert "before resuming" in resumed.stderr
         assert_clean(project)
 
 

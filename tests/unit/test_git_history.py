@@ -52,7 +52,7 @@ async def test_init_commits_and_log(tmp_path: Path) -> None:
     assert history.enabled
     history.init()
     assert (project / ".git").is_dir()
-    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n"
+    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n"
     assert _git(project, "config", "--local", "user.name").strip() == "MetaGPT"
     assert _git(project, "config", "--local", "user.email").strip() == "metagpt@localhost"
     assert not (Path(os.environ["HOME"]) / ".gitconfig").read_text().count("MetaGPT")
@@ -100,7 +100,9 @@ async def test_init_keeps_an_existing_repository(tmp_path: Path) -> None:
     (project / ".gitignore").write_text("*.log\n")
     GitHistory(project).init()
     assert history.log() == ["one"]
-    assert (project / ".gitignore").read_text() == "*.log\n__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n"
+    assert (
+        project / ".gitignore"
+    ).read_text() == "*.log\n__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n"
 
 
 async def test_concurrent_commits_all_land_in_order(tmp_path: Path, warnings: list[str]) -> None:
@@ -139,17 +141,25 @@ async def test_concurrent_commits_are_serialised(tmp_path: Path) -> None:
     assert history.log() == ["stage 0"]
 
 
-async def test_git_failure_is_a_warning_not_an_error(tmp_path: Path, warnings: list[str]) -> None:
+async def test_git_failure_is_a_warning_not_an_error(
+    tmp_path: Path, warnings: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "p"
     history = GitHistory(project)
     history.init()
     (project / "a.txt").write_text("a")
-    (project / ".git" / "index.lock").write_text("")  # another git "is running"
+    (project / ".git" / "index.lock").write_text("")
+    running = git_history._git_running_in
+    monkeypatch.setattr(git_history, "_git_running_in", lambda folder: True)  # a live git holds it
     assert await history.commit("blocked") is None
     assert any("could not record 'blocked'" in m for m in warnings)
-    (project / ".git" / "index.lock").unlink()
+    assert (project / ".git" / "index.lock").exists()
+    monkeypatch.setattr(
+        git_history, "_git_running_in", running
+    )  # now nobody holds it: the stale lock is removed and the commit lands
     assert await history.commit("unblocked")
     assert history.log() == ["unblocked"]
+    assert any("removed a stale git lock" in m and "index.lock" in m for m in warnings)
 
 
 async def test_without_git_history_is_off_with_one_warning(

@@ -67,6 +67,12 @@ def test_safe_relative_path_normalises(name, expected):
         ("./", "must be relative"),
         ("a//b.py", "empty parts"),
         ("game/", "empty parts"),
+        (".git/config", "git's own files"),
+        (".GIT/hooks/pre-commit", "git's own files"),
+        (".gitattributes", "git's own files"),
+        ("pkg/.gitmodules", "git's own files"),
+        ("vendor/lib/.git/config", "git's own files"),
+        (".git./config", "git's own files"),
     ],
 )
 def test_safe_relative_path_rejects_escapes(name, reason):
