@@ -199,9 +199,11 @@ class RunCode(Action):
             outcome_root = work
         strays = result.strays
         ok = result.ok and failed == errors == 0 and passed > 0 and not problem
+        output = stable_output(output, work)
         if ok:
             return TestOutcome(passed=passed, ok=True, summary=f"{passed} passed", output=output, strays=strays)
         file, who, why = attribute(failures, code_files, test_files, outcome_root)
+        why = stable_output(why, work)
         if result.timed_out:
             why = f"the tests did not finish ({result.describe()}); {why}"
         counts = f"{passed} passed, {failed} failed, {errors} errors" if not result.timed_out else result.describe()
@@ -215,3 +217,13 @@ class RunCode(Action):
             passed=passed, failed=failed, errors=errors, summary=counts, output=output,
             file_to_fix=file, send_to=who, reason=why, strays=strays,
         )  # fmt: skip
+
+
+_DURATION = re.compile(r"\b(in|took) \d+(?:\.\d+)?s\b")
+
+
+def stable_output(text: str, work: Path) -> str:
+    """Test output that depends only on the code and tests: the scratch folder's random path and
+    pytest's timings removed, so a resumed run asks the model the very same fix prompt (and the
+    journal answers it)."""
+    return _DURATION.sub(r"\1 <t>s", text.replace(str(work), "<project>"))

@@ -17,7 +17,7 @@ from metagpt.journal import CallEnd, CallStart, Journal
 from metagpt.journal.lock import ProjectBusyError, ProjectLock
 from metagpt.journal.migrations import MIGRATIONS
 from metagpt.journal.queries import Filters, list_calls, parse_since, percentile, summary
-from metagpt.journal.recovery import clear_stale_git_lock
+from metagpt.journal.recovery import tidy
 from metagpt.llm import LLM
 from metagpt.logs import register_secret
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
@@ -252,9 +252,11 @@ def test_atomic_write_never_follows_a_planted_link(tmp_path):
     assert [p.name for p in remove_leftovers(tmp_path)] == [f".doc.md.0000{TMP_SUFFIX}"]
 
 
-def test_stale_git_lock_is_removed(tmp_path):
+def test_tidy_removes_leftovers_and_a_stale_git_lock(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "index.lock").write_text("")
-    assert clear_stale_git_lock(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / f".prd.md.abc{TMP_SUFFIX}").write_text("half")
+    tidy(tmp_path)
     assert not (tmp_path / ".git" / "index.lock").exists()
-    assert not clear_stale_git_lock(tmp_path)
+    assert list((tmp_path / "docs").iterdir()) == []
