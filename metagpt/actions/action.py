@@ -207,6 +207,7 @@ class Action(Declared):
             context = history
         else:
             context = "## History Messages\n" + "\n".join(f"{i}: {m}" for i, m in enumerate(reversed(history)))
+        self.node.set_system_prompt(self.prefix)
         return await self.node.fill(context=context, llm=self.llm)
 
     def __str__(self) -> str:

@@ -24,7 +24,8 @@ import re
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic_core import to_jsonable_python
 
 from metagpt.exceptions import UserError
 
@@ -136,6 +137,8 @@ class ActionNode:
         self.children: dict[str, ActionNode] = dict(children or {})
         self.schema = schema
         self.context = ""
+        self.system_prompt = ""
+        """Sent before the prompt: the owning action's `prefix` (its role's description)."""
         self.llm: LLM | None = None
         self.instruct_content: BaseModel | None = None
 
@@ -160,14 +163,18 @@ class ActionNode:
 
     @classmethod
     def from_pydantic(cls, model: type[BaseModel], key: str | None = None) -> ActionNode:
-        """A node whose children are `model`'s fields (nested models become nested nodes)."""
+        """A node whose children are `model`'s fields (nested models become nested nodes).
+
+        A field's first example, else its default, is the child's example.
+        """
         root = cls(key or model.__name__, str, "", "")
         for name, field in model.model_fields.items():
             annotation = field.annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 child = cls.from_pydantic(annotation, key=name)
             else:
-                example = field.examples[0] if field.examples else ""
+                default = field.get_default(call_default_factory=True) if not field.is_required() else ""
+                example = field.examples[0] if field.examples else to_jsonable_python(default)
                 child = cls(name, annotation, field.description or "", example)
             root.add_child(child)
         return root
@@ -282,6 +289,14 @@ class ActionNode:
         for node in self.children.values():
             node.set_llm(llm)
 
+    def set_system_prompt(self, system_prompt: str) -> None:
+        self.system_prompt = system_prompt
+        for node in self.children.values():
+            node.set_system_prompt(system_prompt)
+
+    def _systems(self) -> list[str] | None:
+        return [self.system_prompt] if self.system_prompt else None
+
     def set_context(self, context: str) -> None:
         self.context = context
         for node in self.children.values():
@@ -352,10 +367,10 @@ class ActionNode:
         llm = self._require_llm()
         prompt = self.compile(self.context, schema=schema, mode=mode, exclude=exclude)
         if schema == "raw":
-            self.content = await llm.aask(prompt)
+            self.content = await llm.aask(prompt, self._systems())
             self.instruct_content = None
             return self
-        answer = await llm.aask_model(prompt, self.output_class(mode, exclude))
+        answer = await llm.aask_model(prompt, self.output_class(mode, exclude), system_msgs=self._systems())
         self._set_answer(answer, schema)
         return self
 
@@ -421,7 +436,7 @@ class ActionNode:
             instruction="\n".join(n.compile_instruction("root") for n in nodes),
             values=json.dumps(values, ensure_ascii=False, indent=2, default=str),
         )
-        answer = await self._require_llm().aask_model(prompt, comments_model)
+        answer = await self._require_llm().aask_model(prompt, comments_model, system_msgs=self._systems())
         return {key: text.strip() for key, text in answer.model_dump().items() if text.strip()}
 
     async def revise(self, strgy: str = "simple", revise_mode: ReviseMode = ReviseMode.AUTO) -> dict[str, Any]:
@@ -446,6 +461,8 @@ class ActionNode:
     async def human_revise(self) -> dict[str, Any]:
         """The person types a new value per key (JSON for non-text types); an empty line keeps it."""
         values = self._filled("revise")
+        from pydantic import TypeAdapter
+
         fields = type(self.instruct_content).model_fields
         revised: dict[str, Any] = {}
         for key, value in values.items():
@@ -470,7 +487,8 @@ class ActionNode:
             values=json.dumps({k: values[k] for k in comments}, ensure_ascii=False, indent=2, default=str),
             comments=json.dumps(comments, ensure_ascii=False, indent=2),
         )
-        answer = await self._require_llm().aask_model(prompt, self.create_model_class(f"{self.key}_Revised", mapping))
+        revised_model = self.create_model_class(f"{self.key}_Revised", mapping)
+        answer = await self._require_llm().aask_model(prompt, revised_model, system_msgs=self._systems())
         return answer.model_dump()
 
     def __str__(self) -> str:
