@@ -13,7 +13,7 @@ from metagpt.actions import Action, ActionType, UserRequirement, WritePRD, Write
 from metagpt.actions.action_output import ActionOutput
 from metagpt.context import Context
 from metagpt.environment import Environment
-from metagpt.exceptions import UserError
+from metagpt.exceptions import ConfigError, UserError
 from metagpt.llm import LLM
 from metagpt.provider.base import ModelResponse, Usage
 from metagpt.provider.fake import FakeProvider
@@ -137,7 +137,7 @@ def test_config2_is_a_view_whose_llm_can_be_reassigned(monkeypatch):
 
     assert (gpt4.openai_api_model, gpt35.llm.model) == ("gpt-4-turbo", "gpt-4o-mini")  # no sharing
     assert gpt4.llm.base_url == "http://127.0.0.1:9/v1" and gpt4.llm.api_type == LLMType.OPENAI
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="max_tokens"):
         gpt4.llm.max_token = -1  # validated like any setting
     own = LLMConfig(model="m", api_key="sk-x", base_url="http://localhost:1/v1")
     assert own.config.openai_api_model == "m" and "sk-x" not in repr(own)
