@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict
+
 from metagpt.config import Config, _read_yaml
 from metagpt.configs.llm_config import LLM_FIELDS, LLMConfig
 from metagpt.configs.workspace_config import WorkspaceConfig
@@ -21,6 +23,10 @@ HOME_CONFIG_DIR = Path("~/.metagpt")
 
 class MetaGPTConfig(Config):
     """`Config` plus MetaGPT 0.7-0.8's `llm`, `workspace`, `get_openai_llm()`, `from_home()`."""
+
+    model_config = ConfigDict(defer_build=True)
+    """Its validator is built on first validation, not at import: `Context` converts configs
+    with `model_construct`, which needs none."""
 
     @property
     def llm(self) -> LLMConfig:
