@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metagpt.config import Config
-from metagpt.configs.metagpt_config import MetaGPTConfig
 from metagpt.cost_manager import CostManager
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.base import Provider
 from metagpt.utils.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
+    from metagpt.configs.metagpt_config import MetaGPTConfig
     from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
     from metagpt.utils.git_history import GitHistory
@@ -44,6 +44,8 @@ class Context:
         cost_manager: CostManager | None = None,
         provider: Provider | None = None,
     ):
+        from metagpt.configs.metagpt_config import MetaGPTConfig  # MetaGPT's views, loaded when used
+
         self.config: MetaGPTConfig = MetaGPTConfig.of(config) if config is not None else MetaGPTConfig.default()
         self.kwargs = AttrDict()
         """Values a script keeps on the context (MetaGPT 0.7's `context.kwargs`)."""

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from metagpt.actions.action_node import ActionNode
 from metagpt.actions.document import Document
 from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
+    from metagpt.actions.action_node import ActionNode
     from metagpt.config import Config
     from metagpt.context import Context
     from metagpt.llm import LLM
@@ -97,6 +97,8 @@ class Action(Declared):
         self._config = config if config is not None else (own_context.config if own_context else None)
         self._config_llm: LLM | None = None
         if instruction:
+            from metagpt.actions.action_node import ActionNode
+
             self.node = ActionNode(key=self.name, expected_type=str, instruction=instruction, example="", schema="raw")
 
     # -- wiring ---------------------------------------------------------------------------------
