@@ -363,6 +363,15 @@ def check_sendable_text(text: str, what: str) -> None:
         ) from None
 
 
+def __getattr__(name: str) -> Any:
+    """`CONFIG` of MetaGPT 0.1-0.6: a view loading the default configuration on first use."""
+    if name == "CONFIG":
+        from metagpt.configs.legacy_config import LegacyConfig
+
+        return LegacyConfig(Config.default)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def redact_key(key: Any) -> str:
     """A YAML key for a message: a mistyped line such as `sk-abc...: x` must not echo the key."""
     text = str(key)

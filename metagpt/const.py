@@ -1,5 +1,13 @@
-"""Names and paths that several modules share. Computing them touches no file."""
+"""Names and paths that several modules share. Computing them touches no file.
 
+MetaGPT's root names (`METAGPT_ROOT`, `PROJECT_ROOT`, `WORKSPACE_ROOT`, `DEFAULT_WORKSPACE_ROOT`)
+are computed when read, from the same environment `Config.default()` starts from: `$METAGPT_ROOT`
+(else the current directory) and `$WORKSPACE_PATH`. A `WORKSPACE_PATH` set only in a YAML file is
+seen by `Config.default().resolve_workspace()`, not by these names (reading files here would make
+constants depend on the configuration module, which depends on them).
+"""
+
+import os
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -33,3 +41,17 @@ USER_REQUIREMENT_ROUTE = "metagpt.actions.add_requirement.UserRequirement"
 
 A constant, so `schema` needs no import of the action classes above it; a test checks that it
 equals `any_to_str(UserRequirement)`."""
+
+def _root() -> Path:
+    return Path(os.environ.get("METAGPT_ROOT") or Path.cwd())
+
+
+def __getattr__(name: str) -> Path:
+    if name in ("METAGPT_ROOT", "PROJECT_ROOT"):
+        return _root()
+    if name == "DEFAULT_WORKSPACE_ROOT":
+        return _root() / WORKSPACE_DIR
+    if name == "WORKSPACE_ROOT":
+        configured = os.environ.get("WORKSPACE_PATH")
+        return Path(configured) if configured else _root() / WORKSPACE_DIR
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metagpt.config import Config
 from metagpt.cost_manager import CostManager
@@ -14,12 +14,31 @@ from metagpt.provider.base import Provider
 from metagpt.utils.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
+    from metagpt.configs.metagpt_config import MetaGPTConfig
     from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
+    from metagpt.utils.git_history import GitHistory
+
+
+class AttrDict(dict):
+    """A dict whose keys also read and write as attributes (`context.kwargs.x`); missing ones read None."""
+
+    def __getattr__(self, key: str) -> Any:
+        return self.get(key)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        self.pop(key, None)
 
 
 class Context:
-    """Shared state of one company. Never global: each company builds its own."""
+    """Shared state of one company. Never global: each company builds its own.
+
+    `config` is our `Config` with MetaGPT 0.7-0.8's views on it (`config.llm.model`,
+    `config.workspace.path`, `config.get_openai_llm()`); `kwargs` holds a script's own values.
+    """
 
     def __init__(
         self,
@@ -27,8 +46,12 @@ class Context:
         cost_manager: CostManager | None = None,
         provider: Provider | None = None,
     ):
-        self.config = config or Config.default()
+        from metagpt.configs.metagpt_config import MetaGPTConfig  # MetaGPT's views, loaded when used
+
+        self.config: MetaGPTConfig = MetaGPTConfig.of(config) if config is not None else MetaGPTConfig.default()
         register_config_secrets(self.config, Path(os.environ.get("METAGPT_ROOT") or Path.cwd()))
+        self.kwargs = AttrDict()
+        """Values a script keeps on the context (MetaGPT 0.7's `context.kwargs`)."""
         self.cost_manager = cost_manager or CostManager(self.config.max_budget, self.config.model_prices)
         self.rate_limiter = RateLimiter(self.config.rpm)
         self._provider = provider
@@ -62,6 +85,16 @@ class Context:
 
             self._provider = create_provider(self.config)
         return self._provider
+
+    @property
+    def git_repo(self) -> GitHistory | None:
+        """The current project's git history, once a project has started."""
+        return self.project.history if self.project is not None else None
+
+    @property
+    def src_workspace(self) -> Path | None:
+        """The current project's folder, once a project has started."""
+        return self.project.path if self.project is not None else None
 
     @property
     def diagrams(self) -> DiagramRenderer:

@@ -24,12 +24,31 @@ class Environment:
     def __init__(self, context: Context | None = None, desc: str = "") -> None:
         self.roles: dict[str, Role] = {}
         self.history = Memory()
-        self.context = context
+        self._context = context
         self.desc = desc
 
+    @property
+    def context(self) -> Context:
+        """Config, budget and provider shared by the roles: a default `Context` unless one was given."""
+        if self._context is None:
+            self._context = Context()
+        return self._context
+
+    @context.setter
+    def context(self, context: Context) -> None:
+        self.use_context(context)
+
+    def use_context(self, context: Context) -> None:
+        """Share `context` with this environment and every role already in it."""
+        self._context = context
+        for role in self.roles.values():
+            role.set_context(context)
+
     def add_role(self, role: Role) -> None:
+        """Add `role`; it shares this environment's context, unless it brought its own and the
+        environment was given none."""
         role.set_env(self)
-        if self.context is not None:
+        if self._context is not None or not role.has_context:
             role.set_context(self.context)
         self.roles[role.name] = role
 
@@ -41,7 +60,10 @@ class Environment:
         return self.roles
 
     def get_role(self, name: str) -> Role | None:
-        return self.roles.get(name)
+        """The role with this name, else the first with this profile (MetaGPT keyed roles by profile)."""
+        if name in self.roles:
+            return self.roles[name]
+        return next((role for role in self.roles.values() if role.profile == name), None)
 
     def role_names(self) -> list[str]:
         return list(self.roles)

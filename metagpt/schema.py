@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -57,6 +57,13 @@ class Recipients(set):
         return set.__eq__(self, other)
 
     __hash__ = None  # a set is mutable
+
+
+class RawMessage(TypedDict):
+    """A chat message as the API takes it (`{"role": ..., "content": ...}`), MetaGPT's name."""
+
+    role: str
+    content: str
 
 
 class Message(BaseModel):

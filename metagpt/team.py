@@ -41,6 +41,8 @@ class Team:
         investment: the budget in dollars, as `invest` sets it.
         idea: the requirement `run` starts with when it is given none.
         env_desc: a description of the environment, for roles that read it.
+        env: an environment to run in (MetaGPT 0.6+); its roles are kept, and its context is the
+            team's unless `context` is given.
     """
 
     def __init__(
@@ -51,9 +53,16 @@ class Team:
         investment: float | str | None = None,
         idea: str = "",
         env_desc: str = "",
+        env: Environment | None = None,
     ):
-        self.context = context or Context(config)
-        self.env = Environment(self.context, desc=env_desc)
+        if env is not None:
+            self.context = context or (env.context if config is None else Context(config))
+            env.use_context(self.context)
+            self.env = env
+            self.env.desc = env_desc or env.desc
+        else:
+            self.context = context or Context(config)
+            self.env = Environment(self.context, desc=env_desc)
         self.idea = idea
         if roles:
             self.hire(roles)

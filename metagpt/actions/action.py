@@ -12,6 +12,9 @@ Both ways MetaGPT users write actions work:
     class ShoutOut(Action):                         # plain class
         def __init__(self, name="ShoutOut", context=None, llm=None):
             super().__init__(name, context, llm)
+
+    say = Action(name="Say", instruction="Say your opinion")   # MetaGPT 0.6+: a generic action
+    await say.run(messages)                                    # its node answers the instruction
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from metagpt.prompts import render_prompt
 from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
+    from metagpt.actions.action_node import ActionNode
+    from metagpt.config import Config
+    from metagpt.context import Context
     from metagpt.llm import LLM
     from metagpt.schema import Message
 
@@ -42,9 +48,14 @@ class Action(Declared):
 
     Args:
         name: shown in logs and in `str(action)`; the class name by default.
-        context: input the action may use (`i_context`).
+        context: input the action may use (`i_context`), as in MetaGPT 0.1-0.5; a `Context`
+            instance (MetaGPT 0.7+) is taken as the configuration and budget to use instead.
         llm: the model to use; by default the owning role's, or a default `LLM()` when the
             action runs outside any role.
+        instruction: makes a generic action (MetaGPT 0.6+): its `node` answers the instruction
+            on the messages `run` is given.
+        config: a configuration of its own (e.g. another model), still charged to the running
+            role's budget.
 
     Subclasses implement `async run(...)`. Actions that produce a SOP document set
     `output_model` and call `ask_document`, which fills `prompts/<prompt_name>.md`.
@@ -55,33 +66,88 @@ class Action(Declared):
     prefix: str = ""
     """System prompt given to the model: the owning role's description."""
     desc: str = ""
+    node: ActionNode | None = None
+    """The structured answer this action fills, when it is built on an `ActionNode`."""
 
     output_model: ClassVar[type[Document] | None] = None
     prompt_name: ClassVar[str] = ""
 
-    def __init__(self, name: str = "", context: Any = None, llm: LLM | None = None, **fields: Any):
+    def __init__(
+        self,
+        name: str = "",
+        context: Any = None,
+        llm: LLM | None = None,
+        *,
+        instruction: str = "",
+        config: Config | None = None,
+        **fields: Any,
+    ):
+        from metagpt.context import Context
+
         if name:
             fields["name"] = name
-        if context is not None:
+        own_context = context if isinstance(context, Context) else None
+        if context is not None and own_context is None:
             fields["i_context"] = context
         self._init_declared(fields)
         self.name = self.name or type(self).__name__
         self._llm = llm
         self._own_llm = llm is not None
+        self._context: Context | None = own_context
+        self._config = config if config is not None else (own_context.config if own_context else None)
+        self._config_llm: LLM | None = None
+        if instruction:
+            from metagpt.actions.action_node import ActionNode
+
+            self.node = ActionNode(key=self.name, expected_type=str, instruction=instruction, example="", schema="raw")
 
     # -- wiring ---------------------------------------------------------------------------------
 
     @property
     def llm(self) -> LLM:
-        """The model this action asks: its own, the running role's, or a default one."""
-        if self._llm is None:
-            running = current_llm.get()
-            if running is not None:
-                return running
-            from metagpt.llm import LLM
+        """The model this action asks: its own, the running role's, or a default one.
 
-            self._llm = LLM()
+        With a `config` of its own, the action asks that configuration's model, charged to the
+        running role's budget (or its own `Context`'s, outside any role).
+        """
+        if self._llm is not None:
+            return self._llm
+        running = current_llm.get()
+        if self._config is not None:
+            return self._configured_llm(running)
+        if running is not None:
+            return running
+        from metagpt.llm import LLM
+
+        self._llm = LLM(self._context)
         return self._llm
+
+    def _configured_llm(self, running: LLM | None) -> LLM:
+        from metagpt.context import Context
+        from metagpt.llm import LLM
+        from metagpt.provider import create_provider
+
+        assert self._config is not None
+        if running is None and self._context is None:
+            self._context = Context(self._config)
+        context = running.context if running is not None else self._context
+        cached = self._config_llm
+        if cached is None or cached.context is not context:
+            provider = self._context.provider if self._context is not None and context is self._context else None
+            provider = provider or create_provider(self._config)
+            cached = LLM(context, role=running.role if running else "", provider=provider)
+            self._config_llm = cached
+        return cached
+
+    @property
+    def config(self) -> Config:
+        """The configuration this action's model is built from."""
+        return self._config if self._config is not None else self.llm.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+        self._config_llm = None
 
     @llm.setter
     def llm(self, llm: LLM) -> None:
@@ -141,8 +207,21 @@ class Action(Declared):
         return await self._aask_model(self.prompt(**values), self.output_model, validation_context=validation_context)
 
     async def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Do the step; subclasses implement it."""
+        """Do the step; subclasses implement it. An action with a `node` fills it."""
+        if self.node is not None:
+            return await self._run_action_node(*args, **kwargs)
         raise NotImplementedError(f"{type(self).__name__} must implement `async def run(...)`")
+
+    async def _run_action_node(self, *args: Any, **kwargs: Any) -> ActionNode:
+        """Fill `node` on the history given (newest message first, numbered as MetaGPT does)."""
+        assert self.node is not None
+        history = args[0] if args else kwargs.get("with_messages", [])
+        if isinstance(history, str):
+            context = history
+        else:
+            context = "## History Messages\n" + "\n".join(f"{i}: {m}" for i, m in enumerate(reversed(history)))
+        self.node.set_system_prompt(self.prefix)
+        return await self.node.fill(context=context, llm=self.llm)
 
     def __str__(self) -> str:
         return self.name

@@ -71,7 +71,8 @@ class ModelResponse(BaseModel):
     """What a provider returns for one request.
 
     Also readable in the OpenAI shape (`response.choices[0].message.content`), as MetaGPT's
-    `LLM.acompletion` callers expect.
+    `LLM.acompletion` callers expect, and as the dict MetaGPT 0.2 returned
+    (`response["choices"][0]["message"]["content"]`, `len(response)`, `response.get("usage")`).
     """
 
     text: str
@@ -82,6 +83,27 @@ class ModelResponse(BaseModel):
     @property
     def choices(self) -> list[Choice]:
         return [Choice(message=ChoiceMessage(content=self.text), finish_reason=self.finish_reason)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The chat completion as the API's JSON: `object`, `model`, `choices`, `usage`."""
+        usage = {**self.usage.model_dump(), "total_tokens": self.usage.total_tokens}
+        choices = [choice.model_dump() for choice in self.choices]
+        return {"object": "chat.completion", "model": self.model, "choices": choices, "usage": usage}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    def keys(self) -> list[str]:
+        return list(self.to_dict())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
 
 
 class StreamChunk(BaseModel):

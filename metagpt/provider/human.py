@@ -6,9 +6,10 @@ like any model's: they cost nothing, and the person answers in place of the mode
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from metagpt.exceptions import HumanStopped, UserError
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
@@ -16,43 +17,56 @@ from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
 STOP_WORDS = {"exit", "quit"}
 
 
-class HumanProvider(Provider):
+class _HumanCheck(abc.ABCMeta):
+    """`isinstance(role.llm, HumanProvider)` holds for a human role's model, as in MetaGPT."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return super().__instancecheck__(instance) or super().__instancecheck__(getattr(instance, "_provider", None))
+
+
+class HumanProvider(Provider, metaclass=_HumanCheck):
     """Shows the request's last message and returns what the person types (one line).
 
+    Answers are read from standard input whether it is a terminal or a pipe (`echo LGTM |
+    python team.py`), as MetaGPT's `input()` did; only a closed or exhausted input stops the
+    run, with one line saying so.
+
     Args:
-        who: how the prompt names the role being played, e.g. `Charlie(SimpleReviewer)`.
-        stdin, stdout: the terminal; tests pass scripted streams. Without a terminal (stdin not
-            a TTY, and no streams given) the call fails at once with a clear message instead of
-            waiting for input that cannot come.
+        who: how the prompt names the role being played, e.g. `Charlie(SimpleReviewer)`
+            (MetaGPT passed an LLM config here; anything but text reads as "you").
+        stdin, stdout: the terminal by default; tests pass scripted streams.
     """
 
     priced = False
 
-    def __init__(self, who: str = "you", stdin: TextIO | None = None, stdout: TextIO | None = None):
+    def __init__(self, who: Any = "you", stdin: TextIO | None = None, stdout: TextIO | None = None):
         self.model = "human"
-        self.who = who
-        self._scripted = stdin is not None
+        self.who = who if isinstance(who, str) and who else "you"
         self.stdin = stdin
         self.stdout = stdout
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        prompt = request.messages[-1]["content"] if request.messages else ""
+        text = await self.aask(prompt)
+        return ModelResponse(text=text, usage=Usage(), model=self.model, finish_reason="stop")
+
+    def ask(self, msg: str, timeout: float | None = None) -> str:
+        """Show `msg` and return the person's one-line answer (MetaGPT's `HumanProvider.ask`)."""
         stdin = self.stdin or sys.stdin
         stdout = self.stdout or sys.stdout
-        if not self._scripted and not stdin.isatty():
-            raise UserError(
-                f"{self.who} is played by a human (is_human=True), but standard input is not a terminal; "
-                "run the script in a terminal, or drop is_human to let the model play the role."
-            )
-        prompt = request.messages[-1]["content"] if request.messages else ""
-        stdout.write(f"\n{prompt}\n\n[{self.who}] your answer ('exit' to stop): ")
+        stdout.write(f"\n{msg}\n\n[{self.who}] your answer ('exit' to stop): ")
         stdout.flush()
-        line = await asyncio.to_thread(stdin.readline)
+        line = stdin.readline()
         if not line:
-            raise UserError(f"{self.who}: standard input closed while waiting for an answer.")
+            raise UserError(f"{self.who}: standard input closed while waiting for an answer; pipe one line per turn.")
         text = line.rstrip("\n")
         if text.strip().lower() in STOP_WORDS:
             raise HumanStopped(f"{self.who} ended the run.")
-        return ModelResponse(text=text, usage=Usage(), model=self.model, finish_reason="stop")
+        return text
+
+    async def aask(self, msg: str, *args: Any, **kwargs: Any) -> str:
+        """`ask` without blocking the event loop (other roles keep running while the person types)."""
+        return await asyncio.to_thread(self.ask, msg)
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         return 0

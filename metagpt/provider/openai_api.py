@@ -362,3 +362,27 @@ def _detail(exc: openai.APIStatusError) -> str:
         if message:
             return clean_text(str(message), keep_newlines=False)[:500]
     return clean_text(str(exc.message), keep_newlines=False)[:500]
+
+
+class OpenAILLM(OpenAIProvider):
+    """MetaGPT's name for the OpenAI provider: `OpenAILLM(config)` with `aask` and `acompletion`.
+
+    `config` is a `Config` or MetaGPT's `config.llm` view (`metagpt.configs.llm_config.LLMConfig`).
+    This is the bare provider, one request per call; roles and actions ask through
+    `metagpt.llm.LLM`, which adds retries, the budget and cost accounting.
+    """
+
+    def __init__(self, config: Any = None):
+        config = getattr(config, "config", config)
+        self.settings: Config = config if isinstance(config, Config) else Config.default()
+        super().__init__(self.settings)
+
+    async def acompletion(self, messages: list[dict[str, str]], timeout: float | None = None) -> ModelResponse:
+        request = ModelRequest(
+            messages=messages, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature
+        )
+        return await self.complete(request)
+
+    async def aask(self, msg: str, system_msgs: list[str] | None = None, **kwargs: Any) -> str:
+        systems = [{"role": "system", "content": s} for s in system_msgs or ["You are a helpful assistant."]]
+        return (await self.acompletion([*systems, {"role": "user", "content": msg}])).text

@@ -37,6 +37,7 @@ from metagpt.llm import LLM
 from metagpt.memory import Memory
 from metagpt.prompts import render_prompt
 from metagpt.roles.planner import Planner, Task, TaskResult
+from metagpt.roles.role_compat import MetaGPTRoleNames, RoleSetting
 from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
 
@@ -91,13 +92,14 @@ class RoleContext:
         return self.memory.get()
 
 
-class Role(Declared):
+class Role(MetaGPTRoleNames, Declared):
     """Base of every role.
 
     Args (positional or keyword): `name`, `profile`, `goal`, `constraints`, `desc` (a full
     system prompt replacing the one built from the others). Keywords: `is_human` (a person at
     the terminal answers instead of the model), `context` (config, budget and provider; a team
-    sets it on `hire`), and any attribute a subclass declares with an annotation.
+    sets it on `hire`), `actions` and `watch` (as `set_actions` and `_watch` take them), and any
+    attribute a subclass declares with an annotation.
     """
 
     name: str = ""
@@ -116,6 +118,8 @@ class Role(Declared):
         desc: str | None = None,
         *,
         context: Context | None = None,
+        actions: Iterable[Action | type[Action]] | None = None,
+        watch: Iterable[type[Action] | Action | str] | None = None,
         **fields: Any,
     ):
         given = {"name": name, "profile": profile, "goal": goal, "constraints": constraints, "desc": desc}
@@ -128,6 +132,10 @@ class Role(Declared):
         self._context = context
         self._llm: LLM | None = None
         self._watch([UserRequirement])
+        if actions is not None:
+            self.set_actions(actions)
+        if watch is not None:
+            self._watch(watch)
 
     # -- names MetaGPT scripts use ----------------------------------------------------------------
 
@@ -136,8 +144,9 @@ class Role(Declared):
         return self.rc
 
     @property
-    def _setting(self) -> str:
-        return f"{self.name}({self.profile})"
+    def _setting(self) -> RoleSetting:
+        """`Alice(SimpleCoder)`, also with `.name`, `.profile`, `.goal`, `.constraints`, `.desc`."""
+        return RoleSetting(self.name, self.profile, self.goal, self.constraints, self.desc)
 
     @property
     def _actions(self) -> list[Action]:
@@ -154,6 +163,11 @@ class Role(Declared):
         if self._context is None:
             self._context = Context()
         return self._context
+
+    @property
+    def has_context(self) -> bool:
+        """Whether the role was given (or has built) a context yet."""
+        return self._context is not None
 
     def set_context(self, context: Context) -> None:
         """Join a team: share its config, budget and provider."""
@@ -243,7 +257,9 @@ class Role(Declared):
 
     @property
     def addresses(self) -> set[str]:
-        """What `send_to` may name to reach this role: its name, profile and class."""
+        """What `send_to` may name to reach this role: its name, profile and class (or `set_addresses`)."""
+        if self._addresses is not None:
+            return set(self._addresses)
         return {self.name, self.profile, any_to_str(self)}
 
     def put_message(self, message: Message) -> None:
@@ -339,14 +355,22 @@ class Role(Declared):
         """Hook run on each document an action returns, before it is saved."""
 
     async def _react(self) -> Message:
-        """Think and act until `_think` says stop or `rc.max_react_loop` actions were taken."""
-        limit = len(self.actions) if self.rc.react_mode == RoleReactMode.BY_ORDER else self.rc.max_react_loop
+        """Think and act until `_think` says stop or `rc.max_react_loop` actions were taken.
+
+        `by_order` takes every action, counting ones an action adds while the role runs.
+        """
         response = Message("No actions taken yet", role=self.profile, cause_by=Action, sent_from=self.name)
-        for _ in range(max(limit, 1)):
+        taken = 0
+        while taken < max(self._react_limit(), 1):
             if not await self._think():
                 break
             response = await self._act()
+            taken += 1
         return response
+
+    def _react_limit(self) -> int:
+        by_order = self.rc.react_mode == RoleReactMode.BY_ORDER
+        return max(len(self.actions), self.rc.max_react_loop) if by_order else self.rc.max_react_loop
 
     async def _plan_and_act(self) -> Message:
         """Plan tasks with the model, run them with `_act_on_task`, re-plan on failure."""

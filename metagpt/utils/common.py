@@ -6,7 +6,12 @@ import re
 
 from metagpt.schema import any_to_str, any_to_str_set
 
-__all__ = ["CodeParser", "any_to_str", "any_to_str_set"]
+__all__ = ["CodeParser", "any_to_name", "any_to_str", "any_to_str_set"]
+
+
+def any_to_name(value: object) -> str:
+    """The bare class name of a class, an instance or a dotted routing key (`WritePRD`)."""
+    return any_to_str(value).rsplit(".", 1)[-1]
 
 
 class CodeParser:

@@ -82,11 +82,3 @@ def test_plain_class_debate_in_a_software_company_is_charged_to_its_budget(tutor
     ]
     (cost,) = lines(done.stdout, "COST")
     assert float(cost) > 0  # actions created inside _act still spend the company's money
-
-
-def test_human_reviewer_without_a_terminal_stops_at_once_with_a_clear_error(tutorial_server, tmp_path):
-    done = run_script("team_declarative.py", tutorial_server, tmp_path, "--add-human", input="LGTM\n")
-
-    assert done.returncode != 0
-    assert "standard input is not a terminal" in done.stderr
-    assert len(tutorial_server.requests) == 2  # coder and tester spoke; the human's turn never hung

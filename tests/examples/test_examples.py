@@ -19,11 +19,17 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
 
-def run_example(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run_example(name: str, *args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
     env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(EXAMPLES / name), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=input,
     )
 
 
@@ -94,12 +100,28 @@ def test_multi_agents_with_a_human_reviewer_at_a_terminal(tmp_path):
     assert "--- SimpleReviewer (SimpleWriteReview)\nTest the empty list too." in text
 
 
-def test_multi_agents_with_a_human_but_no_terminal_fails_at_once(tmp_path):
-    done = run_example("build_customized_multi_agents.py", "add", "--add-human", cwd=tmp_path)
+def test_multi_agents_with_a_human_answering_from_a_pipe_stops_with_one_line_when_it_runs_dry(tmp_path):
+    piped = run_example(
+        "build_customized_multi_agents.py",
+        "add",
+        "--n-round",
+        "3",
+        "--add-human",
+        cwd=tmp_path,
+        input="Test the empty list too.\n",
+    )
+
+    assert piped.returncode == 0, piped.stderr
+    assert "--- SimpleReviewer (SimpleWriteReview)\nTest the empty list too." in piped.stdout
+
+    done = run_example("build_customized_multi_agents.py", "add", "--add-human", cwd=tmp_path, input="")
 
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: Charlie(SimpleReviewer) is played by a human (is_human=True), but standard input")
+    assert (
+        last
+        == "Error: Charlie(SimpleReviewer): standard input closed while waiting for an answer; pipe one line per turn."
+    )
     assert "Traceback" not in done.stderr
 
 

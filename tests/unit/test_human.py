@@ -1,4 +1,4 @@
-"""A human plays a role through the provider interface; without a terminal it never hangs."""
+"""A human plays a role through the provider interface, from a terminal or a pipe; it never hangs."""
 
 from __future__ import annotations
 
@@ -56,13 +56,18 @@ async def test_closed_input_is_a_clear_error(fake_config):
         await llm.aask("anything")
 
 
-async def test_without_a_terminal_it_fails_at_once(fake_config, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("never read\n"))
+async def test_piped_input_answers_like_a_terminal_and_the_role_llm_is_a_human_provider(fake_config, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("LGTM from the pipe\n"))
     role = Role(name="Charlie", profile="Reviewer", is_human=True, context=Context(fake_config))
     role.set_actions([Review])
 
-    with pytest.raises(UserError, match=r"Charlie\(Reviewer\) is played by a human .* not a terminal"):
-        await role.run("def f(): pass")
+    message = await role.run("def f(): pass")
+
+    assert message is not None and message.content == "LGTM from the pipe"
+    assert isinstance(role.llm, HumanProvider)  # as MetaGPT's human roles' llm is
+    assert not isinstance(LLM(Context(fake_config)), HumanProvider)
+    with pytest.raises(UserError, match=r"Charlie\(Reviewer\): standard input closed"):
+        await role.run("def g(): pass")  # the pipe is exhausted: one clear line, no hang
 
 
 SCRIPT = """

@@ -1,0 +1,50 @@
+"""`CONFIG` of MetaGPT 0.1-0.6 (`from metagpt.config import CONFIG`), as a read-only view.
+
+The view loads the default configuration on first use and answers the names scripts read:
+field names (`CONFIG.openai_api_model`), their upper-case keys (`CONFIG.OPENAI_API_MODEL`),
+`CONFIG.get(key, default)` and `CONFIG.workspace_path` (resolved to the workspace folder). It
+holds no budget: each company still has its own. It imports nothing of ours, so
+`metagpt.config` can hand it out without an import cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class LegacyConfig:
+    """A lazy, read-only view of one loaded configuration."""
+
+    def __init__(self, load: Callable[[], Any]):
+        object.__setattr__(self, "_load", load)
+        object.__setattr__(self, "_config", None)
+
+    @property
+    def config(self) -> Any:
+        """The configuration, loaded on first use."""
+        if self._config is None:
+            object.__setattr__(self, "_config", self._load())
+        return self._config
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = getattr(self, key)
+        except AttributeError:
+            return default
+        return default if value is None else value
+
+    def __getattr__(self, key: str) -> Any:
+        config = self.config
+        if key == "workspace_path":
+            return config.resolve_workspace()
+        name = type(config).field_aliases().get(key, key)
+        if name in type(config).model_fields:
+            return getattr(config, name)
+        raise AttributeError(f"CONFIG has no {key!r}; the known keys are the fields of metagpt.config.Config")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(
+            f"CONFIG is read-only here: set {key.upper()} in config/key.yaml or the environment, "
+            "or pass Config(...) to the Team."
+        )
