@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/docstore.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/journal.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
