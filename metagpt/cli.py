@@ -38,7 +38,7 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("logs", "resume")
+SUBCOMMANDS = ("batch", "logs", "resume")
 """First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
@@ -305,5 +305,9 @@ def main() -> None:
         from metagpt.cli_logs import logs_main
 
         logs_main(args[1:], prog)
+    elif args and args[0] == "batch":
+        from metagpt.cli_batch import batch_main
+
+        batch_main(args[1:], prog)
     else:
         app(args, prog_name=prog)
