@@ -49,18 +49,18 @@ STOP_GRACE = 30.0
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Iterator[bool]:
-    """Connect to Ray for the batch; yields whether we started the cluster ourselves.
+def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Iterator[Path | None]:
+    """Connect to Ray for the batch; yields the folder of the cluster we started, else None.
 
     An already initialized Ray (a test's cluster, the user's own `ray.init`) is used as it is.
     """
     if ray.is_initialized():
-        yield False
+        yield None
         return
     if address:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
         try:
-            yield False
+            yield None
         finally:
             ray.shutdown()  # disconnects this driver; the cluster keeps running
         return
@@ -81,7 +81,7 @@ def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Ite
             log_to_driver=False,
             configure_logging=False,
         )
-        yield True
+        yield folder
     finally:
         ray.shutdown()
         for name, value in saved.items():
@@ -174,6 +174,8 @@ class CompanyWorker:
             return result, None
         data = pack(project)
         shutil.rmtree(project, ignore_errors=True)  # our scratch copy; the driver keeps the project
+        with contextlib.suppress(OSError):
+            root.rmdir()  # once the batch's last company on this node is done
         return result, data
 
     async def stop(self) -> None:
@@ -195,6 +197,8 @@ class RayBackend:
         self.on_launch: Callable[[Idea, Any], None] | None = None
         """Told each company actor as it starts (tests use it to kill one)."""
         self.startup_seconds = 0.0
+        self.session_folder: Path | None = None
+        """The folder of the local cluster we started (None when we joined one)."""
 
     async def run(
         self,
@@ -209,7 +213,7 @@ class RayBackend:
         started = time.monotonic()
         try:
             session = ray_session(options.address, options.temp_dir, workers)
-            session.__enter__()
+            self.session_folder = session.__enter__()
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"Cannot start or join Ray ({exc}); check --address, or run without it.") from None
         try:
