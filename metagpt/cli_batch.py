@@ -29,9 +29,13 @@ def _echo(text: str) -> None:
 
 @batch_app.command()
 def batch(
-    ideas_file: Annotated[Path, typer.Argument(help="One idea per line, or JSON lines with idea, project_name, investment.")],
+    ideas_file: Annotated[
+        Path, typer.Argument(help="One idea per line, or JSON lines with idea, project_name, investment.")
+    ],
     workers: Annotated[int, typer.Option(help="Companies running at once.", min=1)] = 2,
-    backend: Annotated[str, typer.Option(help="asyncio (this process) or ray (pip install 'metagpt[ray]').")] = "asyncio",
+    backend: Annotated[
+        str, typer.Option(help="asyncio (this process) or ray (pip install 'metagpt[ray]').")
+    ] = "asyncio",
     address: Annotated[str | None, typer.Option(help="Ray cluster to join: auto or ray://host:10001.")] = None,
     investment: Annotated[float, typer.Option(help="Budget per company in dollars.")] = 3.0,
     investment_total: Annotated[

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, LedgerState, new_ticket, refusal, to_micros
@@ -44,6 +44,8 @@ from metagpt.exceptions import BudgetLedgerUnavailable, UserError
 RESOURCE = "metagpt_company"
 """The custom resource limiting companies per node (`ray start --resources='{"metagpt_company": 4}'`)."""
 AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+UNAVAILABLE_RETRIES = 20
+"""Times a company's call is sent again to an actor Ray reports as restarting or unreachable."""
 STOP_GRACE = 30.0
 """Seconds stopped companies get to end and send their files back after Ctrl-C."""
 
@@ -232,6 +234,7 @@ class _Driver:
         self.options: BatchOptions = backend.options
         self.results: list[CompanyResult | None] = [None] * len(self.ideas)
         self.restarts = [0] * len(self.ideas)
+        self.unavailable = [0] * len(self.ideas)
         self.pending: dict[Any, tuple[int, Any]] = {}
         self.batch_id = new_ticket()[:12]
 
@@ -288,6 +291,13 @@ class _Driver:
         idea = self.ideas[index]
         try:
             result, data = ray.get(ref)
+        except ActorUnavailableError:  # restarting, or briefly unreachable: the same life, asked again
+            self.unavailable[index] += 1
+            if self.unavailable[index] <= UNAVAILABLE_RETRIES:
+                time.sleep(0.1 * self.unavailable[index])
+                self._submit(index, actor)
+                return False
+            result, data = self._failed(idea, "its worker stayed unreachable")
         except RayActorError as exc:
             self.restarts[index] += 1
             if self.restarts[index] <= self.options.max_restarts:
@@ -299,7 +309,7 @@ class _Driver:
         if data is not None:
             unpack(data, self.workspace, idea.project_name)
         result.project = str(self.workspace / idea.project_name)
-        result.restarts = self.restarts[index]
+        result.restarts = self.restarts[index] + self.unavailable[index]
         ray.kill(actor)
         self.results[index] = result
         self.on_result(result)

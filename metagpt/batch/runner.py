@@ -68,6 +68,7 @@ class CompanyResult:
     node: str = ""
     """Where it ran (the Ray node id; empty in this process)."""
     restarts: int = 0
+    """Times it was sent again after its worker died or became unreachable (it then resumed)."""
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -35,7 +35,9 @@ def cli(server: OpenAIServer, cwd: Path, *args: str) -> subprocess.CompletedProc
 
 def test_cli_runs_six_ideas_two_at_a_time_and_resume_skips_the_finished(allow_model_requests, tmp_path):
     ideas = tmp_path / "ideas.txt"
-    ideas.write_text("# six companies\n" + "\n".join(IDEAS[:5]) + "\n" + json.dumps({"idea": IDEAS[5], "project_name": "ttt"}))
+    ideas.write_text(
+        "# six companies\n" + "\n".join(IDEAS[:5]) + "\n" + json.dumps({"idea": IDEAS[5], "project_name": "ttt"})
+    )
     with OpenAIServer() as server:
         run = cli(server, tmp_path, str(ideas), "--workers", "2", "--json", "--workspace", "out")
         assert run.returncode == 0, run.stderr[-3000:]
@@ -75,7 +77,9 @@ async def test_a_total_covering_half_the_work_is_never_exceeded_and_resume_compl
     assert any(kept_files(Path(r.project)) for r in stopped)  # files kept, like a budget stop of one company
     assert sum(r.cost for r in half) == pytest.approx(spent)
 
-    rest = await run_batch(IDEAS, workers=2, config=config, workspace=tmp_path / "half", resume=True, investment_total=whole)
+    rest = await run_batch(
+        IDEAS, workers=2, config=config, workspace=tmp_path / "half", resume=True, investment_total=whole
+    )
     statuses = Counter(r.status for r in rest)
     assert statuses["budget"] == 0 and statuses["skipped"] == Counter(r.status for r in half)["done"]
     assert answered(openai_server) == calls  # the resumed companies paid no finished call again

@@ -56,7 +56,9 @@ async def race(budget, dollars: float) -> int:
     return sum(await asyncio.gather(*(company() for _ in range(COMPANIES))))
 
 
-@pytest.mark.parametrize(("total", "each", "fits"), [(0.3, 0.1, 3), (1.5, 0.01, 50), (0.07, 0.01, 7), (0.0025, 0.0001, 25)])
+@pytest.mark.parametrize(
+    ("total", "each", "fits"), [(0.3, 0.1, 3), (1.5, 0.01, 50), (0.07, 0.01, 7), (0.0025, 0.0001, 25)]
+)
 async def test_fifty_companies_at_once_get_exactly_what_fits(total, each, fits):
     ledger = Ledger(total)
     assert await race(LocalBudget(ledger), each) == fits
