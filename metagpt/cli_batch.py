@@ -174,7 +174,10 @@ def table(results) -> str:
         for result in results
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     total = sum(result.cost for result in results)
     lines.append(f"Total: ${total:.4f} over {len(results)} companies")
     if results.ledger is not None:

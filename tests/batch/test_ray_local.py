@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("ray")
 
-from metagpt.batch import BatchOptions, run_batch  # noqa: E402
-from metagpt.batch.ray_backend import RayBackend  # noqa: E402
-from tests.batch.conftest import IDEAS, digests, loopback_config  # noqa: E402
+from metagpt.batch import BatchOptions, run_batch
+from metagpt.batch.ray_backend import RayBackend
+from tests.batch.conftest import IDEAS, digests, loopback_config
 
 
 def processes_mentioning(text: str) -> list[str]:
