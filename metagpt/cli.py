@@ -1,7 +1,8 @@
 """The `metagpt` command (also `python startup.py`): run a software company on one idea.
 
 `metagpt "an idea"` runs a company; `metagpt resume DIR` (or `--recover-path DIR`) continues
-an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`).
+an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`);
+`metagpt batch IDEAS_FILE` runs one company per idea, several at once (see `cli_batch`).
 
 Every way a run can end prints a last line that says what happened and, once the project
 folder exists, where the files written so far are; the exit code tells the cause: 0 done,

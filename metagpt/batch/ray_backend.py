@@ -7,10 +7,11 @@ The only module that imports `ray` (`pip install "metagpt[ray]"`).
   its files under a folder we choose (`temp_dir`, default a new temporary folder), without the
   dashboard; its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing is
   written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
-* Companies: one async actor each, I/O-bound (no CPU reserved), needing one unit of the custom
-  resource `metagpt_company` where the cluster defines it (a node offering N runs at most N
-  companies). At most `workers` actors live at once; results are collected as they finish
-  (`ray.wait`). An actor that dies is restarted by Ray and resumes from the project's journal;
+* Companies: each runs in an async actor, one company at a time, I/O-bound (no CPU reserved),
+  needing one unit of the custom resource `metagpt_company` where the cluster defines it (a node
+  offering N runs at most N companies). At most `workers` actors live at once, and an actor whose
+  company ended takes the next one (a new process costs seconds); results are collected as they
+  finish (`ray.wait`). An actor that dies is restarted by Ray and resumes from the project's journal;
   after `max_restarts` deaths the company is reported as failed and the others go on.
 * Files: without a shared workspace, a company works in a scratch folder of its node and sends
   its project back packed; the driver merges it into its workspace. With `shared_workspace`,
@@ -257,8 +258,16 @@ class _Driver:
             while self.pending:
                 ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
                 for ref in ready:
-                    if self._collect(ref) and queue:
-                        self._launch(queue.pop(0))
+                    done, actor = self._collect(ref)
+                    if not done:
+                        continue
+                    if queue and actor is not None:
+                        self._submit(queue.pop(0), actor)  # a live actor takes the next company
+                    else:
+                        if actor is not None:
+                            ray.kill(actor)
+                        if queue:
+                            self._launch(queue.pop(0))
         except asyncio.CancelledError:
             await self._stop_all()
             raise
@@ -285,24 +294,27 @@ class _Driver:
         )
         self.pending[ref] = (index, actor)
 
-    def _collect(self, ref: Any) -> bool:
-        """Take one finished call; returns True when its company is done (else it was resubmitted)."""
+    def _collect(self, ref: Any) -> tuple[bool, Any]:
+        """Take one finished call: (whether its company is done, else it was resubmitted; the actor
+        when it can take another company, None when it was killed)."""
         index, actor = self.pending.pop(ref)
         idea = self.ideas[index]
+        broken = True  # unless the actor answered: then it can take another company
         try:
             result, data = ray.get(ref)
+            broken = False
         except ActorUnavailableError:  # restarting, or briefly unreachable: the same life, asked again
             self.unavailable[index] += 1
             if self.unavailable[index] <= UNAVAILABLE_RETRIES:
                 time.sleep(0.1 * self.unavailable[index])
                 self._submit(index, actor)
-                return False
+                return False, actor
             result, data = self._failed(idea, "its worker stayed unreachable")
         except RayActorError as exc:
             self.restarts[index] += 1
             if self.restarts[index] <= self.options.max_restarts:
                 self._submit(index, actor)  # Ray restarts the actor; the company resumes from its journal
-                return False
+                return False, actor
             result, data = self._failed(idea, f"its worker died {self.restarts[index]} times ({type(exc).__name__})")
         except RayError as exc:
             result, data = self._failed(idea, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
@@ -310,10 +322,11 @@ class _Driver:
             unpack(data, self.workspace, idea.project_name)
         result.project = str(self.workspace / idea.project_name)
         result.restarts = self.restarts[index] + self.unavailable[index]
-        ray.kill(actor)
+        if broken:
+            ray.kill(actor)
         self.results[index] = result
         self.on_result(result)
-        return True
+        return True, None if broken else actor
 
     @staticmethod
     def _failed(idea: Idea, error: str) -> tuple[CompanyResult, None]:
@@ -329,6 +342,8 @@ class _Driver:
             for ref in ready:
                 self.restarts[self.pending[ref][0]] = self.options.max_restarts  # no restart now
                 with contextlib.suppress(Exception):
-                    self._collect(ref)
+                    _, actor = self._collect(ref)
+                    if actor is not None:
+                        ray.kill(actor)
         for _, actor in self.pending.values():
             ray.kill(actor)
