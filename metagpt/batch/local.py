@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from metagpt.batch.company import CompanyResult, CompanySettings, run_company
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, LocalBudget
-from metagpt.batch.runner import CompanyResult, CompanySettings, run_company
 
 
 class AsyncioBackend:

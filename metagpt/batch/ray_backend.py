@@ -36,9 +36,9 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
+from metagpt.batch.company import FAILED, INTERRUPTED, BatchOptions, CompanyResult, CompanySettings, run_company
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, LedgerState, new_ticket, refusal, to_micros
-from metagpt.batch.runner import FAILED, INTERRUPTED, BatchOptions, CompanyResult, CompanySettings, run_company
 from metagpt.batch.transfer import pack, unpack
 from metagpt.exceptions import BudgetLedgerUnavailable, UserError
 
