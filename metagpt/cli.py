@@ -1,7 +1,8 @@
 """The `metagpt` command (also `python startup.py`): run a software company on one idea.
 
 `metagpt "an idea"` runs a company; `metagpt resume DIR` (or `--recover-path DIR`) continues
-an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`).
+an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`);
+`metagpt batch IDEAS_FILE` runs one company per idea, several at once (see `cli_batch`).
 
 Every way a run can end prints a last line that says what happened and, once the project
 folder exists, where the files written so far are; the exit code tells the cause: 0 done,
@@ -38,7 +39,7 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("logs", "resume")
+SUBCOMMANDS = ("batch", "logs", "resume")
 """First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
@@ -305,5 +306,9 @@ def main() -> None:
         from metagpt.cli_logs import logs_main
 
         logs_main(args[1:], prog)
+    elif args and args[0] == "batch":
+        from metagpt.cli_batch import batch_main
+
+        batch_main(args[1:], prog)
     else:
         app(args, prog_name=prog)

@@ -11,12 +11,18 @@ reservation when it may have been billed without an answer we could read (time-o
 answer, cancelled in flight); so the total never exceeds the investment.
 
 A resumed run starts from what the journal says earlier runs spent (`restore`).
+
+Several companies can also share one total budget (`metagpt batch --investment-total`): give
+each company's `CostManager` the same `ledger` (a `SharedBudget`). `areserve` then holds each
+attempt's worst case in the ledger too, after the company's own check, and `settle` commits
+the real cost there (or releases the hold). Without a ledger nothing changes.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Protocol
 
 from loguru import logger
 from pydantic import BaseModel
@@ -79,6 +85,37 @@ def parse_money(amount: float | str, what: str = "Investment") -> float:
     return value
 
 
+class SharedBudget(Protocol):
+    """A budget shared by several companies (see `metagpt.batch.ledger`), in dollars.
+
+    `reserve` must not block the event loop; `commit` and `release` are fire-and-forget, and a
+    shared budget that cannot answer refuses (raises `NoMoneyException`) rather than guess.
+    """
+
+    async def reserve(self, dollars: float) -> str:
+        """Hold `dollars`; returns the hold's ticket. Raises `NoMoneyException` when it does not fit."""
+        ...
+
+    def commit(self, ticket: str, dollars: float) -> None:
+        """Replace the hold `ticket` by what the call really cost."""
+        ...
+
+    def release(self, ticket: str) -> None:
+        """Drop the hold `ticket`: the call cost nothing."""
+        ...
+
+
+class Reservation(float):
+    """A reservation's dollars, carrying the shared budget's ticket for its hold."""
+
+    ticket: str
+
+    def __new__(cls, dollars: float, ticket: str) -> Reservation:
+        reservation = super().__new__(cls, dollars)
+        reservation.ticket = ticket
+        return reservation
+
+
 class CostRecord(BaseModel):
     """Accumulated usage of one role or one model."""
 
@@ -107,6 +144,8 @@ class CostManager:
         self._reserved = 0.0
         self.before = CostRecord()
         """What earlier runs of a resumed project spent (included in `total`)."""
+        self.ledger: SharedBudget | None = None
+        """A budget shared with other companies, consulted by `areserve` and `settle`."""
 
     @property
     def max_budget(self) -> float:
@@ -164,6 +203,21 @@ class CostManager:
         self._reserved += estimate
         return estimate
 
+    async def areserve(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:
+        """`reserve`, then hold the same worst case in the shared `ledger`, if there is one.
+
+        Raises `NoMoneyException` when either budget cannot hold it (the local hold is undone).
+        """
+        estimate = self.reserve(model, prompt_tokens, max_tokens, priced)
+        if self.ledger is None or estimate <= 0:
+            return estimate
+        try:
+            ticket = await self.ledger.reserve(estimate)
+        except BaseException:
+            self._reserved = max(0.0, self._reserved - estimate)
+            raise
+        return Reservation(estimate, ticket)
+
     def settle(
         self,
         reservation: float,
@@ -180,11 +234,19 @@ class CostManager:
         """
         self._reserved = max(0.0, self._reserved - reservation)
         if usage is None:
-            if not billed_unread or reservation <= 0:
-                return 0.0
-            usage, cost = Usage(), reservation
+            cost = float(reservation) if billed_unread and reservation > 0 else 0.0
         else:
             cost = self.cost_of(model, usage, priced)
+        ticket = getattr(reservation, "ticket", None)
+        if ticket is not None and self.ledger is not None:
+            if cost > 0:
+                self.ledger.commit(ticket, cost)
+            else:
+                self.ledger.release(ticket)
+        if usage is None:
+            if cost <= 0:
+                return 0.0
+            usage = Usage()
         self.total.add(usage, cost)
         self.by_role[role or "unknown"].add(usage, cost)
         self.by_model[model].add(usage, cost)

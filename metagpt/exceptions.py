@@ -106,6 +106,25 @@ class NoMoneyException(MetaGPTError):
         )
 
 
+class TotalBudgetExhausted(NoMoneyException):
+    """The total budget shared by a batch of companies cannot hold the next call."""
+
+    def __init__(self, spent: float, investment: float, estimate: float):
+        super().__init__(spent, investment, estimate)
+        self.args = (
+            f"Total budget exhausted: the batch spent or holds ${spent:.4f} of ${investment:.4f}; the next call "
+            f"could cost up to ${estimate:.4f}. Raise --investment-total and rerun with --resume.",
+        )
+
+
+class BudgetLedgerUnavailable(NoMoneyException):
+    """The shared budget could not be asked (its process died or restarted): spending is refused."""
+
+    def __init__(self, reason: str, estimate: float = 0.0):
+        super().__init__(0.0, 0.0, estimate)
+        self.args = (f"The shared budget is unavailable ({reason}); no call is sent without it. Rerun with --resume.",)
+
+
 class HumanStopped(MetaGPTError):
     """The person playing a role (`is_human=True`) asked to stop."""
 

@@ -254,7 +254,7 @@ class LLM:
     ) -> ModelResponse:
         """One attempt: reserve, journal `started`, send, charge, journal how it ended."""
         role, model, costs = self.role, provider.model, self.cost_manager
-        reserved = costs.reserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
+        reserved = await costs.areserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
         price = costs.price(model, provider.priced)
         prices = (price.prompt, price.completion)
         row = recorder.begin(attempt, reserved) if recorder is not None else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import metagpt.provider
@@ -30,3 +32,13 @@ def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fake_config(tmp_path) -> Config:
     return Config(api_type="fake", workspace_path=tmp_path / "workspace")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `slow` run only with RUN_SLOW=1."""
+    if os.environ.get("RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set RUN_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,143 @@
+"""The Ray backend on a simulated two-node cluster: placement, shared budget, a killed company.
+
+One cluster serves the whole module (starting one takes seconds on a small machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from metagpt.batch import BatchOptions, run_batch  # noqa: E402
+from metagpt.batch.ledger import Ledger, to_micros  # noqa: E402
+from metagpt.batch.ray_backend import RESOURCE, RayBudget, _reload_auth  # noqa: E402
+from metagpt.exceptions import NoMoneyException  # noqa: E402
+from tests.batch.conftest import IDEAS, bill, digests, kept_files, loopback_config  # noqa: E402
+from tests.e2e.openai_server import OpenAIServer, realistic_reply  # noqa: E402
+from tests.e2e.test_resume import tree_digest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "XDG_CACHE_HOME")}
+    os.environ.update(
+        HOME=str(home),
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=secrets.token_hex(16),
+        XDG_CACHE_HOME=str(tmp_path_factory.mktemp("cache")),
+    )
+    _reload_auth()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {RESOURCE: 2}})
+    cluster.add_node(num_cpus=1, resources={RESOURCE: 2})
+    ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reload_auth()
+        assert list(home.iterdir()) == []
+
+
+async def test_companies_run_on_both_nodes_and_end_in_the_drivers_workspace(cluster, openai_server, tmp_path):
+    config = loopback_config(openai_server.base_url)
+    ideas = IDEAS[:4]
+    local = await run_batch(ideas, workers=4, config=config, workspace=tmp_path / "asyncio")
+    whole = bill(openai_server.usages)
+    openai_server.requests.clear()
+
+    results = await run_batch(ideas, workers=4, backend="ray", config=config, workspace=tmp_path / "ray")
+    assert [r.status for r in results] == ["done"] * 4
+    assert len({r.node for r in results}) == 2  # two companies per node at most: both nodes worked
+    assert digests(tmp_path / "ray") == digests(tmp_path / "asyncio")
+    assert sum(r.cost for r in results) == pytest.approx(sum(r.cost for r in local))
+    openai_server.requests.clear()
+
+    total = whole / 2
+    half = await run_batch(
+        ideas, workers=4, backend="ray", config=config, workspace=tmp_path / "half", investment_total=total
+    )
+    spent = bill(openai_server.usages)
+    assert spent <= total and half.ledger is not None and spent <= half.ledger.spent_dollars <= total
+    stopped = [r for r in half if r.status == "budget"]
+    assert stopped and all(r.exit_code == 3 for r in stopped)
+    assert all(kept_files(Path(r.project)) for r in stopped)
+
+
+async def test_a_killed_company_resumes_from_its_journal_without_paying_a_finished_call_again(
+    cluster, allow_model_requests, tmp_path
+):
+    idea = IDEAS[0]
+    with OpenAIServer() as server:
+        await run_batch([idea], workers=1, config=loopback_config(server.base_url), workspace=tmp_path / "whole")
+        baseline = len(server.requests)
+    [uninterrupted] = (tmp_path / "whole").iterdir()
+
+    actors = []
+    killed = []
+
+    def handler(body):
+        if len(server.requests) == 5 and not killed:  # the 5th request: kill its company mid-call
+            killed.append(time.monotonic())
+            ray.kill(actors[0], no_restart=False)
+            time.sleep(1.0)  # this answer is never read
+        return realistic_reply(body)
+
+    from metagpt.batch.ray_backend import RayBackend
+
+    backend = RayBackend(BatchOptions(max_restarts=2))
+    backend.on_launch = lambda _, actor: actors.append(actor)
+    with OpenAIServer(handler) as server:
+        [result] = await run_batch(
+            [idea], workers=1, backend=backend, config=loopback_config(server.base_url), workspace=tmp_path / "killed"
+        )
+        assert killed and result.status == "done" and result.restarts >= 1
+        assert len(server.requests) == baseline + 1  # only the call cut by the kill was sent twice
+        assert server.requests[4].body == server.requests[5].body
+    assert tree_digest(Path(result.project)) == tree_digest(uninterrupted)
+
+
+@ray.remote(num_cpus=0)
+class Companies:
+    """Many companies on one node, all holding their next call at once."""
+
+    async def reserve_all(self, actor, epoch: str, n: int, dollars: float) -> int:
+        budget = RayBudget(actor, epoch)
+
+        async def one() -> bool:
+            try:
+                await budget.reserve(dollars)
+            except NoMoneyException:
+                return False
+            return True
+
+        return sum(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def test_fifty_companies_on_two_nodes_reserving_at_once_get_exactly_what_fits(cluster):
+    ledger = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(0.3)
+    epoch = ray.get(ledger.state.remote()).epoch
+    nodes = [Companies.options(resources={RESOURCE: 1}, scheduling_strategy="SPREAD").remote() for _ in range(2)]
+    granted = ray.get([node.reserve_all.remote(ledger, epoch, 25, 0.1) for node in nodes])
+    state = ray.get(ledger.state.remote())
+    assert sum(granted) == 3 and (state.granted, state.refused, state.held) == (3, 47, to_micros(0.3))
+    ray.kill(ledger)  # an unreachable ledger refuses, never guesses
+    time.sleep(0.5)
+    assert ray.get(nodes[0].reserve_all.remote(ledger, epoch, 2, 0.0001)) == 0
+    for node in nodes:
+        ray.kill(node)
