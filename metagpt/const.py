@@ -42,6 +42,7 @@ USER_REQUIREMENT_ROUTE = "metagpt.actions.add_requirement.UserRequirement"
 A constant, so `schema` needs no import of the action classes above it; a test checks that it
 equals `any_to_str(UserRequirement)`."""
 
+
 def _root() -> Path:
     return Path(os.environ.get("METAGPT_ROOT") or Path.cwd())
 
