@@ -38,7 +38,7 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("logs", "resume")
+SUBCOMMANDS = ("logs", "resume", "interpret")
 """First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
@@ -305,5 +305,9 @@ def main() -> None:
         from metagpt.cli_logs import logs_main
 
         logs_main(args[1:], prog)
+    elif args and args[0] == "interpret":
+        from metagpt.cli_interpret import interpret_main
+
+        interpret_main(args[1:], prog)
     else:
         app(args, prog_name=prog)

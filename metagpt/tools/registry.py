@@ -50,7 +50,9 @@ class Tool:
 
     @property
     def words(self) -> list[str]:
-        return tokenize(" ".join([self.name.replace("_", " "), *self.tags, self.description, *self.parameters.values()]))
+        return tokenize(
+            " ".join([self.name.replace("_", " "), *self.tags, self.description, *self.parameters.values()])
+        )
 
 
 def tokenize(text: str) -> list[str]:
@@ -130,7 +132,7 @@ class ToolRegistry:
         if not tools:
             return []
         scores = bm25_scores([t.words for t in tools], tokenize(query))
-        ranked = sorted(zip(scores, range(len(tools))), key=lambda p: (-p[0], p[1]))
+        ranked = sorted(zip(scores, range(len(tools)), strict=True), key=lambda p: (-p[0], p[1]))
         return [tools[i] for score, i in ranked[:k] if score > 0]
 
 

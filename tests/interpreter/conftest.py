@@ -28,7 +28,11 @@ def workspace() -> Iterator[Path]:
 def plan(*tasks: tuple[str, list[str], str]) -> str:
     """A plan answer: (id, dependencies, instruction) per task."""
     return json.dumps(
-        {"tasks": [{"task_id": i, "dependent_task_ids": d, "instruction": s, "task_type": "other"} for i, d, s in tasks]}
+        {
+            "tasks": [
+                {"task_id": i, "dependent_task_ids": d, "instruction": s, "task_type": "other"} for i, d, s in tasks
+            ]
+        }
     )
 
 

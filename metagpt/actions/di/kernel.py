@@ -18,9 +18,9 @@ import contextlib
 import secrets
 import shutil
 import sys
-from queue import Empty
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from loguru import logger
@@ -238,7 +238,9 @@ class SandboxedKernel:
                     output["execution_count"] = content.get("execution_count")
                 result.outputs.append(output)
             elif kind == "error":
-                result.outputs.append({"output_type": "error", **{k: content[k] for k in ("ename", "evalue", "traceback")}})
+                result.outputs.append(
+                    {"output_type": "error", **{k: content[k] for k in ("ename", "evalue", "traceback")}}
+                )
                 result.error = f"{content['ename']}: {content['evalue']}"
                 result.traceback = _strip_ansi("\n".join(content.get("traceback", [])))
         if result.timed_out:

@@ -34,7 +34,16 @@ def interpreter_markdown(goal: str, outcome: Outcome, isolated: bool) -> str:
         lines.append(f"| {r.task.task_id} | {r.task.task_type} | {needs} | {r.status} | {r.attempts} | {text} |")
     for r in outcome.records:
         if r.code:
-            lines += ["", f"## Task {r.task.task_id}", "", _fence(r.code, "python"), "", "Output:", "", _fence(r.output)]
+            lines += [
+                "",
+                f"## Task {r.task.task_id}",
+                "",
+                _fence(r.code, "python"),
+                "",
+                "Output:",
+                "",
+                _fence(r.output),
+            ]
     lines += ["", "## Answer", "", _fence(outcome.answer)]
     lines += [f"- {note}" for note in outcome.notes]
     return "\n".join(lines) + "\n"

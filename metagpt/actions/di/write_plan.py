@@ -109,7 +109,9 @@ def ordered(plan: InterpreterPlan) -> list[PlanTask]:
     return order
 
 
-async def write_plan(llm: LLM, system: str, goal: str, progress: str, max_tasks: int, known: set[str]) -> InterpreterPlan:
+async def write_plan(
+    llm: LLM, system: str, goal: str, progress: str, max_tasks: int, known: set[str]
+) -> InterpreterPlan:
     """Ask for a plan; a plan with bad ids or dependencies goes back once with its problems.
 
     Raises:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from metagpt.actions.di.execute_nb_code import ExecuteNbCode
 from metagpt.actions.di.kernel import KERNEL_DIR, SandboxedKernel
-from metagpt.actions.di.write_plan import InterpreterPlan, PlanTask, ordered, write_plan
+from metagpt.actions.di.write_plan import PlanTask, ordered, write_plan
 from metagpt.exceptions import ModelBehaviorError, NoMoneyException
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.roles.role import Role, RoleReactMode
@@ -95,7 +95,7 @@ class DataInterpreter(Role):
     name: str = "David"
     profile: str = "DataInterpreter"
     goal: str = "Carry out the user's instruction with code, step by step."
-    tools: list[str] = []
+    tools: list[str] = []  # noqa: RUF012  (Declared copies list defaults per instance)
     store: Any = None
     max_tasks: int = 5
     use_reflection: bool = True

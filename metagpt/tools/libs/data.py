@@ -66,7 +66,7 @@ def read_excel_rows(path: str, sheet: str | None = None, limit: int = 1000) -> l
     header = [str(h) for h in next(rows, ())]
     out = []
     for values in rows:
-        out.append(dict(zip(header, values)))
+        out.append(dict(zip(header, values, strict=False)))
         if len(out) >= min(int(limit), MAX_ROWS):
             break
     return out
