@@ -126,14 +126,18 @@ class ToolRegistry:
     def recommend(self, query: str, k: int = 3, among: list[Tool] | None = None) -> list[Tool]:
         """The `k` tools whose name, tags and description best match `query` (BM25), best first.
 
-        Tools that share no word with the query are not recommended.
+        Tools that share no word with the query are not recommended. (In a corpus of two, BM25's
+        idf of a word in one document is 0, so sharing a word is the test, the score the order.)
         """
         tools = among if among is not None else list(self.tools.values())
         if not tools:
             return []
-        scores = bm25_scores([t.words for t in tools], tokenize(query))
+        words = tokenize(query)
+        corpus = [t.words for t in tools]
+        scores = bm25_scores(corpus, words)
         ranked = sorted(zip(scores, range(len(tools)), strict=True), key=lambda p: (-p[0], p[1]))
-        return [tools[i] for score, i in ranked[:k] if score > 0]
+        wanted = set(words)
+        return [tools[i] for _, i in ranked if wanted.intersection(corpus[i])][:k]
 
 
 def bm25_scores(corpus: list[list[str]], query: list[str]) -> list[float]:
