@@ -92,7 +92,22 @@ def make_tool(obj: Callable[..., Any], tags: list[str] | None = None, name: str 
     signature = inspect.signature(target)
     if inspect.isclass(obj):
         signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    signature = signature.replace(
+        parameters=[p.replace(annotation=_bare(p.annotation)) for p in signature.parameters.values()],
+        return_annotation=_bare(signature.return_annotation),
+    )
     return Tool(name or obj.__name__, obj, summary, str(signature), tuple(tags or ()), params)
+
+
+class _Bare(str):
+    """An annotation written as a string (postponed evaluation), shown without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _bare(annotation: Any) -> Any:
+    return _Bare(annotation) if isinstance(annotation, str) else annotation
 
 
 class ToolRegistry:

@@ -75,7 +75,9 @@ async def test_forecast_and_catalogue_answer_cites_the_page(workspace, weather_a
     provider.assert_complete()
     assert di.outcome.stop_reason is StopReason.DONE
     assert Weather.requests == ["Lisbon"]
-    assert message.content == "Lisbon: sunny, UV 9, 31 C. Suggested: Daily Shield Sunscreen SPF 50 (example.pdf, page 6)."
+    assert (
+        message.content == "Lisbon: sunny, UV 9, 31 C. Suggested: Daily Shield Sunscreen SPF 50 (example.pdf, page 6)."
+    )
     # the prompts described the tools BM25 picked for each task
     assert "call_json_api(" in provider.calls[1].messages[-1]["content"]
     assert "search_knowledge_base(" in provider.calls[2].messages[-1]["content"]

@@ -40,7 +40,11 @@ class PlanTask(BaseModel):
     dependent_task_ids: list[str] = Field(
         default_factory=list, description="Ids of the tasks whose results this one needs.", examples=[[]]
     )
-    instruction: str = Field(description="What this task's code must do, precisely.", min_length=1)
+    instruction: str = Field(
+        description="What this task's code must do, precisely.",
+        min_length=1,
+        examples=["Load the data and print a summary."],
+    )
     task_type: TaskType = Field(description="The kind of work.", examples=["other"])
 
 
