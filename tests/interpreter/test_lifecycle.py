@@ -14,6 +14,7 @@ from metagpt.roles import DataInterpreter
 from tests.interpreter.conftest import code, make_context, plan
 
 ROOT = Path(__file__).resolve().parents[2]
+CLI = "from metagpt.cli import main; main()"
 
 
 def kernels() -> list[int]:
@@ -75,7 +76,7 @@ async def test_cancelling_mid_cell_shuts_the_kernel_down(workspace):
 def test_the_cli_runs_and_exits_zero_with_the_fake_model(workspace):
     env = {**os.environ, "API_TYPE": "fake", "WORKSPACE_PATH": str(workspace), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", "from metagpt.cli import main; main()", "interpret", "say hello", "--project-name", "hi"],
+        [sys.executable, "-c", CLI, "interpret", "say hello", "--project-name", "hi"],
         capture_output=True, text=True, env=env, timeout=120, cwd=workspace,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -87,7 +88,7 @@ def test_the_cli_runs_and_exits_zero_with_the_fake_model(workspace):
 def test_the_cli_refuses_a_missing_data_file(workspace):
     env = {**os.environ, "API_TYPE": "fake", "WORKSPACE_PATH": str(workspace), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", "from metagpt.cli import main; main()", "interpret", "x", "--data", "nope.csv"],
+        [sys.executable, "-c", CLI, "interpret", "x", "--data", "nope.csv"],
         capture_output=True, text=True, env=env, timeout=60, cwd=workspace,
     )  # fmt: skip
     assert result.returncode == 2

@@ -6,6 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,9 +21,9 @@ EXAMPLE_PDF = Path(__file__).resolve().parents[2] / "data" / "example.pdf"
 
 
 class Weather(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         city = parse_qs(parts.query).get("city", [""])[0]
         Weather.requests.append(city)
