@@ -122,7 +122,7 @@ class DataInterpreter(Role):
         if self.project is None:
             from metagpt.project_repo import ProjectRepo
 
-            self.context.project = ProjectRepo(self.context.config.resolve_workspace(), goal[:60] or "interpreter")
+            self.context.project = ProjectRepo(self.context.config.resolve_workspace(), goal[:30] or "interpreter")
         return self.project.path
 
     async def _plan_and_act(self) -> Message:
