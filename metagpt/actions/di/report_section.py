@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from metagpt.roles.di.data_interpreter import Outcome
+from typing import Any
 
 
 def _fence(text: str, language: str = "") -> str:
@@ -13,8 +10,11 @@ def _fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
-def interpreter_markdown(goal: str, outcome: Outcome, isolated: bool) -> str:
-    """Markdown the report renders: the instruction, the plan table, each task's cell and output."""
+def interpreter_markdown(goal: str, outcome: Any, isolated: bool) -> str:
+    """Markdown the report renders: the instruction, the plan table, each task's cell and output.
+
+    `outcome` is the interpreter's `Outcome` (not imported: the role imports this module).
+    """
     lines = [
         "# Interpreter",
         "",
