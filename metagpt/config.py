@@ -117,14 +117,14 @@ class Config(BaseModel):
     sandbox_network: bool = Field(False, alias="SANDBOX_NETWORK")
     """Let isolated generated code use the network (off: it cannot reach the internet or this machine's
     services)."""
-    cell_timeout: float = Field(120.0, alias="CELL_TIMEOUT", gt=0)
+    cell_timeout: float = Field(120.0, alias="CELL_TIMEOUT", gt=0, le=DAY)
     """Seconds one interpreter cell may run before it is interrupted (and the kernel restarted if it
     does not stop)."""
     allow_pip: bool = Field(False, alias="ALLOW_PIP")
     """Let the interpreter's generated code run `pip install` (refused by default)."""
-    max_code_attempts: int = Field(3, alias="MAX_CODE_ATTEMPTS", ge=1)
+    max_code_attempts: int = Field(3, alias="MAX_CODE_ATTEMPTS", ge=1, le=100)
     """Code the interpreter may write for one task before the task is re-planned."""
-    max_replans: int = Field(2, alias="MAX_REPLANS", ge=0)
+    max_replans: int = Field(2, alias="MAX_REPLANS", ge=0, le=100)
     """Re-plans of the interpreter after a task failed every attempt; then the run stops."""
     http_allowed_hosts: list[str] = Field(default_factory=list, alias="HTTP_ALLOWED_HOSTS")
     """Hosts (`host` or `host:port`) the interpreter's HTTP JSON tool may call; empty: none."""
