@@ -15,6 +15,7 @@ from metagpt.exceptions import ModelBehaviorError
 from metagpt.roles.role import Role
 from metagpt.schema import Message
 from metagpt.utils.code_plan import CodePlan, python_imports, write_and_review
+from metagpt.utils.paths import merge_file_lists
 
 
 def code_path(name: str, package: str) -> str:
@@ -101,7 +102,8 @@ class Engineer(Role):
         design: SystemDesign = design_msg.instruct_content
         tasks: Tasks = tasks_msg.instruct_content
         self.package = design.python_package_name
-        files = list(dict.fromkeys(code_path(n, self.package) for n in [*tasks.task_list, *design.file_list]))
+        lists = (tasks.task_list, design.file_list)
+        files = merge_file_lists(*([code_path(n, self.package) for n in names] for names in lists))
         notes = {code_path(item.file, self.package): item.description for item in tasks.logic_analysis}
         self._plan = plan = CodePlan.from_tasks(files, notes)
         self._context_text = f"{design_msg.content}\n\n{tasks_msg.content}"

@@ -143,6 +143,20 @@ def resolve_clash(path: str, taken: list[str]) -> str:
     return "/".join(parts)
 
 
+def merge_file_lists(*lists: list[str]) -> list[str]:
+    """Already normalised paths of several lists as one plan: in order, duplicates dropped, clashes renamed.
+
+    Each list is clash-free on its own, but the task list's `a.py/b.py` and the design's `a.py`
+    are not together; renaming here, before any file is written, keeps the names on disk the
+    same whichever file a parallel Engineer finishes first.
+    """
+    paths: list[str] = []
+    for path in (p for names in lists for p in names):
+        if path.casefold() not in {p.casefold() for p in paths}:
+            paths.append(resolve_clash(path, paths))
+    return paths
+
+
 def safe_file_list(names: list[str]) -> list[str]:
     """Normalised paths in order; at least one is required.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metagpt.utils.paths import safe_relative_path, to_identifier
+from metagpt.utils.paths import merge_file_lists, safe_relative_path, to_identifier
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,8 @@ def test_safe_relative_path_rejects_escapes(name, reason):
         safe_relative_path(name)
 
     assert repr(name) in str(info.value)  # the message names the offending path for the model
+
+
+def test_merged_file_lists_resolve_clashes_between_lists_in_list_order():
+    merged = merge_file_lists(["a.py/b.py", "c/d.py", "main.py"], ["a.py", "c", "MAIN.py", "e.py"])
+    assert merged == ["a.py/b.py", "c/d.py", "main.py", "a_2.py", "c_2", "e.py"]
