@@ -50,9 +50,11 @@ class HttpSearchEngine(SearchEngine):
             raise SearchEngineError(f"{self.name} search failed ({exc.code}: {reason}).") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SearchEngineError(f"Could not reach {self.name} at {host} ({reason}); check the network.") from None
+            raise SearchEngineError(
+                f"Could not reach {self.name} at {_brief(host)} ({_brief(reason)}); check the network."
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SearchEngineError(f"{self.name} answered with something that is not JSON ({exc}).") from None
+            raise SearchEngineError(f"{self.name} answered with something that is not JSON ({_brief(exc)}).") from None
 
 
 def _error_message(raw: bytes) -> str:
@@ -60,11 +62,17 @@ def _error_message(raw: bytes) -> str:
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return raw.decode("utf-8", "replace")[:200] or "no details"
+        return _brief(raw.decode("utf-8", "replace")) or "no details"
     error = body.get("error", body.get("message", body)) if isinstance(body, dict) else body
     if isinstance(error, dict):
         error = error.get("message", error)
-    return str(error)[:200]
+    return _brief(error)
+
+
+def _brief(value: object, limit: int = 200) -> str:
+    """`value` as one line of at most `limit` characters: an error quotes what it got, never all of it."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _results(items: Any, link: str = "link", snippet: str = "snippet") -> list[SearchResult]:
@@ -148,6 +156,6 @@ class DuckDuckGoEngine(SearchEngine):
             try:
                 return list(DDGS().text(query, max_results=max_results) or [])
             except Exception as exc:  # ddgs raises its own exception types for network failures
-                raise SearchEngineError(f"DuckDuckGo search failed ({exc}); check the network.") from None
+                raise SearchEngineError(f"DuckDuckGo search failed ({_brief(exc)}); check the network.") from None
 
         return _results(await asyncio.to_thread(text), link="href", snippet="body")[:max_results]

@@ -175,3 +175,13 @@ async def test_search_and_summarize_without_network_explains():
     reply = await SearchAndSummarize(engine=SerperEngine("k", base_url=closed, timeout=5), llm=llm).run(QUERY)
 
     assert reply.startswith("Could not reach Serper (Google)") and provider.calls == []
+
+
+async def test_a_huge_error_answer_is_quoted_in_one_short_line():
+    huge = {"error": {"message": "quota exceeded\n" + "x" * 1_000_000}}
+    route = {("GET", "/customsearch/v1"): lambda request: (429, huge)}
+    with RecordedServer(route) as server, pytest.raises(SearchEngineError) as caught:
+        await GoogleEngine("key", "cx", base_url=server.base_url).search(QUERY)
+    message = str(caught.value)
+    assert "429: quota exceeded x" in message and "\n" not in message
+    assert len(message) < 300
