@@ -153,15 +153,11 @@ def make_policy(
     """
     workdir = Path(workdir).resolve()
     mounts = system_mounts(network)
+    mounts += [Mount("proc", "/proc"), Mount("dev", "/dev"), Mount("tmpfs", "/tmp"), Mount("dir", SANDBOX_HOME)]
+    # After the private /tmp, so a Python or a folder that lives under /tmp stays visible.
     mounts += [Mount("ro", d, d) for d in python_dirs()]
     mounts += [Mount("ro", d, d) for d in read_only]
-    mounts += [
-        Mount("proc", "/proc"),
-        Mount("dev", "/dev"),
-        Mount("tmpfs", "/tmp"),
-        Mount("dir", SANDBOX_HOME),
-        Mount("rw", str(workdir), str(workdir)),
-    ]
+    mounts.append(Mount("rw", str(workdir), str(workdir)))
     namespaces = NAMESPACES if network else (*NAMESPACES, "net")
     uid = os.getuid() or SANDBOX_UID
     return Policy(workdir, tuple(mounts), namespaces, network, dict(env or {}), limits, uid)

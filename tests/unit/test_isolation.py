@@ -15,7 +15,7 @@ from loguru import logger
 import metagpt.sandbox as sandbox
 from metagpt.exceptions import SandboxUnavailable
 from metagpt.sandbox import Limits, run_sandboxed
-from metagpt.sandbox.bwrap import bwrap_argv
+from metagpt.sandbox.bwrap import bwrap_argv, unusable_reason
 from metagpt.sandbox.policy import SANDBOX_HOME, make_policy
 from tests.sandboxing import BWRAP, MODES
 
@@ -35,6 +35,28 @@ def test_policy_writes_only_the_work_folder_and_a_private_tmp(tmp_path: Path) ->
     assert argv[:5] == ["bwrap", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     assert "--unshare-net" in argv and "--unshare-pid" in argv
     assert argv[-2:] == ["--chdir", str(tmp_path.resolve())]
+
+
+@pytest.mark.isolated
+def test_a_python_that_lives_under_tmp_still_runs_isolated(tmp_path: Path) -> None:
+    """The private /tmp is mounted before Python's folders, so a venv under /tmp is not hidden."""
+    if reason := unusable_reason():
+        pytest.skip(f"no isolation: {reason}")
+    import site
+    import subprocess
+
+    venv = tmp_path / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    path = os.pathsep.join([str(Path(__file__).parents[2]), *site.getsitepackages()])
+    probe = "from metagpt.sandbox.bwrap import unusable_reason; print(repr(unusable_reason()))"
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "''", result.stdout + result.stderr
 
 
 def test_network_is_a_separate_decision(tmp_path: Path) -> None:
