@@ -1,10 +1,10 @@
 """The agent's steps and its memory of them: the last K steps verbatim, older ones summarised.
 
 A step leaving the verbatim window is summarised once, into one line of the running summary
-(its commands and how each ended). The whole memory is kept under `AGENT_MEMORY_TOKENS`: when it
-would be over, the oldest summary lines are dropped (their count is kept), then verbatim steps
-move into the summary, and a single step too large on its own is cut. The goal and the plan are
-not part of the memory: the prompt always shows them whole.
+(its commands and how each ended). The whole memory is kept under `AGENT_MEMORY_TOKENS`: the
+verbatim steps take at most `RECENT_SHARE` of it (older ones move into the summary early, long
+outputs are cut shorter), the summary the rest, its oldest lines dropped first (their count is
+kept). The goal and the plan are not part of the memory: the prompt always shows them whole.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ OUTPUT_CHARS = 3000
 """Characters of an observation shown in a verbatim step."""
 SUMMARY_CHARS = 240
 """Characters of a step's summary line."""
+RECENT_SHARE = 0.7
+"""Share of the memory cap the verbatim steps may take; the summary has the rest."""
+CUT_STEPS = (OUTPUT_CHARS, 1500, 800, 400, 200, 100)
+"""Ever shorter cuts of arguments and outputs, tried until the verbatim steps fit their share."""
 
 
 class Observation(BaseModel):
@@ -60,22 +64,24 @@ class StepRecord(BaseModel):
             return f"unparseable: {self.parse_error}"
         return "\n".join(f"{o.command.signature()} => {o.ok} {o.output}" for o in self.observations)
 
-    def verbatim(self) -> str:
+    def verbatim(self, output_chars: int = OUTPUT_CHARS) -> str:
+        """The step as the prompt shows it; arguments and outputs cut to `output_chars` at most."""
+        args_chars = min(ARGS_CHARS, output_chars)
         lines = [f"### Step {self.step}"]
         if self.parse_error:
-            lines.append(f"Your answer could not be used: {self.parse_error}")
-            lines.append(f"It was: {_cut(self.answer, ARGS_CHARS)}")
+            lines.append(f"Your answer could not be used: {_cut(self.parse_error, output_chars)}")
+            lines.append(f"It was: {_cut(self.answer, args_chars)}")
         if self.thought:
-            lines.append(f"Thought: {_cut(self.thought, ARGS_CHARS)}")
+            lines.append(f"Thought: {_cut(self.thought, args_chars)}")
         for o in self.observations:
-            lines.append(f"- {_cut(o.command.signature(), ARGS_CHARS)}")
-            lines.append(f"  {'ok' if o.ok else 'FAILED'}: {_cut(o.output, OUTPUT_CHARS)}")
+            lines.append(f"- {_cut(o.command.signature(), args_chars)}")
+            lines.append(f"  {'ok' if o.ok else 'FAILED'}: {_cut(o.output, output_chars)}")
         skipped = len(self.commands) - len(self.observations)
         if skipped > 0:
             lines.append(f"- ({skipped} later command(s) not run: an earlier one failed or the run ended)")
         if self.check is not None:
             lines.append(f"Goal check {'passed' if self.check['passed'] else 'FAILED'}: "
-                         f"{_cut(self.check['output'], OUTPUT_CHARS)}")  # fmt: skip
+                         f"{_cut(self.check['output'], output_chars)}")  # fmt: skip
         lines += self.notes
         return "\n".join(lines)
 
@@ -127,24 +133,29 @@ class AgentMemory:
             self.summary.append(self.window.popleft().summary())
 
     def text(self) -> str:
-        """The memory under the token cap (see the module docstring for what gives way first)."""
-        for _ in range(10_000):  # every pass removes something; bounded all the same
-            text = self._render()
-            if self.tokens(text) <= self.max_tokens:
-                return text
-            if self.summary:
-                self.summary.pop(0)
-                self.dropped += 1
-            elif len(self.window) > 1:
-                self.summary.append(self.window.popleft().summary())
-            else:
-                break
-        return self._cut_to_cap(self._render())
+        """The memory under the token cap (see the module docstring for what gives way first).
+
+        The latest steps get up to `RECENT_SHARE` of the cap: older ones leave the window first,
+        then the kept steps' long arguments and outputs are cut shorter. The summary fills the
+        rest, its oldest lines dropped first.
+        """
+        share = int(self.max_tokens * RECENT_SHARE)
+        while len(self.window) > 1 and self.tokens(self._recent(OUTPUT_CHARS)) > share:
+            self.summary.append(self.window.popleft().summary())
+        limit = next((n for n in CUT_STEPS if self.tokens(self._recent(n)) <= share), CUT_STEPS[-1])
+        while self.summary and self.tokens(self._render(limit)) > self.max_tokens:
+            self.summary.pop(0)
+            self.dropped += 1
+        text = self._render(limit)
+        return text if self.tokens(text) <= self.max_tokens else self._cut_to_cap(text)
 
     def tokens(self, text: str) -> int:
         return count_text_tokens(text, self.model)
 
-    def _render(self) -> str:
+    def _recent(self, output_chars: int) -> str:
+        return "\n".join(step.verbatim(output_chars) for step in self.window)
+
+    def _render(self, output_chars: int = OUTPUT_CHARS) -> str:
         if not self.window and not self.summary:
             return "(nothing yet: this is the first step)"
         parts = []
@@ -155,7 +166,7 @@ class AgentMemory:
             parts += self.summary
         if self.window:
             parts.append("## Latest steps")
-            parts += [step.verbatim() for step in self.window]
+            parts.append(self._recent(output_chars))
         return "\n".join(parts)
 
     def _cut_to_cap(self, text: str) -> str:
