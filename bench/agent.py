@@ -4,6 +4,7 @@
     python bench/agent.py                     # the configured endpoint (config/key.yaml)
     python bench/agent.py --base-url http://localhost:8000/v1 --model qwen2.5 --api-type openai
     python bench/agent.py --api-type local --limit 10 --max-steps 3   # the embedded model: how many steps parse
+    python bench/agent.py --api-type local --limit 10 --max-steps 3 --check false   # every step, even after finish
 
 The challenges are the `agbenchmark` package's own data (0.0.10, MIT): each task's `data.json`,
 its `artifacts_in` (copied into the agent's project folder before the run), its hidden
@@ -153,7 +154,7 @@ def scripted_model(challenge: Challenge) -> FakeProvider:
     return FakeProvider(answers, model="scripted")
 
 
-async def one(challenge: Challenge, config: Config, scripted: bool, max_steps: int) -> dict:
+async def one(challenge: Challenge, config: Config, scripted: bool, max_steps: int, check: str | None = None) -> dict:
     provider = scripted_model(challenge) if scripted else None
     context = Context(config, provider=provider)
     name = PurePosixPath(challenge.folder).name
@@ -161,7 +162,7 @@ async def one(challenge: Challenge, config: Config, scripted: bool, max_steps: i
     context.project = project
     for file, data in challenge.files["artifacts_in"].items():
         (project.path / file).write_bytes(data)
-    agent = RoleZero(context=context, max_steps=max_steps, tools=[])
+    agent = RoleZero(context=context, max_steps=max_steps, tools=[], check=check)
     started = time.monotonic()
     try:
         await agent.run(challenge.data["task"])
@@ -182,6 +183,7 @@ async def main() -> int:
     parser.add_argument("--base-url", default=None, help="override OPENAI_BASE_URL (any OpenAI-compatible endpoint)")
     parser.add_argument("--model", default=None, help="override OPENAI_API_MODEL")
     parser.add_argument("--max-steps", type=int, default=15, help="most steps per task")
+    parser.add_argument("--check", default=None, help="a goal check for every task ('false' keeps it stepping)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     parser.add_argument("--only", default="", help="only the tasks whose folder contains this text")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "metagpt-bench", help="wheel folder")
@@ -199,7 +201,7 @@ async def main() -> int:
     results = []
     print(f"{'task':<38} {'passed':<6} {'stop':<14} {'steps':>5} {'parsed':>6} {'calls':>5} {'dollars':>8}  why")
     for challenge in challenges:
-        r = await one(challenge, config, args.scripted, args.max_steps)
+        r = await one(challenge, config, args.scripted, args.max_steps, args.check)
         results.append(r)
         print(f"{r['task']:<38} {'yes' if r['passed'] else 'no':<6} {r['stop']:<14} {r['steps']:>5} {r['parsed']:>6} "
               f"{r['calls']:>5} {r['dollars']:>8.4f}  {r['why'][:80]} ({r['seconds']:.0f}s)", flush=True)  # fmt: skip

@@ -129,3 +129,41 @@ def test_a_malformed_check_is_refused_before_anything_runs(server, workspace):
     assert result.returncode == 2
     assert 'write a file check as "file:PATH:TEXT"' in result.stderr
     assert server.requests == [] and list(workspace.iterdir()) == []
+
+
+def test_ctrl_c_mid_command_ends_as_human_stop_with_the_final_line(server, workspace):
+    import os
+    import signal
+    import time
+
+    from metagpt.config import Config
+    from tests.agent.conftest import API_KEY
+
+    server.plan(reply(answer(("Terminal.run", {"command": "sleep 60"}))))
+    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+    environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, WORKSPACE_PATH=str(workspace),
+                   PYTHONPATH=str(ROOT), MERMAID_ENGINE="none")  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "agent", "wait", "--project-name", "p"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ, cwd=workspace,
+    )  # fmt: skip
+    for _ in range(300):
+        if len(server.requests) == 1:
+            break
+        time.sleep(0.1)
+    time.sleep(1.5)  # the sleep command is running in the sandbox
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-3000:]
+    assert final(stdout)[:3] == ("human_stop", 1, 1)
+    assert "interrupted by SIGINT" in stdout
+    assert (workspace / "p" / "docs" / "agent.md").is_file()
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).endswith(b"sleep 60\x00")]
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
