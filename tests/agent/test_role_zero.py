@@ -220,3 +220,23 @@ async def test_an_error_in_a_tool_that_is_a_bug_stops_the_run_as_error(workspace
         await agent.run("x")
     assert agent.outcome.stop_reason is StopReason.ERROR and "KeyError" in agent.outcome.detail
     assert (Path(context.project.path) / "docs" / "agent.md").is_file()
+
+
+async def test_a_registry_tool_answers_from_the_document_store(workspace, tmp_path):
+    from metagpt.document_store.faiss_store import FaissStore
+    from metagpt.embeddings.fake import FakeEmbedding
+
+    pdf = Path(__file__).resolve().parents[2] / "data" / "example.pdf"
+    store = FaissStore(pdf, cache_dir=tmp_path, embedding=FakeEmbedding())
+    script = [
+        answer(("search_knowledge_base", {"query": "sun protection SPF UV", "k": 2})),
+        answer(("finish", {"reason": "found it"})),
+    ]
+    context, provider = make_context(workspace, script)
+    agent = RoleZero(context=context, max_steps=5, store=store)
+    await agent.run("which product protects from the sun?")
+    provider.assert_complete()
+    assert "search_knowledge_base(query: str, k: int = 3)" in prompt_of(provider, 0)
+    assert "web_search" not in prompt_of(provider, 0)  # no engine configured: not offered
+    hits = json.loads(agent.steps[0].observations[0].output)
+    assert len(hits) == 2 and all(h["citation"].startswith("example.pdf, page") for h in hits)

@@ -123,7 +123,11 @@ def answer_model(commands: list[Command]) -> type[BaseModel]:
 
 
 def request_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema as endpoints and grammars take it: the union as `anyOf`, no discriminator."""
+    """The model's JSON schema as endpoints and grammars take it.
+
+    The union becomes a plain `anyOf` without pydantic's discriminator, and each `const` a
+    one-value `enum`, the forms strict structured outputs and llama.cpp's grammar converter take.
+    """
     schema = copy.deepcopy(model.model_json_schema())
 
     def fix(node: Any) -> None:
@@ -131,6 +135,8 @@ def request_schema(model: type[BaseModel]) -> dict[str, Any]:
             if "oneOf" in node:
                 node["anyOf"] = node.pop("oneOf")
             node.pop("discriminator", None)
+            if "const" in node:
+                node["enum"] = [node.pop("const")]
             for value in node.values():
                 fix(value)
         elif isinstance(node, list):
