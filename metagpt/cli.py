@@ -39,7 +39,7 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("batch", "interpret", "logs", "resume")
+SUBCOMMANDS = ("agent", "batch", "interpret", "logs", "resume")
 """First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
@@ -310,6 +310,10 @@ def main() -> None:
         from metagpt.cli_batch import batch_main
 
         batch_main(args[1:], prog)
+    elif args and args[0] == "agent":
+        from metagpt.cli_agent import agent_main
+
+        agent_main(args[1:], prog)
     elif args and args[0] == "interpret":
         from metagpt.cli_interpret import interpret_main
 

@@ -126,6 +126,13 @@ class Config(BaseModel):
     """Code the interpreter may write for one task before the task is re-planned."""
     max_replans: int = Field(2, alias="MAX_REPLANS", ge=0, le=100)
     """Re-plans of the interpreter after a task failed every attempt; then the run stops."""
+    agent_memory_tokens: int = Field(3000, alias="AGENT_MEMORY_TOKENS", ge=200, le=MAX_TOKENS_LIMIT)
+    """Tokens the agent's memory of its steps may take in a prompt: the latest steps verbatim, older ones
+    summarised, the oldest summary lines dropped to stay under it (the goal and plan come on top)."""
+    agent_recent_steps: int = Field(4, alias="AGENT_RECENT_STEPS", ge=1, le=100)
+    """Latest steps the agent's prompt shows verbatim; older steps are summarised."""
+    agent_command_timeout: float = Field(60.0, alias="AGENT_COMMAND_TIMEOUT", gt=0, le=DAY)
+    """Seconds one `Terminal.run` command of the agent may take before it is killed."""
     http_allowed_hosts: list[str] = Field(default_factory=list, alias="HTTP_ALLOWED_HOSTS")
     """Hosts (`host` or `host:port`) the interpreter's HTTP JSON tool may call; empty: none."""
     embedding_api_type: EmbeddingType | None = Field(None, alias="EMBEDDING_API_TYPE")

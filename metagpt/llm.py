@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError, ProviderError
 from metagpt.journal.recorder import CallRecorder
-from metagpt.provider.base import ModelRequest, ModelResponse, Provider
+from metagpt.provider.base import ModelRequest, ModelResponse, OutputSchema, Provider
 from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
@@ -199,6 +199,15 @@ class LLM:
             f"The model did not return a valid {output_model.__name__} after {attempts} attempts. "
             "Try a stronger model (OPENAI_API_MODEL) or raise MAX_FORMAT_RETRIES."
         )
+
+    async def acompletion_schema(self, messages: list[dict[str, str]], schema: OutputSchema) -> ModelResponse:
+        """One chat completion constrained to `schema` where the endpoint can (a grammar locally).
+
+        Unlike `aask_model` the answer is not validated or retried here: the caller parses it and
+        decides what an invalid answer costs (the agent sends it back as an observation).
+        """
+        request = ModelRequest(messages=as_chat(messages), output_schema=schema, **self._settings())
+        return await self.request(request)
 
     @staticmethod
     def _hotter(temperature: float) -> float:

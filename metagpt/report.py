@@ -41,6 +41,7 @@ DOCUMENTS = {
     "code_review": "Code review",
     "qa_report": "QA",
     "interpreter": "Interpreter",
+    "agent": "Agent",
 }
 """The SOP's documents under `docs/`, in reading order, with their titles in the page."""
 MAX_CODE_BYTES = 200_000

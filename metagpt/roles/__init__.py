@@ -3,6 +3,7 @@
 from metagpt.roles.architect import Architect
 from metagpt.roles.customer_service import CustomerService
 from metagpt.roles.di.data_interpreter import DataInterpreter
+from metagpt.roles.di.role_zero import RoleZero
 from metagpt.roles.engineer import Engineer
 from metagpt.roles.product_manager import ProductManager
 from metagpt.roles.project_manager import ProjectManager
@@ -20,5 +21,6 @@ __all__ = [
     "QaEngineer",
     "Role",
     "RoleReactMode",
+    "RoleZero",
     "Sales",
 ]

@@ -81,3 +81,27 @@ def remove_leftovers(root: Path) -> list[Path]:
                     candidate.unlink()
                     removed.append(candidate)
     return removed
+
+
+_APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def append_line(path: Path | str, line: str, mode: int = 0o644) -> None:
+    """Append one line to `path` in a single `write`, durably, never through a link.
+
+    The line (a newline is added) goes out in one `O_APPEND` write, so a reader sees it whole or
+    not at all, except after a crash mid-write, which can leave only a last line cut short (a
+    reader of such a log skips a last line that does not parse).
+
+    Raises:
+        OSError: the file cannot be opened (a link is refused with ELOOP) or written.
+    """
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, _APPEND_FLAGS, mode)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # a short write (a full disk frees up, a signal): finish the line
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
