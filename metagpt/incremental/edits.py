@@ -77,6 +77,8 @@ class BlockFailure:
 
     def line(self) -> str:
         """One line naming the file and the block, for the user."""
+        if self.block.index == 0:
+            return f"{self.block.path}: {self.reason}"
         first = next((ln.strip() for ln in self.block.search.splitlines() if ln.strip()), "(empty)")
         return f"{self.block.path}: block {self.block.index} ({first[:60]!r}) {self.reason}"
 

@@ -31,7 +31,8 @@ def test_parse_reads_the_path_line_before_each_block_and_ignores_fences():
     answer = (
         "Here is the change.\n\n```python\ncalculator/calc.py\n<<<<<<< SEARCH\ndef add(a, b):\n=======\n"
         "def add(a, b):\n    pass\n>>>>>>> REPLACE\n```\n\n```python\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n"
-        ">>>>>>> REPLACE\n```\n\n`calculator/main.py`\n```python\n<<<<<<< SEARCH\n=======\nprint(1)\n>>>>>>> REPLACE\n```\n"
+        ">>>>>>> REPLACE\n```\n\n`calculator/main.py`\n```python\n<<<<<<< SEARCH\n=======\nprint(1)\n"
+        ">>>>>>> REPLACE\n```\n"
     )
 
     blocks = parse_blocks(answer, "default.py")
@@ -133,14 +134,16 @@ def test_apply_blocks_is_all_or_nothing_and_reports_every_failure():
     assert result.failures[0].line() == "calc.py: block 3 ('def add(x, y):') matches nothing in the file"
     described = result.failures[0].describe()
     assert "Block 3 for `calc.py` did not apply: matches nothing in the file." in described
-    assert "nearest to it is:\n```\n\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a: float, b: float) -> float:\n" in described
+    assert 'nearest to it is:\n```\n"""A tiny calculator."""\n\n\ndef add(a: float, b: float) -> float:\n' in described
     assert files["calc.py"] == CALC  # the input is never changed
 
 
 def test_apply_blocks_applies_in_order_and_creates_new_files_from_an_empty_search():
     blocks = [
         block("    return a + b\n", "    return a + b\n\n\ndef subtract(a, b):\n    return a - b\n", index=1),
-        block("def subtract(a, b):\n    return a - b\n", "def subtract(a: float, b: float) -> float:\n    return a - b\n"),
+        block(
+            "def subtract(a, b):\n    return a - b\n", "def subtract(a: float, b: float) -> float:\n    return a - b\n"
+        ),
         block("", "from calc import subtract\n", "ops.py", 3),
     ]
 
