@@ -78,6 +78,8 @@ class ChangeRequest(Document):
         """Every section named must exist in its document (`sections` in the validation context)."""
         known: dict[str, list[str]] = (info.context or {}).get("sections") or {}
         for ref in value:
+            if _norm(ref.section) == "original requirements":
+                raise ValueError("'Original Requirements' stays as written; name the sections the change adds to")
             titles = known.get(ref.document)
             if known and titles is not None and _norm(ref.section) not in {_norm(t) for t in titles}:
                 raise ValueError(

@@ -57,7 +57,7 @@ class CodeStage:
         new: dict[str, str] = {}
         removed: set[str] = set()
         try:
-            for item in plan.files:
+            for item in list(plan.files):  # amendments join the plan already done
                 await self._one(item, files, new, removed)
         except EditFailed as failed:
             await self.stop(str(failed))
