@@ -76,6 +76,8 @@ class CodeStage:
         elif item.action == "create":
             action = self.stages.action(WriteNewFile, "Engineer")
             new[item.path] = await action.run(item.path, self._context(item.path, item.reason, current))
+        elif item.path not in current:
+            raise EditFailed([], f"{item.path} is not a text file the Engineer can edit")
         else:
             await self._edit(item.path, item.reason, current, new)
         logger.info(f"Engineer: {item.action} {item.path}")

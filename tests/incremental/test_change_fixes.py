@@ -68,3 +68,33 @@ async def test_an_edit_that_needs_an_unplanned_file_amends_the_plan_and_says_so(
     changed = set(git(root, "diff", "--name-only", base, "HEAD").split())
     planned = {item["path"] for item in record["plan"]["files"]}
     assert {p for p in changed if not p.startswith(("docs/", "tests/"))} == planned | {"index.html"}
+
+
+async def test_python_that_does_not_parse_after_the_edits_goes_back_once(server, tmp_path):
+    root = tmp_path / "workspace" / "calculator"
+    calculator(root)
+    broken = blocks(
+        "calculator/calc.py", ("    return a + b\n", "    return a + b\n\n\ndef subtract(a, b)\n    return a - b\n")
+    )
+    edits = {**SUBTRACTION_EDITS, "calculator/calc.py": [broken, *SUBTRACTION_EDITS["calculator/calc.py"]]}
+    server.handler = change_handler(edits=edits)
+
+    await change(server, root, run_tests=False)
+
+    retry = server.requests[5].body["messages"][-1]["content"]
+    assert retry.startswith("After these edits `calculator/calc.py` does not parse: expected ':' (line 9)")
+    assert "def subtract(a: float, b: float) -> float:" in (root / "calculator/calc.py").read_text()
+
+
+async def test_a_repository_of_its_own_keeps_its_config_and_history(server, tmp_path):
+    root = tmp_path / "workspace" / "calculator"
+    calculator(root)
+    git(root, "config", "remote.origin.url", "https://example.com/me/calculator.git")
+    own = (root / ".git/config").read_text()
+    base = git(root, "rev-parse", "HEAD").strip()
+    server.handler = change_handler()
+
+    await change(server, root, run_tests=False)
+
+    assert (root / ".git/config.before-metagpt").read_text() == own
+    assert git(root, "merge-base", "--is-ancestor", base, "HEAD") == ""
