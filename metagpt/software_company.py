@@ -110,6 +110,12 @@ class SoftwareCompany(Team):
             company._release()
             raise NothingToResume(f"The run in {path} finished; nothing to resume.")
         options = last.options
+        if options.get("incremental"):
+            company._release()
+            raise UserError(
+                f"The last run in {path} was a change (--inc), which does not resume; its finished stages are "
+                f'committed. Run the change again: metagpt "<change>" --project-path {path}'
+            )
         project.fixed = bool(options.get("project_name"))
         tidy(project.path)
         company.hire([build_role(spec) for spec in options.get("roles", [])])
@@ -154,6 +160,10 @@ class SoftwareCompany(Team):
             "send_to": self._send_to,
             "project_name": project.path.name if project is not None and project.fixed else None,
         }
+
+    def summary_lines(self) -> list[str]:
+        """Lines the CLI adds to its summary of the run (a change lists what it changed)."""
+        return []
 
     @property
     def qa_report(self):

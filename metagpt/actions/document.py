@@ -39,12 +39,14 @@ class Document(BaseModel):
     def to_markdown(self) -> str:
         """The document as markdown: one `##` section per field."""
         parts = [f"# {self.heading}"]
-        diagrams = self.mermaid_stems()
         for name, field in type(self).model_fields.items():
-            value = getattr(self, name)
-            body = f"```mermaid\n{strip_fence(value)}\n```" if name in diagrams else render_value(value)
-            parts.append(f"## {field.title or name}\n\n{body}")
+            parts.append(f"## {field.title or name}\n\n{self.section_body(name)}")
         return "\n\n".join(parts) + "\n"
+
+    def section_body(self, name: str) -> str:
+        """The markdown under the heading of field `name` (a mermaid field as a fenced diagram)."""
+        value = getattr(self, name)
+        return f"```mermaid\n{strip_fence(value)}\n```" if name in self.mermaid_stems() else render_value(value)
 
 
 def render_value(value: Any) -> str:

@@ -50,6 +50,8 @@ class TestOutcome(BaseModel):
     reason: str = ""
     strays: list[str] = Field(default_factory=list)
     """Processes the tests left running, killed when the run ended: `name (pid N)`."""
+    cases: dict[str, bool] = Field(default_factory=dict)
+    """Each test (`module::name`) and whether it passed, from the JUnit report."""
 
 
 def attribute(failures: list[str], code_files: list[str], test_files: list[str], root: Path) -> tuple[str, str, str]:
@@ -132,6 +134,16 @@ def read_junit(data: bytes) -> tuple[int, int, int, list[str]]:
     return passed, failed, errors, texts
 
 
+def junit_cases(data: bytes) -> dict[str, bool]:
+    """`module::name` -> passed, for each test case of a JUnit report `read_junit` accepted."""
+    cases: dict[str, bool] = {}
+    for case in ElementTree.fromstring(data).iter("testcase"):
+        name = f"{case.get('classname') or ''}::{case.get('name') or ''}"
+        failed = any(True for tag in ("failure", "error", "skipped") for _ in case.iter(tag))
+        cases[name] = not failed
+    return cases
+
+
 def _count(suite: ElementTree.Element, name: str) -> int:
     value = (suite.get(name) or "0").strip()
     if not value.isdigit() or len(value) > 9:
@@ -187,11 +199,14 @@ class RunCode(Action):
             result = await run_sandboxed(command, work, limits, {"PYTHONPATH": pythonpath}, mode=mode, network=network)
             output = scrub((result.stdout + "\n" + result.stderr).strip())[-OUTPUT_LIMIT:]
             problem = ""
+            cases: dict[str, bool] = {}
             if result.timed_out or result.sandbox_error:
                 passed, failed, errors, failures = 0, 0, 1, [output]
             else:
                 try:
-                    passed, failed, errors, failures = read_junit(_junit(scratch))
+                    report = _junit(scratch)
+                    passed, failed, errors, failures = read_junit(report)
+                    cases = junit_cases(report)
                 except JunitError as error:
                     problem = str(error)
                     passed, failed, errors, failures = 0, 0, 1, [output]
@@ -201,7 +216,9 @@ class RunCode(Action):
         ok = result.ok and failed == errors == 0 and passed > 0 and not problem
         output = stable_output(output, work)
         if ok:
-            return TestOutcome(passed=passed, ok=True, summary=f"{passed} passed", output=output, strays=strays)
+            return TestOutcome(
+                passed=passed, ok=True, summary=f"{passed} passed", output=output, strays=strays, cases=cases
+            )
         file, who, why = attribute(failures, code_files, test_files, outcome_root)
         why = stable_output(why, work)
         if result.timed_out:
@@ -215,7 +232,7 @@ class RunCode(Action):
             counts = f"no tests ran ({result.describe()})"
         return TestOutcome(
             passed=passed, failed=failed, errors=errors, summary=counts, output=output,
-            file_to_fix=file, send_to=who, reason=why, strays=strays,
+            file_to_fix=file, send_to=who, reason=why, strays=strays, cases=cases,
         )  # fmt: skip
 
 

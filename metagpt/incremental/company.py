@@ -1,0 +1,188 @@
+"""`ChangeCompany`: the software company changing a project that exists, on its git history.
+
+company = ChangeCompany(config)
+company.hire_for_change(run_tests=True)
+company.invest(3.0)
+company.open_project("workspace/calculator", "add subtraction")
+await company.run()
+
+`open_project` reads the project with no model call and refuses a working tree with uncommitted
+changes (unless `allow_dirty`, which commits them first); `run` makes the change stage by stage,
+one commit each, on top of the commit it started from. Calls are journaled like any run's, so
+`metagpt logs` shows them and their cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from loguru import logger
+
+from metagpt.config import Config
+from metagpt.const import LOGS_DIR, STATE_DIR
+from metagpt.context import Context
+from metagpt.exceptions import UserError
+from metagpt.incremental.coding import CodeStage
+from metagpt.incremental.history import ChangeHistory
+from metagpt.incremental.stages import Stages
+from metagpt.project_repo import ProjectRepo
+from metagpt.report import publish_project
+from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
+from metagpt.roles.role import Role
+from metagpt.software_company import SoftwareCompany
+from metagpt.team import check_idea
+
+OURS = (f"{STATE_DIR}/", f"{LOGS_DIR}/")
+"""Paths of our own that never make a working tree count as changed (the lock, the journal, the log)."""
+
+
+class ChangeCompany(SoftwareCompany):
+    """A software company whose project exists already; see the module docstring."""
+
+    def __init__(self, config: Config | None = None, context: Context | None = None):
+        super().__init__(config, context)
+        self.request = ""
+        self.run_tests = False
+        self.base: str | None = None
+        """The commit the change started from (after any work-in-progress commit)."""
+        self.stages: Stages | None = None
+        self.code: CodeStage | None = None
+
+    def hire_for_change(self, run_tests: bool = False) -> None:
+        """The roles a change needs: PM, Architect, Project Manager, Engineer, and QA with tests."""
+        roles: list[Role] = [ProductManager(), Architect(), ProjectManager(), Engineer()]
+        if run_tests:
+            roles.append(QaEngineer())
+        self.hire(roles)
+        self.run_tests = run_tests
+
+    def open_project(self, path: Path | str, request: str, allow_dirty: bool = False) -> Path:
+        """Open the project in `path` for the change `request` and fix its base commit.
+
+        Raises:
+            UserError: no such folder, a file instead of a folder, uncommitted changes without
+                `allow_dirty`, or another run works in it.
+        """
+        check_idea(request)
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path} does not exist: --project-path takes the folder of an existing project.")
+        if not path.is_dir() or path.is_symlink():
+            raise UserError(f"{path} is not a folder: --project-path takes the project's folder, not a file in it.")
+        project = ProjectRepo.open(path, renderer=self.context.diagrams)
+        history = ChangeHistory(project.path)
+        project.history = history
+        self._attach(project)
+        try:
+            self._prepare_history(history, request, allow_dirty)
+        except BaseException:
+            self._release()
+            raise
+        self.request = request
+        options = {**self._options(None), "change": request, "run_tests": self.run_tests, "incremental": True}
+        self.context.journal.start_run(request, options, self.cost_manager.max_budget)
+        return project.path
+
+    def _prepare_history(self, history: ChangeHistory, request: str, allow_dirty: bool) -> None:
+        created = history.open()
+        if created:
+            history.commit_now(f"Existing code before the change: {request}")
+        else:
+            dirty = [line[3:] for line in history.dirty() if not line[3:].startswith(OURS)]
+            if dirty and not allow_dirty:
+                more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+                raise UserError(
+                    f"{history.path} has uncommitted changes ({dirty[0]}{more}): commit or stash them, "
+                    "or pass --allow-dirty to commit them as work in progress first."
+                )
+            history.ignore_state()  # before anything is staged: the lock and the journal stay out
+            if dirty:
+                history.commit_now(f"Work in progress before {request}")
+        history.commit_now("Ignore MetaGPT's state and logs")
+        base = history.head()
+        if base is None:
+            raise UserError(f'{history.path} holds no file to change; start a new project with: metagpt "<idea>"')
+        self.base = base
+
+    @property
+    def qa_report(self):
+        return self.code.qa if self.code is not None and self.code.qa is not None and self.code.qa.final else None
+
+    def summary_lines(self) -> list[str]:
+        """What the change did, for the CLI's summary."""
+        stages = self.stages
+        if stages is None or stages.record is None or self.base is None:
+            return []
+        record = stages.record
+        lines = [f"{record.name}: {record.stem}.md, {len(record.commits)} commits on top of {self.base[:8]}"]
+        if record.plan is not None:
+            lines += [f"  {item.action} {item.path}" for item in record.plan.files]
+        return lines
+
+    async def run(self, n_round: int | None = None, idea: str = "", send_to: str = "", auto_archive: bool = True):
+        """Make the change (the rounds of a new project do not apply); the report is written at the end."""
+        if self.project is None or self.base is None:
+            raise UserError("Open the project first: ChangeCompany.open_project(path, request)")
+        self.context.diagrams.start()
+        try:
+            await self._change()
+        except asyncio.CancelledError:
+            self._end("interrupted", "cancelled")
+            raise
+        except Exception as exc:
+            if self.code is None or not self.code.stopped:
+                self.published = await publish_project(self.context, self._report_message())
+            self._end("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self.published = await publish_project(self.context, self._report_message())
+        self._end("finished", "")
+        return []
+
+    def _report_message(self) -> str:
+        record = self.stages.record if self.stages is not None else None
+        return f"{record.name}: diagrams and the project report" if record else "Diagrams and the project report"
+
+    async def _change(self) -> None:
+        config = self.context.config
+        roles = {role.profile: role for role in self.env.roles.values()}
+        self.stages = stages = Stages(self.project, roles, self.request, self.base, config)
+        weak = config.resolved_api_type == "local"
+        self.code = code = CodeStage(stages, config.edit_format, weak)
+        if not stages.snapshot.has_documents:
+            await stages.describe()
+        record = await stages.write_request()
+        bugfix = record.request.kind == "bugfix"
+        if self.run_tests:
+            await code.run_baseline()
+        if not bugfix:
+            await stages.edit_documents()
+        await stages.write_plan()
+        if self.run_tests and bugfix:
+            await code.write_tests(bugfix=True)
+            await code.reproduce()
+        await code.apply_plan("the fix" if bugfix else "code")
+        if self.run_tests:
+            if not bugfix:
+                await code.write_tests(bugfix=False)
+            await code.test_and_fix(config.test_round_allowed)
+        await self._summarise()
+
+    async def _summarise(self) -> None:
+        stages, history = self.stages, self.project.history
+        assert stages is not None and stages.record is not None and isinstance(history, ChangeHistory)
+        record = stages.record
+        changed = history.changed_files(self.base)
+        lines = ["Files changed since the base commit:", "", *[f"- `{name}`" for name in changed]]
+        qa = self.qa_report
+        if qa is not None:
+            lines += ["", f"Tests: {qa.final}"]
+            regressions = self.code.regressions(qa.runs[-1]) if qa.runs else []
+            lines += [f"- regression: `{name}`" for name in regressions]
+            lines += [f"- {fix}" for fix in qa.fixes]
+            self.project.write("docs/qa_report.md", qa.to_markdown(), reserved=True)
+        record.result = "\n".join(lines)
+        self.project.write(f"{record.stem}.diff", history.diff(self.base), reserved=True)
+        stages.save_record()
+        await stages.commit("summary")
+        logger.info(f"{record.name}: done, {len(changed)} files changed")

@@ -1,0 +1,84 @@
+"""Change requests and plans are checked against the project as it is; section edits keep other bytes."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from metagpt.actions.write_prd import PRD
+from metagpt.incremental.change import ChangePlan, ChangeRequest
+from metagpt.incremental.sections import apply_section_edits, section_model, split_sections
+from metagpt.provider.fake import sample_from_schema
+
+EXISTING = {"existing": ["calculator/calc.py", "calculator/main.py", "tests/test_calc.py"]}
+
+
+def plan(*files: dict) -> dict:
+    return {"files": [{"new_path": "", "reason": "because", **f} for f in files]}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([{"action": "modify", "path": "calculator/ops.py"}], "calculator/ops.py does not exist, so it cannot be"),
+        ([{"action": "create", "path": "calculator/calc.py"}], "exists already: plan to modify it"),
+        ([{"action": "modify", "path": "tests/test_calc.py"}], "is not a code file: documents and tests"),
+        ([{"action": "modify", "path": "docs/prd.md"}], "is not a code file"),
+        ([{"action": "rename", "path": "calculator/calc.py"}], "needs a new_path that does not exist yet"),
+        ([{"action": "modify", "path": "../etc/passwd"}], "must not contain '..'"),
+        ([], "the plan names no file"),
+    ],
+)
+def test_a_plan_that_does_not_fit_the_project_is_refused_saying_why(files, message):
+    with pytest.raises(ValidationError, match=message):
+        ChangePlan.model_validate(plan(*files), context=EXISTING)
+
+
+def test_a_plan_that_fits_lists_what_the_engineer_may_touch():
+    checked = ChangePlan.model_validate(
+        plan(
+            {"action": "modify", "path": "./calculator/calc.py"},
+            {"action": "create", "path": "calculator/more.py"},
+            {"action": "rename", "path": "calculator/main.py", "new_path": "calculator/cli.py"},
+        ),
+        context=EXISTING,
+    )
+    assert checked.touched() == {"calculator/calc.py", "calculator/more.py", "calculator/main.py", "calculator/cli.py"}
+
+
+def request(sections: list[dict]) -> dict:
+    return {"title": "Add subtraction", "kind": "feature", "request": "r", "acceptance_criteria": ["a"],
+            "sections_touched": sections}  # fmt: skip
+
+
+def test_a_change_request_names_real_sections_and_never_the_original_requirement():
+    context = {"sections": {"prd": ["Product Goals", "Requirement Pool"]}}
+    good = ChangeRequest.model_validate(request([{"document": "prd", "section": "requirement  pool"}]), context=context)
+    assert good.slug == "add-subtraction"
+    with pytest.raises(
+        ValidationError, match="prd has no section 'Pool'; its sections are: Product Goals, Requirement"
+    ):
+        ChangeRequest.model_validate(request([{"document": "prd", "section": "Pool"}]), context=context)
+    with pytest.raises(ValidationError, match="'Original Requirements' stays as written"):
+        ChangeRequest.model_validate(request([{"document": "prd", "section": "Original Requirements"}]))
+    with pytest.raises(ValidationError, match="at least one testable acceptance criterion"):
+        ChangeRequest.model_validate({**request([]), "acceptance_criteria": [" "]})
+
+
+def test_section_edits_rewrite_one_section_and_keep_every_other_byte():
+    schema = PRD.model_json_schema()
+    prd = PRD.model_validate(sample_from_schema(schema, schema.get("$defs", {})))
+    markdown = prd.to_markdown().replace("## Product Goals\n\n", "## Product Goals\n\n<!-- kept by hand -->\n")
+    model = section_model(PRD, ["user_stories"])
+    assert list(model.model_fields) == ["user_stories"]
+    assert model.model_fields["user_stories"].description == PRD.model_fields["user_stories"].description
+
+    changed, new = apply_section_edits(prd, markdown, {"user_stories": ["As a user, I subtract"]})
+
+    old_sections, new_sections = dict(split_sections(markdown)), dict(split_sections(new))
+    assert [t for t in old_sections if old_sections[t] != new_sections[t]] == ["User Stories"]
+    assert new_sections["User Stories"] == "## User Stories\n\n- As a user, I subtract\n\n"
+    assert "<!-- kept by hand -->" in new and changed.user_stories == ["As a user, I subtract"]
+    assert changed.product_goals == prd.product_goals
+    with pytest.raises(ValueError, match="is kept as written"):
+        apply_section_edits(prd, markdown, {"original_requirements": "something else"})
