@@ -93,3 +93,37 @@ def test_the_cli_refuses_a_missing_data_file(workspace):
     )  # fmt: skip
     assert result.returncode == 2
     assert "--data nope.csv: no such file" in result.stderr
+
+
+def test_ctrl_c_through_the_cli_mid_cell_exits_130_and_leaves_no_kernel(workspace, allow_model_requests):
+    import signal
+    import time
+
+    from metagpt.config import Config
+    from tests.e2e.openai_server import OpenAIServer, answer
+
+    with OpenAIServer() as server:
+        server.plan(answer(plan(("1", [], "wait"))), answer(code("import time\ntime.sleep(600)")))
+        environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+        environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-interp-test-0123456789",
+                       WORKSPACE_PATH=str(workspace), PYTHONPATH=str(ROOT), MERMAID_ENGINE="none")  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-c", CLI, "interpret", "wait", "--project-name", "w"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ,
+            cwd=workspace,
+        )  # fmt: skip
+        try:
+            for _ in range(600):
+                if len(server.requests) >= 2 and kernels():
+                    break
+                time.sleep(0.1)
+            time.sleep(1.5)  # the sleeping cell is running in the kernel
+            assert kernels(), "the kernel should be running the cell"
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "Interrupted by SIGINT; the kernel was shut down." and not stdout
+    assert kernels() == []
+    assert (workspace / "w" / "notebook.ipynb").is_file(), "what ran is still saved"
