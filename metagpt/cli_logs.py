@@ -46,7 +46,8 @@ def journal_path(project: Path | None) -> Path:
     if project is not None:
         return project if project.is_file() else project / STATE_DB
     workspace = Config.default().resolve_workspace()
-    journals = [p for p in workspace.glob(f"*/{STATE_DB}") if p.is_file()] if workspace.is_dir() else []
+    found = workspace.glob(f"*/{STATE_DB}") if workspace.is_dir() else []
+    journals = [p for p in found if p.is_file() and not p.parents[1].name.startswith(".")]  # not a staged folder
     if not journals:
         raise UserError(f'No project with a journal in {workspace}; run one first: metagpt "a snake game"')
     return max(journals, key=lambda p: p.stat().st_mtime)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ from metagpt.utils.paths import safe_relative_path, to_identifier
 if TYPE_CHECKING:
     from metagpt.render import DiagramRenderer
 
+
+STAGING_MARK = ".staging-"
+"""In the hidden name of a project folder being set up (`.<name>.staging-<pid>-<random>`)."""
 
 MAX_JSON_BYTES = 16 << 20
 """Largest project JSON document read back (a fifo, a device or a huge file is refused)."""
@@ -57,12 +61,25 @@ class ProjectRepo:
         ProjectFolderError: the workspace cannot hold a new folder.
     """
 
-    def __init__(self, workspace: Path, name: str, fixed: bool = False, renderer: DiagramRenderer | None = None):
+    def __init__(
+        self,
+        workspace: Path,
+        name: str,
+        fixed: bool = False,
+        renderer: DiagramRenderer | None = None,
+        staged: bool = False,
+    ):
         self.fixed = fixed
         self.renderer = renderer
         base = to_identifier(name, drop_filler=not fixed) or "project"
+        self._base = base
+        self.staged = staged
+        """Created under a hidden staging name; `publish()` gives it its name (see there)."""
         try:
-            self.path = free_path(Path(workspace).resolve() / base)
+            if staged:
+                self.path = Path(workspace).resolve() / f".{base}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            else:
+                self.path = free_path(Path(workspace).resolve() / base)
             self.path.mkdir(parents=True)
         except OSError as exc:
             raise ProjectFolderError(
@@ -70,6 +87,34 @@ class ProjectRepo:
                 "Check WORKSPACE_PATH and --project-name."
             ) from None
         self._setup()
+
+    def publish(self) -> None:
+        """Give a staged folder its real name, once what must be in it from the start is there.
+
+        A company records its run in the journal inside the staged folder first, so a folder
+        under its real name always holds a journal and resumes, whenever the process is killed.
+        The name is reserved with an exclusive `mkdir` (two runs never take the same one), then
+        the staged folder replaces that empty reservation in one atomic rename.
+        """
+        if not self.staged:
+            return
+        if self.journal is not None:
+            self.journal.close()  # reopened at the new place on its next use
+        workspace = self.path.parent
+        for _ in range(1000):
+            target = free_path(workspace / self._base)
+            try:
+                target.mkdir()
+            except FileExistsError:
+                continue  # another run took it between the look and the mkdir
+            except OSError as exc:
+                raise ProjectFolderError(f"Cannot create the project folder {target}: {exc.strerror or exc}.") from None
+            os.rename(self.path, target)
+            break
+        else:
+            raise ProjectFolderError(f"Cannot find a free project folder name for {self._base} in {workspace}.")
+        self.files = [target / f.relative_to(self.path) for f in self.files]
+        self.path, self.history.path, self.staged = target, target, False
 
     def _setup(self) -> None:
         self.files: list[Path] = []

@@ -16,17 +16,21 @@ await company.run()
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
 
 from metagpt.config import Config
 from metagpt.const import STATE_DB, STATE_DIR
 from metagpt.context import Context
 from metagpt.exceptions import MetaGPTError, UserError
 from metagpt.journal import Journal
-from metagpt.journal.lock import ProjectLock
+from metagpt.journal.lock import ProjectBusyError, ProjectLock
 from metagpt.journal.recovery import tidy
-from metagpt.project_repo import ProjectRepo
+from metagpt.project_repo import STAGING_MARK, ProjectRepo
 from metagpt.report import Published, publish_project
 from metagpt.roles.spec import build_role, role_spec
 from metagpt.schema import Message
@@ -66,14 +70,16 @@ class SoftwareCompany(Team):
     def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
         check_idea(idea)  # before a folder is created for it
+        sweep_staging(self.workspace)
         project = ProjectRepo(
-            self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams
+            self.workspace, project_name or idea, fixed=bool(project_name), renderer=self.context.diagrams, staged=True
         )
         self._attach(project)
         self._send_to = send_to
         self.run_project(idea, send_to=send_to)
-        # recorded at once, so a kill from here on leaves a project that resumes
+        # recorded before the folder gets its name, so a folder under that name always resumes
         self.context.journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
+        project.publish()
         project.history.init()
         return project.path
 
@@ -215,3 +221,40 @@ class SoftwareCompany(Team):
         if self.journal is not None and self.journal.run_id is not None:
             self.journal.end_run(status, reason)
         self._release()
+
+
+def sweep_staging(workspace: Path) -> None:
+    """Remove staged project folders whose process died before giving them a name.
+
+    Such a folder holds only the start of a run (no call is made before `publish`), so nothing
+    is lost; a folder whose lock is still held belongs to a live run and is left alone.
+    """
+    try:
+        candidates = [p for p in Path(workspace).iterdir() if p.name.startswith(".") and STAGING_MARK in p.name]
+    except OSError:
+        return
+    for folder in candidates:
+        if folder.is_symlink() or not folder.is_dir() or _alive(folder.name.rpartition(STAGING_MARK)[2]):
+            continue
+        lock = ProjectLock(folder / STATE_DIR)
+        try:
+            lock.acquire()
+        except (ProjectBusyError, OSError):
+            continue
+        lock.release()
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.debug(f"removed {folder}: its run was killed while it was being set up")
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process named in a staging folder (`<pid>-<random>`) may still be setting it up."""
+    pid = owner.partition("-")[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
