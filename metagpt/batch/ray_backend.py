@@ -7,12 +7,14 @@ The only module that imports `ray` (`pip install "metagpt[ray]"`).
   its files under a folder we choose (`temp_dir`, default a new temporary folder), without the
   dashboard; its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing is
   written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
-* Companies: each runs in an async actor, one company at a time, I/O-bound (no CPU reserved),
-  needing one unit of the custom resource `metagpt_company` where the cluster defines it (a node
-  offering N runs at most N companies). At most `workers` actors live at once, and an actor whose
-  company ended takes the next one (a new process costs seconds); results are collected as they
-  finish (`ray.wait`). An actor that dies is restarted by Ray and resumes from the project's journal;
-  after `max_restarts` deaths the company is reported as failed and the others go on.
+* Companies: a pool of `workers` long-lived async actors, started together, each warmed by its
+  first call (`company.warm_up`), because a new process costs seconds of CPU; each runs one
+  company at a time, I/O-bound (no CPU reserved), needing one unit of the custom resource
+  `metagpt_company` where the cluster defines it (a node offering N runs at most N companies).
+  An actor whose company ended takes the next one; results are collected as they finish
+  (`ray.wait`). When an actor dies (killed, node lost) a new one takes its place and the company
+  resumes from its journal; after `max_restarts` deaths the company is reported as failed and the
+  others go on.
 * Files: without a shared workspace, a company works in a scratch folder of its node and sends
   its project back packed; the driver merges it into its workspace. With `shared_workspace`,
   actors write straight into the workspace (a path every node sees).
@@ -29,6 +31,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,10 +39,21 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
-from metagpt.batch.company import FAILED, INTERRUPTED, BatchOptions, CompanyResult, CompanySettings, run_company
+from metagpt.batch.company import (
+    FAILED,
+    INTERRUPTED,
+    BatchOptions,
+    CompanyResult,
+    CompanySettings,
+    Meter,
+    run_company,
+    warm_up,
+)
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, LedgerState, new_ticket, refusal, to_micros
+from metagpt.batch.progress import Tracker
 from metagpt.batch.transfer import pack, unpack
+from metagpt.config import Config
 from metagpt.exceptions import BudgetLedgerUnavailable, UserError
 
 RESOURCE = "metagpt_company"
@@ -49,6 +63,8 @@ UNAVAILABLE_RETRIES = 20
 """Times a company's call is sent again to an actor Ray reports as restarting or unreachable."""
 STOP_GRACE = 30.0
 """Seconds stopped companies get to end and send their files back after Ctrl-C."""
+METER_EVERY = 1.0
+"""Seconds between two readings of what the running companies have spent (for the progress line)."""
 
 
 @contextlib.contextmanager
@@ -143,10 +159,20 @@ class RayBudget:
 
 
 class CompanyWorker:
-    """The body of a company actor: runs one company where Ray placed it."""
+    """The body of a company actor: runs one company at a time where Ray placed it."""
 
     def __init__(self) -> None:
         self._task: asyncio.Task | None = None
+        self._meter = Meter()
+
+    async def warm(self, config: Config) -> str:
+        """Do what a fresh process does in its first company (`warm_up`); returns this actor's node."""
+        warm_up(config)
+        return ray.get_runtime_context().get_node_id()
+
+    async def spent(self) -> float:
+        """Dollars the running (or last) company has spent so far."""
+        return self._meter.dollars
 
     async def run(
         self,
@@ -163,11 +189,14 @@ class CompanyWorker:
         if not shared and seed is not None and not (root / idea.project_name).exists():
             unpack(seed, root, idea.project_name)
         ledger = RayBudget(*budget) if budget is not None else None
-        self._task = asyncio.ensure_future(run_company(idea, settings, root, ledger))
+        self._meter = Meter()
+        self._task = asyncio.ensure_future(run_company(idea, settings, root, ledger, self._meter))
         try:
             result = await asyncio.shield(self._task)
         except asyncio.CancelledError:
             result = CompanyResult(idea.idea, idea.project_name, status=INTERRUPTED, exit_code=130)
+        finally:
+            self._task = None
         if ledger is not None:
             with contextlib.suppress(RayError):
                 await ledger.flush()
@@ -183,23 +212,27 @@ class CompanyWorker:
 
     async def stop(self) -> None:
         """End the running company as interrupted (Ctrl-C of the batch); `run` then returns."""
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await self._task
+                await task
 
 
 class RayBackend:
-    """Companies as Ray actors (see the module docstring)."""
+    """Companies on a pool of Ray actors (see the module docstring)."""
 
     name = "ray"
 
     def __init__(self, options: BatchOptions | None = None):
         self.options = options or BatchOptions()
         self.ledger_state: LedgerState | None = None
-        self.on_launch: Callable[[Idea, Any], None] | None = None
+        self.on_launch: Callable[[Idea | None, Any], None] | None = None
         """Told each company actor as it starts (tests use it to kill one)."""
         self.startup_seconds = 0.0
+        """Seconds to start or join Ray."""
+        self.warmup_seconds = 0.0
+        """Seconds until every actor of the pool was warm (their first companies start as each is)."""
         self.session_folder: Path | None = None
         """The folder of the local cluster we started (None when we joined one)."""
 
@@ -210,7 +243,7 @@ class RayBackend:
         workspace: Path,
         workers: int,
         ledger: Ledger | None,
-        on_result: Callable[[CompanyResult], None],
+        tracker: Tracker,
     ) -> list[CompanyResult]:
         options = self.options
         started = time.monotonic()
@@ -220,69 +253,91 @@ class RayBackend:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"Cannot start or join Ray ({exc}); check --address, or run without it.") from None
         try:
-            self.startup_seconds = time.monotonic() - started
-            return await _Driver(self, ideas, settings, workspace, workers, ledger, on_result).run()
+            driver = _Driver(self, ideas, settings, workspace, workers, ledger, tracker)
+            return await driver.run(started)
         finally:
             session.__exit__(None, None, None)
 
 
 class _Driver:
-    """One batch on Ray: launches actors, collects results, restarts the dead."""
+    """One batch on Ray: warms the pool, hands companies to free actors, replaces dead ones."""
 
-    def __init__(self, backend, ideas, settings, workspace, workers, ledger, on_result):
+    def __init__(self, backend, ideas, settings, workspace, workers, ledger, tracker):
         self.backend, self.ideas, self.settings = backend, list(ideas), settings
-        self.workspace, self.workers, self.ledger, self.on_result = workspace, workers, ledger, on_result
+        self.workspace, self.workers, self.ledger, self.tracker = workspace, workers, ledger, tracker
         self.options: BatchOptions = backend.options
         self.results: list[CompanyResult | None] = [None] * len(self.ideas)
         self.restarts = [0] * len(self.ideas)
         self.unavailable = [0] * len(self.ideas)
         self.pending: dict[Any, tuple[int, Any]] = {}
         self.batch_id = new_ticket()[:12]
+        self.budget: tuple[Any, str] | None = None
+        self.stopping = False
+        self.warming: list[Any] = []
 
-    async def run(self) -> list[CompanyResult]:
+    async def run(self, started: float) -> list[CompanyResult]:
         ledger_actor = None
         if self.ledger is not None:
             ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(micros=self.ledger.total)
-            state = await ledger_actor.state.remote()
-            self.budget: tuple[Any, str] | None = (ledger_actor, state.epoch)
-        else:
-            self.budget = None
         resources = {RESOURCE: 1} if RESOURCE in ray.cluster_resources() else None
-        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=self.options.max_restarts)(
-            CompanyWorker
-        )
-        queue = list(range(len(self.ideas)))
+        # Ray does not restart these: the driver starts a new actor in a dead one's place, so
+        # one company's deaths never use up the restarts of the actor the next company gets.
+        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0)(CompanyWorker)
+        queue = deque(range(len(self.ideas)))
+        self.backend.startup_seconds = time.monotonic() - started
+        meter = warmed = None
         try:
-            while queue and len(self.pending) < self.workers:
-                self._launch(queue.pop(0))
+            free = [self._new_actor() for _ in range(min(self.workers, len(queue)))]
+            warmed = asyncio.ensure_future(self._time_warm_up(list(self.warming)))
+            if ledger_actor is not None:
+                state = await ledger_actor.state.remote()
+                self.budget = (ledger_actor, state.epoch)
+            while queue and free:
+                self._submit(queue.popleft(), free.pop())
+            meter = asyncio.ensure_future(self._meter())
             while self.pending:
                 ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
                 for ref in ready:
-                    done, actor = self._collect(ref)
-                    if not done:
+                    actor = self._collect(ref)
+                    if actor is None:
                         continue
-                    if queue and actor is not None:
-                        self._submit(queue.pop(0), actor)  # a live actor takes the next company
+                    if queue:
+                        self._submit(queue.popleft(), actor)  # a warm actor takes the next company
                     else:
-                        if actor is not None:
-                            ray.kill(actor)
-                        if queue:
-                            self._launch(queue.pop(0))
+                        ray.kill(actor)
         except asyncio.CancelledError:
             await self._stop_all()
             raise
         finally:
+            for task in (meter, warmed):
+                if task is not None:
+                    task.cancel()
+            for _, actor in self.pending.values():
+                ray.kill(actor)
             if ledger_actor is not None:
                 with contextlib.suppress(RayError):
                     self.backend.ledger_state = await ledger_actor.state.remote()
                 ray.kill(ledger_actor)
         return [result for result in self.results if result is not None]
 
-    def _launch(self, index: int) -> None:
+    async def _time_warm_up(self, refs: list[Any]) -> None:
+        started = time.monotonic()
+        with contextlib.suppress(RayError):
+            await asyncio.gather(*refs)
+            self.backend.warmup_seconds = time.monotonic() - started
+
+    def _new_actor(self) -> Any:
+        """A new actor, told to warm up first (its company's call then waits behind it)."""
         actor = self.actor_class.remote()
+        self.warming.append(actor.warm.remote(self.settings.config))
         if self.backend.on_launch is not None:
-            self.backend.on_launch(self.ideas[index], actor)
-        self._submit(index, actor)
+            self.backend.on_launch(None, actor)
+        return actor
+
+    def _replace(self, actor: Any) -> Any:
+        """Kill `actor`; a new one in its place, unless the batch is stopping."""
+        ray.kill(actor)
+        return None if self.stopping else self._new_actor()
 
     def _submit(self, index: int, actor: Any) -> None:
         idea = self.ideas[index]
@@ -293,57 +348,66 @@ class _Driver:
             idea, self.settings, shared, self.budget, seed, self.batch_id
         )
         self.pending[ref] = (index, actor)
+        self.tracker.started(index)
 
-    def _collect(self, ref: Any) -> tuple[bool, Any]:
-        """Take one finished call: (whether its company is done, else it was resubmitted; the actor
-        when it can take another company, None when it was killed)."""
+    def _collect(self, ref: Any) -> Any:
+        """Take one finished call; returns an actor free for the next company, or None (the
+        company was sent again, to the same actor or to a new one in a dead one's place)."""
         index, actor = self.pending.pop(ref)
         idea = self.ideas[index]
-        broken = True  # unless the actor answered: then it can take another company
+        free = actor
         try:
             result, data = ray.get(ref)
-            broken = False
-        except ActorUnavailableError:  # restarting, or briefly unreachable: the same life, asked again
+        except ActorUnavailableError:  # briefly unreachable: the same life, asked again
             self.unavailable[index] += 1
             if self.unavailable[index] <= UNAVAILABLE_RETRIES:
                 time.sleep(0.1 * self.unavailable[index])
                 self._submit(index, actor)
-                return False, actor
+                return None
             result, data = self._failed(idea, "its worker stayed unreachable")
-        except RayActorError as exc:
+            free = self._replace(actor)
+        except RayActorError as exc:  # the actor died: a new one resumes the company from its journal
+            free = self._replace(actor)
             self.restarts[index] += 1
-            if self.restarts[index] <= self.options.max_restarts:
-                self._submit(index, actor)  # Ray restarts the actor; the company resumes from its journal
-                return False, actor
+            if self.restarts[index] <= self.options.max_restarts and free is not None:
+                self._submit(index, free)
+                return None
             result, data = self._failed(idea, f"its worker died {self.restarts[index]} times ({type(exc).__name__})")
         except RayError as exc:
             result, data = self._failed(idea, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            free = self._replace(actor)
         if data is not None:
             unpack(data, self.workspace, idea.project_name)
         result.project = str(self.workspace / idea.project_name)
         result.restarts = self.restarts[index] + self.unavailable[index]
-        if broken:
-            ray.kill(actor)
         self.results[index] = result
-        self.on_result(result)
-        return True, None if broken else actor
+        self.tracker.ended(index, result)
+        return free
 
     @staticmethod
     def _failed(idea: Idea, error: str) -> tuple[CompanyResult, None]:
         return CompanyResult(idea.idea, idea.project_name, status=FAILED, exit_code=1, error=error), None
 
+    async def _meter(self) -> None:
+        """Keep the tracker told what each running company has spent (until cancelled)."""
+        while True:
+            await asyncio.sleep(METER_EVERY)
+            running = list(self.pending.values())
+            readings = await asyncio.gather(*(actor.spent.remote() for _, actor in running), return_exceptions=True)
+            for (index, _), dollars in zip(running, readings, strict=True):
+                if isinstance(dollars, float):
+                    self.tracker.live(index, dollars)
+
     async def _stop_all(self) -> None:
         """Ctrl-C: stop every running company, and keep the files they send back."""
+        self.stopping = True
         for _, actor in self.pending.values():
             actor.stop.remote()
         deadline = time.monotonic() + STOP_GRACE
         while self.pending and time.monotonic() < deadline:
             ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
             for ref in ready:
-                self.restarts[self.pending[ref][0]] = self.options.max_restarts  # no restart now
                 with contextlib.suppress(Exception):
-                    _, actor = self._collect(ref)
+                    actor = self._collect(ref)
                     if actor is not None:
                         ray.kill(actor)
-        for _, actor in self.pending.values():
-            ray.kill(actor)
