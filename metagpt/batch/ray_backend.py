@@ -250,8 +250,11 @@ class RayBackend:
         try:
             session = ray_session(options.address, options.temp_dir, workers)
             self.session_folder = session.__enter__()
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"Cannot start or join Ray ({exc}); check --address, or run without it.") from None
+        except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
+            raise UserError(
+                f"Cannot start or join Ray ({exc}); check --address, or run without it (a local Ray keeps its "
+                "sockets under TMPDIR, which must be a short path)."
+            ) from None
         try:
             driver = _Driver(self, ideas, settings, workspace, workers, ledger, tracker)
             return await driver.run(started)
