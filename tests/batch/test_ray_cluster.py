@@ -6,8 +6,11 @@ One cluster serves the whole module (starting one takes seconds on a small machi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,9 +24,9 @@ from metagpt.batch import BatchOptions, run_batch  # noqa: E402
 from metagpt.batch.ledger import Ledger, to_micros  # noqa: E402
 from metagpt.batch.ray_backend import RESOURCE, RayBudget, _reload_auth  # noqa: E402
 from metagpt.exceptions import NoMoneyException  # noqa: E402
-from tests.batch.conftest import IDEAS, bill, digests, kept_files, loopback_config  # noqa: E402
+from tests.batch.conftest import IDEAS, MAX_TOKENS, bill, digests, kept_files, loopback_config  # noqa: E402
 from tests.e2e.openai_server import OpenAIServer, realistic_reply  # noqa: E402
-from tests.e2e.test_resume import tree_digest  # noqa: E402
+from tests.e2e.test_resume import STARTUP, environ, tree_digest  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +144,47 @@ def test_fifty_companies_on_two_nodes_reserving_at_once_get_exactly_what_fits(cl
     assert ray.get(nodes[0].reserve_all.remote(ledger, epoch, 2, 0.0001)) == 0
     for node in nodes:
         ray.kill(node)
+
+
+def cluster_processes(cluster) -> list:
+    nodes = cluster.list_all_nodes()
+    return [info.process for node in nodes for infos in node.all_processes.values() for info in infos]
+
+
+def test_the_cli_joins_a_running_cluster_writes_into_the_shared_workspace_and_leaves_the_cluster_running(
+    cluster, allow_model_requests, tmp_path
+):
+    ideas = tmp_path / "ideas.txt"
+    ideas.write_text("\n".join(IDEAS[:3]))
+    shared = tmp_path / "shared"
+    seen: set[str] = set()
+
+    def handler(body):
+        if len(server.requests) <= 8:  # no company has made its 9 calls yet, so none has ended
+            seen.update(p.parent.parent.name for p in shared.glob("*/docs/prd.json"))
+        return realistic_reply(body)
+
+    processes = cluster_processes(cluster)
+    resources = ray.cluster_resources()
+    with OpenAIServer(handler) as server:
+        run = subprocess.run(
+            [sys.executable, str(STARTUP), "batch", str(ideas), "--backend", "ray", "--address", cluster.address,
+             "--workers", "2", "--workspace", str(shared), "--json"],
+            cwd=tmp_path, env=environ(server, MAX_TOKENS=str(MAX_TOKENS)), capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+        finished = len(server.requests)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout)["results"]
+    assert [r["status"] for r in results] == ["done"] * 3
+    assert {Path(r["project"]).parent for r in results} == {shared}
+    # Written straight into the shared workspace while they ran (shipped back, they would appear as they end).
+    assert seen and seen <= {Path(r["project"]).name for r in results}
+    assert not any(p.name.startswith(".incoming-") for p in shared.iterdir()) and finished >= 27
+    # The cluster we joined is as it was: its processes alive, its resources all free again.
+    assert all(process.poll() is None for process in processes)
+    assert ray.cluster_resources() == resources
+    deadline = time.monotonic() + 20
+    while ray.available_resources().get(RESOURCE, 0) < resources[RESOURCE] and time.monotonic() < deadline:
+        time.sleep(0.2)  # the batch's actors end with its driver
+    assert ray.available_resources().get(RESOURCE, 0) == resources[RESOURCE]
