@@ -4,12 +4,12 @@ The model is the loopback server answering every call after a fixed latency (`--
 a company's time is mostly waiting, as with a remote model. Reported, side by side in one run:
 
 1. companies per minute for 1, 2 and 4 workers on each backend (same ideas, same answers);
-2. Ray's start-up: a local `ray.init` of our own, and the warm-up of a pool of N actors alone
+2. Ray's start-up: a local `ray.init` of our own, and the warm-up of a batch's pool of actors alone
    (processes started, `warm_up` done), which every batch pays once while its first companies
    wait; then its per-company overhead against asyncio, and whether it meets the target (wall
    time at most 1.1x asyncio's plus that start-up);
 3. memory per company: the RSS growth of this process per concurrent company on asyncio, the
-   RSS of each company actor's process on Ray;
+   largest RSS of a company actor's process on Ray (it runs up to `pool_shape` companies at once);
 4. the shared ledger's round trip: a hold and its commit, in process and through the Ray actor.
 
     python bench/batch.py [--companies 8] [--latency 0.3]
@@ -90,13 +90,13 @@ async def batch_seconds(backend: str, workers: int, companies: int, config: Conf
 
 
 async def pool_warm_up(workers: int, config: Config) -> float:
-    """Seconds to start `workers` company actors and warm them, as a batch does first."""
+    """Seconds to start and warm the pool of actors a batch of `workers` starts first."""
     import ray
 
-    from metagpt.batch.ray_backend import CompanyWorker
+    from metagpt.batch.ray_backend import CompanyWorker, pool_shape
 
     started = time.monotonic()
-    actors = [ray.remote(num_cpus=0)(CompanyWorker).remote() for _ in range(workers)]
+    actors = [ray.remote(num_cpus=0)(CompanyWorker).remote() for _ in range(pool_shape(workers)[0])]
     await asyncio.gather(*(actor.warm.remote(config) for actor in actors))
     seconds = time.monotonic() - started
     for actor in actors:
@@ -148,7 +148,7 @@ async def main() -> None:
             rows["asyncio"][workers], _ = await batch_seconds("asyncio", workers, args.companies, config)
         asyncio_mb = (rss_mb() - before) / max(WORKERS)
 
-        from metagpt.batch.ray_backend import ray_session
+        from metagpt.batch.ray_backend import pool_shape, ray_session
 
         started = time.monotonic()
         with ray_session(None, None, max(WORKERS)):
@@ -158,6 +158,7 @@ async def main() -> None:
                     warm[workers] = await pool_warm_up(workers, config)
                     rows["ray"][workers], _ = await batch_seconds("ray", workers, args.companies, config)
             local_ms, ray_ms = await ledger_round_trip()
+            shape = pool_shape(max(WORKERS))
         calls = len(server.requests)
 
     n = args.companies
@@ -169,7 +170,7 @@ async def main() -> None:
     for name, row in rows.items():
         print(f"{name}: {row[4] and row[1] / row[4]:.2f}x more companies per minute at 4 workers than at 1")
     print(f"ray start-up: local ray.init {startup:.1f}s; a pool's warm-up", end="")
-    print(",".join(f" {warm[w]:.1f}s ({w} actor{'s' if w > 1 else ''})" for w in WORKERS))
+    print(",".join(f" {warm[w]:.1f}s ({w} worker{'s' if w > 1 else ''})" for w in WORKERS))
     for w in WORKERS:
         extra = rows["ray"][w] - rows["asyncio"][w]
         bound = 1.1 * rows["asyncio"][w] + warm[w]
@@ -179,9 +180,10 @@ async def main() -> None:
             f"overhead {extra / n:.2f}s per company"
         )
     actor_mb = max(memory.samples) if memory.samples else 0.0
+    actors, per_actor = shape
     print(
         f"memory per company: asyncio {asyncio_mb:.0f} MB (RSS growth per concurrent company), "
-        f"ray {actor_mb:.0f} MB (actor RSS)"
+        f"ray {actor_mb:.0f} MB per actor process ({max(WORKERS)} workers: {actors} actors of {per_actor} companies)"
     )
     print(f"ledger round trip (hold + commit): in process {local_ms:.3f} ms, ray actor {ray_ms:.2f} ms")
 

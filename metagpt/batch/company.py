@@ -67,6 +67,8 @@ class BatchOptions:
     max_restarts: int = 2
     temp_dir: Path | None = None
     """Where a Ray cluster we start keeps its files and token (default: a new temporary folder)."""
+    companies_per_actor: int | None = None
+    """Ray: companies one actor runs at once (default: enough for one actor per CPU of the cluster)."""
 
 
 class Meter:

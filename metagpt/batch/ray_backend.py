@@ -1,4 +1,4 @@
-"""The Ray backend: one actor per company, a ledger actor for the shared budget.
+"""The Ray backend: a pool of company actors, a ledger actor for the shared budget.
 
 The only module that imports `ray` (`pip install "metagpt[ray]"`).
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import secrets
 import shutil
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
 
 from metagpt.batch.company import (
     FAILED,
@@ -159,20 +160,20 @@ class RayBudget:
 
 
 class CompanyWorker:
-    """The body of a company actor: runs one company at a time where Ray placed it."""
+    """The body of a company actor: runs its companies (a few at once at most) where Ray placed it."""
 
     def __init__(self) -> None:
-        self._task: asyncio.Task | None = None
-        self._meter = Meter()
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._meters: dict[str, Meter] = {}
 
     async def warm(self, config: Config) -> str:
         """Do what a fresh process does in its first company (`warm_up`); returns this actor's node."""
         warm_up(config)
         return ray.get_runtime_context().get_node_id()
 
-    async def spent(self) -> float:
-        """Dollars the running (or last) company has spent so far."""
-        return self._meter.dollars
+    async def spent(self) -> dict[str, float]:
+        """Dollars each running company (by project name) has spent so far."""
+        return {name: meter.dollars for name, meter in self._meters.items()}
 
     async def run(
         self,
@@ -185,23 +186,25 @@ class CompanyWorker:
     ) -> tuple[CompanyResult, bytes | None]:
         """Run the company; returns its result and, without a shared workspace, its project packed."""
         shared = workspace is not None
+        name = idea.project_name
         root = Path(workspace) if shared else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id
-        if not shared and seed is not None and not (root / idea.project_name).exists():
-            unpack(seed, root, idea.project_name)
+        if not shared and seed is not None and not (root / name).exists():
+            unpack(seed, root, name)
         ledger = RayBudget(*budget) if budget is not None else None
-        self._meter = Meter()
-        self._task = asyncio.ensure_future(run_company(idea, settings, root, ledger, self._meter))
+        meter = self._meters[name] = Meter()
+        task = self._tasks[name] = asyncio.ensure_future(run_company(idea, settings, root, ledger, meter))
         try:
-            result = await asyncio.shield(self._task)
+            result = await asyncio.shield(task)
         except asyncio.CancelledError:
-            result = CompanyResult(idea.idea, idea.project_name, status=INTERRUPTED, exit_code=130)
+            result = CompanyResult(idea.idea, name, status=INTERRUPTED, exit_code=130)
         finally:
-            self._task = None
+            self._tasks.pop(name, None)
+            self._meters.pop(name, None)
         if ledger is not None:
             with contextlib.suppress(RayError):
                 await ledger.flush()
         result.node = ray.get_runtime_context().get_node_id()
-        project = root / idea.project_name
+        project = root / name
         if shared or not project.is_dir():
             return result, None
         data = pack(project)
@@ -211,12 +214,25 @@ class CompanyWorker:
         return result, data
 
     async def stop(self) -> None:
-        """End the running company as interrupted (Ctrl-C of the batch); `run` then returns."""
-        task = self._task
-        if task is not None:
+        """End the running companies as interrupted (Ctrl-C of the batch); their `run`s then return."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def pool_shape(workers: int, per_actor: int | None = None) -> tuple[int, int]:
+    """(actors, companies per actor) for `workers` companies at once: one actor per CPU of the
+    cluster, since each process costs seconds of CPU to start, and more companies per actor when
+    there are more workers than CPUs (never more than a node's `metagpt_company` allows)."""
+    if per_actor is None:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        per_actor = math.ceil(workers / min(workers, cpus))
+    offered = [node["Resources"][RESOURCE] for node in ray.nodes() if node["Alive"] and RESOURCE in node["Resources"]]
+    if offered:
+        per_actor = min(per_actor, max(1, int(min(offered))))
+    per_actor = max(1, min(per_actor, workers))
+    return math.ceil(workers / per_actor), per_actor
 
 
 class RayBackend:
@@ -277,20 +293,28 @@ class _Driver:
         self.budget: tuple[Any, str] | None = None
         self.stopping = False
         self.warming: list[Any] = []
+        self.actors: set[Any] = set()
+        self.replacements: dict[Any, Any] = {}
+        """Each dead actor -> the one in its place (its companies move there)."""
 
     async def run(self, started: float) -> list[CompanyResult]:
         ledger_actor = None
         if self.ledger is not None:
             ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(micros=self.ledger.total)
-        resources = {RESOURCE: 1} if RESOURCE in ray.cluster_resources() else None
+        queue = deque(range(len(self.ideas)))
+        slots = min(self.workers, len(queue))
+        actors, per_actor = pool_shape(slots, self.options.companies_per_actor)
+        resources = {RESOURCE: per_actor} if RESOURCE in ray.cluster_resources() else None
         # Ray does not restart these: the driver starts a new actor in a dead one's place, so
         # one company's deaths never use up the restarts of the actor the next company gets.
-        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0)(CompanyWorker)
-        queue = deque(range(len(self.ideas)))
+        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0, max_concurrency=per_actor + 8)(
+            CompanyWorker
+        )
         self.backend.startup_seconds = time.monotonic() - started
         meter = warmed = None
         try:
-            free = [self._new_actor() for _ in range(min(self.workers, len(queue)))]
+            pool = [self._new_actor() for _ in range(actors)]
+            free = [pool[slot % actors] for slot in range(slots)]  # one entry per company it may take
             warmed = asyncio.ensure_future(self._time_warm_up(list(self.warming)))
             if ledger_actor is not None:
                 state = await ledger_actor.state.remote()
@@ -302,12 +326,8 @@ class _Driver:
                 ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
                 for ref in ready:
                     actor = self._collect(ref)
-                    if actor is None:
-                        continue
-                    if queue:
+                    if actor is not None and queue:
                         self._submit(queue.popleft(), actor)  # a warm actor takes the next company
-                    else:
-                        ray.kill(actor)
         except asyncio.CancelledError:
             await self._stop_all()
             raise
@@ -315,7 +335,7 @@ class _Driver:
             for task in (meter, warmed):
                 if task is not None:
                     task.cancel()
-            for _, actor in self.pending.values():
+            for actor in self.actors:
                 ray.kill(actor)
             if ledger_actor is not None:
                 with contextlib.suppress(RayError):
@@ -332,15 +352,19 @@ class _Driver:
     def _new_actor(self) -> Any:
         """A new actor, told to warm up first (its company's call then waits behind it)."""
         actor = self.actor_class.remote()
+        self.actors.add(actor)
         self.warming.append(actor.warm.remote(self.settings.config))
         if self.backend.on_launch is not None:
             self.backend.on_launch(None, actor)
         return actor
 
     def _replace(self, actor: Any) -> Any:
-        """Kill `actor`; a new one in its place, unless the batch is stopping."""
-        ray.kill(actor)
-        return None if self.stopping else self._new_actor()
+        """Kill `actor`; the new one in its place (one for all its companies), None when stopping."""
+        if actor not in self.replacements:
+            ray.kill(actor)
+            self.actors.discard(actor)
+            self.replacements[actor] = None if self.stopping else self._new_actor()
+        return self.replacements[actor]
 
     def _submit(self, index: int, actor: Any) -> None:
         idea = self.ideas[index]
@@ -376,9 +400,9 @@ class _Driver:
                 self._submit(index, free)
                 return None
             result, data = self._failed(idea, f"its worker died {self.restarts[index]} times ({type(exc).__name__})")
-        except RayError as exc:
+        except RayError as exc:  # the call raised (the actor lives on), or Ray failed otherwise
             result, data = self._failed(idea, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-            free = self._replace(actor)
+            free = actor if isinstance(exc, RayTaskError) else self._replace(actor)
         if data is not None:
             unpack(data, self.workspace, idea.project_name)
         result.project = str(self.workspace / idea.project_name)
@@ -395,22 +419,24 @@ class _Driver:
         """Keep the tracker told what each running company has spent (until cancelled)."""
         while True:
             await asyncio.sleep(METER_EVERY)
-            running = list(self.pending.values())
-            readings = await asyncio.gather(*(actor.spent.remote() for _, actor in running), return_exceptions=True)
-            for (index, _), dollars in zip(running, readings, strict=True):
-                if isinstance(dollars, float):
-                    self.tracker.live(index, dollars)
+            actors = list({actor for _, actor in self.pending.values()})
+            readings = await asyncio.gather(*(actor.spent.remote() for actor in actors), return_exceptions=True)
+            spent = {}
+            for reading in readings:
+                if isinstance(reading, dict):
+                    spent.update(reading)
+            for index, _ in list(self.pending.values()):
+                if self.ideas[index].project_name in spent:
+                    self.tracker.live(index, spent[self.ideas[index].project_name])
 
     async def _stop_all(self) -> None:
         """Ctrl-C: stop every running company, and keep the files they send back."""
         self.stopping = True
-        for _, actor in self.pending.values():
+        for actor in {actor for _, actor in self.pending.values()}:
             actor.stop.remote()
         deadline = time.monotonic() + STOP_GRACE
         while self.pending and time.monotonic() < deadline:
             ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
             for ref in ready:
                 with contextlib.suppress(Exception):
-                    actor = self._collect(ref)
-                    if actor is not None:
-                        ray.kill(actor)
+                    self._collect(ref)

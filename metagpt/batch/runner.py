@@ -11,8 +11,9 @@ together never spend more than the total. A company stopped by either budget end
 budget stop of `metagpt`: its files are kept, its status is `budget`. A project whose journal
 says its last run finished is skipped (`skipped`); one with an unfinished journal is resumed.
 
-Backends implement `Backend.run`: `asyncio` (this process, `local.py`) and `ray` (one actor per
-company, `ray_backend.py`, the only module that imports Ray); each runs `company.run_company`.
+Backends implement `Backend.run`: `asyncio` (this process, `local.py`) and `ray` (a pool of warm
+actors, one company at a time each, `ray_backend.py`, the only module that imports Ray); each
+runs `company.run_company` and tells a `progress.Tracker` what runs and what it has spent.
 """
 
 from __future__ import annotations

@@ -115,6 +115,39 @@ async def test_a_killed_company_resumes_from_its_journal_without_paying_a_finish
     assert tree_digest(Path(result.project)) == tree_digest(uninterrupted)
 
 
+async def test_killing_an_actor_that_runs_two_companies_resumes_both_in_a_new_one(
+    cluster, allow_model_requests, tmp_path
+):
+    ideas = IDEAS[1:3]
+    config = loopback_config
+    with OpenAIServer() as server:
+        await run_batch(ideas, workers=2, config=config(server.base_url), workspace=tmp_path / "whole")
+        baseline = len(server.requests)
+
+    from metagpt.batch.ray_backend import RayBackend
+
+    actors, killed = [], []
+
+    def handler(body):
+        if len(server.requests) == 6 and not killed:  # both companies are under way
+            killed.append(len(actors))
+            ray.kill(actors[0], no_restart=False)
+            time.sleep(1.0)  # this answer is never read
+        return realistic_reply(body)
+
+    backend = RayBackend(BatchOptions(max_restarts=1, companies_per_actor=2))
+    backend.on_launch = lambda _, actor: actors.append(actor)
+    with OpenAIServer(handler) as server:
+        results = await run_batch(
+            ideas, workers=2, backend=backend, config=config(server.base_url), workspace=tmp_path / "killed"
+        )
+        assert killed == [1] and len(actors) == 2  # one actor held both; one new actor took both over
+        assert [r.status for r in results] == ["done", "done"] and all(r.restarts == 1 for r in results)
+        # Only the calls cut by the kill (one in flight per company at most) were sent again.
+        assert baseline < len(server.requests) <= baseline + 2
+    assert digests(tmp_path / "killed") == digests(tmp_path / "whole")
+
+
 @ray.remote(num_cpus=0)
 class Companies:
     """Many companies on one node, all holding their next call at once."""
