@@ -1,20 +1,22 @@
 """The Ray backend: a pool of company actors, a ledger actor for the shared budget.
 
-The only module that imports `ray` (`pip install "metagpt[ray]"`).
+With `ray_worker` (what runs inside the actors), the only modules that import `ray`
+(`pip install "metagpt[ray]"`).
 
 * Session: with no `address` we start a local cluster and shut it down at the end; with
   `--address auto` or `ray://...` we join a cluster and leave it as it was. A local cluster keeps
   its files under a folder we choose (`temp_dir`, default a new temporary folder), without the
   dashboard; its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing is
   written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
-* Companies: a pool of `workers` long-lived async actors, started together, each warmed by its
-  first call (`company.warm_up`), because a new process costs seconds of CPU; each runs one
-  company at a time, I/O-bound (no CPU reserved), needing one unit of the custom resource
-  `metagpt_company` where the cluster defines it (a node offering N runs at most N companies).
-  An actor whose company ended takes the next one; results are collected as they finish
-  (`ray.wait`). When an actor dies (killed, node lost) a new one takes its place and the company
-  resumes from its journal; after `max_restarts` deaths the company is reported as failed and the
-  others go on.
+* Companies: a pool of long-lived async actors started together, each warmed by its first call
+  (`company.warm_up`), because a new process costs seconds of CPU; one actor per CPU of the
+  cluster, running several companies at once when there are more workers (`pool_shape`),
+  I/O-bound (no CPU reserved), each needing one unit of the custom resource `metagpt_company`
+  per company where the cluster defines it (a node offering N runs at most N companies). An
+  actor whose company ended takes the next one; results are collected as they finish
+  (`ray.wait`). When an actor dies (killed, node lost) one new actor takes its place and its
+  companies resume from their journals; after `max_restarts` deaths a company is reported as
+  failed and the others go on.
 * Files: without a shared workspace, a company works in a scratch folder of its node and sends
   its project back packed; the driver merges it into its workspace. With `shared_workspace`,
   actors write straight into the workspace (a path every node sees).
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import secrets
 import shutil
@@ -40,25 +41,16 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
 
-from metagpt.batch.company import (
-    FAILED,
-    INTERRUPTED,
-    BatchOptions,
-    CompanyResult,
-    CompanySettings,
-    Meter,
-    run_company,
-    warm_up,
-)
+from metagpt.batch.company import FAILED, BatchOptions, CompanyResult, CompanySettings
 from metagpt.batch.ideas import Idea
-from metagpt.batch.ledger import Ledger, LedgerState, new_ticket, refusal, to_micros
+from metagpt.batch.ledger import Ledger, LedgerState, new_ticket
 from metagpt.batch.progress import Tracker
+from metagpt.batch.ray_worker import RESOURCE, CompanyWorker, RayBudget, pool_shape
 from metagpt.batch.transfer import pack, unpack
-from metagpt.config import Config
-from metagpt.exceptions import BudgetLedgerUnavailable, UserError
+from metagpt.exceptions import UserError
 
-RESOURCE = "metagpt_company"
-"""The custom resource limiting companies per node (`ray start --resources='{"metagpt_company": 4}'`)."""
+__all__ = ["RESOURCE", "CompanyWorker", "RayBackend", "RayBudget", "pool_shape", "ray_session"]
+
 AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 UNAVAILABLE_RETRIES = 20
 """Times a company's call is sent again to an actor Ray reports as restarting or unreachable."""
@@ -122,117 +114,6 @@ def _reload_auth() -> None:
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
-
-
-class RayBudget:
-    """A `SharedBudget` on the ledger actor, used inside company actors."""
-
-    def __init__(self, actor: Any, epoch: str):
-        self.actor = actor
-        self.epoch = epoch
-
-    async def reserve(self, dollars: float) -> str:
-        ticket = new_ticket()
-        try:
-            granted, epoch = await self.actor.reserve.remote(ticket, to_micros(dollars))
-        except asyncio.CancelledError:
-            self.actor.release.remote(ticket)  # in case it was granted: Ray runs it after the reserve
-            raise
-        except RayError as exc:
-            raise BudgetLedgerUnavailable(f"{type(exc).__name__}", dollars) from None
-        if epoch != self.epoch:
-            raise BudgetLedgerUnavailable("it was restarted and lost its holds", dollars)
-        if not granted:
-            state: LedgerState = await self.actor.state.remote()
-            raise refusal(state, dollars)
-        return ticket
-
-    def commit(self, ticket: str, dollars: float) -> None:
-        self.actor.commit.remote(ticket, to_micros(dollars))
-
-    def release(self, ticket: str) -> None:
-        self.actor.release.remote(ticket)
-
-    async def flush(self) -> None:
-        """Wait until the ledger has run every commit and release sent so far (Ray runs one
-        caller's calls to a plain actor in order)."""
-        await self.actor.state.remote()
-
-
-class CompanyWorker:
-    """The body of a company actor: runs its companies (a few at once at most) where Ray placed it."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task] = {}
-        self._meters: dict[str, Meter] = {}
-
-    async def warm(self, config: Config) -> str:
-        """Do what a fresh process does in its first company (`warm_up`); returns this actor's node."""
-        warm_up(config)
-        return ray.get_runtime_context().get_node_id()
-
-    async def spent(self) -> dict[str, float]:
-        """Dollars each running company (by project name) has spent so far."""
-        return {name: meter.dollars for name, meter in self._meters.items()}
-
-    async def run(
-        self,
-        idea: Idea,
-        settings: CompanySettings,
-        workspace: str | None,
-        budget: tuple[Any, str] | None,
-        seed: bytes | None,
-        batch_id: str,
-    ) -> tuple[CompanyResult, bytes | None]:
-        """Run the company; returns its result and, without a shared workspace, its project packed."""
-        shared = workspace is not None
-        name = idea.project_name
-        root = Path(workspace) if shared else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id
-        if not shared and seed is not None and not (root / name).exists():
-            unpack(seed, root, name)
-        ledger = RayBudget(*budget) if budget is not None else None
-        meter = self._meters[name] = Meter()
-        task = self._tasks[name] = asyncio.ensure_future(run_company(idea, settings, root, ledger, meter))
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            result = CompanyResult(idea.idea, name, status=INTERRUPTED, exit_code=130)
-        finally:
-            self._tasks.pop(name, None)
-            self._meters.pop(name, None)
-        if ledger is not None:
-            with contextlib.suppress(RayError):
-                await ledger.flush()
-        result.node = ray.get_runtime_context().get_node_id()
-        project = root / name
-        if shared or not project.is_dir():
-            return result, None
-        data = pack(project)
-        shutil.rmtree(project, ignore_errors=True)  # our scratch copy; the driver keeps the project
-        with contextlib.suppress(OSError):
-            root.rmdir()  # once the batch's last company on this node is done
-        return result, data
-
-    async def stop(self) -> None:
-        """End the running companies as interrupted (Ctrl-C of the batch); their `run`s then return."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def pool_shape(workers: int, per_actor: int | None = None) -> tuple[int, int]:
-    """(actors, companies per actor) for `workers` companies at once: one actor per CPU of the
-    cluster, since each process costs seconds of CPU to start, and more companies per actor when
-    there are more workers than CPUs (never more than a node's `metagpt_company` allows)."""
-    if per_actor is None:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        per_actor = math.ceil(workers / min(workers, cpus))
-    offered = [node["Resources"][RESOURCE] for node in ray.nodes() if node["Alive"] and RESOURCE in node["Resources"]]
-    if offered:
-        per_actor = min(per_actor, max(1, int(min(offered))))
-    per_actor = max(1, min(per_actor, workers))
-    return math.ceil(workers / per_actor), per_actor
 
 
 class RayBackend:
