@@ -96,7 +96,7 @@ async def pool_warm_up(workers: int, config: Config) -> float:
     from metagpt.batch.ray_backend import CompanyWorker, pool_shape
 
     started = time.monotonic()
-    actors = [ray.remote(num_cpus=0)(CompanyWorker).remote() for _ in range(pool_shape(workers)[0])]
+    actors = [ray.remote(num_cpus=0)(CompanyWorker).remote() for _ in range(pool_shape(workers).actors)]
     await asyncio.gather(*(actor.warm.remote(config) for actor in actors))
     seconds = time.monotonic() - started
     for actor in actors:
@@ -151,7 +151,7 @@ async def main() -> None:
         from metagpt.batch.ray_backend import pool_shape, ray_session
 
         started = time.monotonic()
-        with ray_session(None, None, max(WORKERS)):
+        with ray_session(None, None):
             startup = time.monotonic() - started
             with ActorMemory() as memory:
                 for workers in WORKERS:
@@ -180,7 +180,7 @@ async def main() -> None:
             f"overhead {extra / n:.2f}s per company"
         )
     actor_mb = max(memory.samples) if memory.samples else 0.0
-    actors, per_actor = shape
+    actors, per_actor, _ = shape
     print(
         f"memory per company: asyncio {asyncio_mb:.0f} MB (RSS growth per concurrent company), "
         f"ray {actor_mb:.0f} MB per actor process ({max(WORKERS)} workers: {actors} actors of {per_actor} companies)"

@@ -61,7 +61,7 @@ METER_EVERY = 1.0
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Iterator[Path | None]:
+def ray_session(address: str | None, temp_dir: Path | None) -> Iterator[Path | None]:
     """Connect to Ray for the batch; yields the folder of the cluster we started, else None.
 
     An already initialized Ray (a test's cluster, the user's own `ray.init`) is used as it is.
@@ -89,7 +89,6 @@ def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Ite
         ray.init(
             _temp_dir=str(folder),
             include_dashboard=False,
-            resources={RESOURCE: workers},
             log_to_driver=False,
             configure_logging=False,
         )
@@ -145,7 +144,7 @@ class RayBackend:
         options = self.options
         started = time.monotonic()
         try:
-            session = ray_session(options.address, options.temp_dir, workers)
+            session = ray_session(options.address, options.temp_dir)
             self.session_folder = session.__enter__()
         except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
             raise UserError(
@@ -183,8 +182,7 @@ class _Driver:
         if self.ledger is not None:
             ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(micros=self.ledger.total)
         queue = deque(range(len(self.ideas)))
-        slots = min(self.workers, len(queue))
-        actors, per_actor = pool_shape(slots, self.options.companies_per_actor)
+        actors, per_actor, slots = pool_shape(min(self.workers, len(queue)), self.options.companies_per_actor)
         resources = {RESOURCE: per_actor} if RESOURCE in ray.cluster_resources() else None
         # Ray does not restart these: the driver starts a new actor in a dead one's place, so
         # one company's deaths never use up the restarts of the actor the next company gets.

@@ -11,7 +11,7 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ray
 from ray.exceptions import RayError
@@ -124,15 +124,27 @@ class CompanyWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def pool_shape(workers: int, per_actor: int | None = None) -> tuple[int, int]:
-    """(actors, companies per actor) for `workers` companies at once: one actor per CPU of the
-    cluster, since each process costs seconds of CPU to start, and more companies per actor when
-    there are more workers than CPUs (never more than a node's `metagpt_company` allows)."""
+class PoolShape(NamedTuple):
+    actors: int
+    per_actor: int
+    """Companies one actor runs at once."""
+    slots: int
+    """Companies running at once in all."""
+
+
+def pool_shape(workers: int, per_actor: int | None = None) -> PoolShape:
+    """The pool for `workers` companies at once: one actor per CPU of the cluster, since each
+    process costs seconds of CPU to start, and more companies per actor when there are more
+    workers than CPUs; where nodes offer `metagpt_company`, only as many as fit on them (an
+    actor that fits nowhere would wait forever, and its companies with it)."""
     if per_actor is None:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         per_actor = math.ceil(workers / min(workers, cpus))
-    offered = [node["Resources"][RESOURCE] for node in ray.nodes() if node["Alive"] and RESOURCE in node["Resources"]]
-    if offered:
-        per_actor = min(per_actor, max(1, int(min(offered))))
     per_actor = max(1, min(per_actor, workers))
-    return math.ceil(workers / per_actor), per_actor
+    offered = [node["Resources"][RESOURCE] for node in ray.nodes() if node["Alive"] and RESOURCE in node["Resources"]]
+    if offered and max(offered) >= 1:
+        per_actor = min(per_actor, int(max(offered)))
+        fits = sum(int(units) // per_actor for units in offered)
+        workers = min(workers, fits * per_actor)
+    actors = math.ceil(workers / per_actor)
+    return PoolShape(actors, per_actor, workers)

@@ -221,3 +221,14 @@ def test_the_cli_joins_a_running_cluster_writes_into_the_shared_workspace_and_le
     while ray.available_resources().get(RESOURCE, 0) < resources[RESOURCE] and time.monotonic() < deadline:
         time.sleep(0.2)  # the batch's actors end with its driver
     assert ray.available_resources().get(RESOURCE, 0) == resources[RESOURCE]
+
+
+def test_the_pool_has_one_actor_per_cpu_and_never_more_companies_than_the_nodes_offer(cluster):
+    from metagpt.batch.ray_worker import pool_shape
+
+    # Two nodes of 1 CPU, each offering 2 companies.
+    assert pool_shape(1) == (1, 1, 1)
+    assert pool_shape(4) == (2, 2, 4)
+    assert pool_shape(3) == (2, 2, 3)
+    assert pool_shape(8) == (2, 2, 4)  # 4 more would wait for room that never comes
+    assert pool_shape(5, per_actor=1) == (4, 1, 4)
