@@ -4,9 +4,12 @@ The model is the loopback server answering every call after a fixed latency (`--
 a company's time is mostly waiting, as with a remote model. Reported, side by side in one run:
 
 1. companies per minute for 1, 2 and 4 workers on each backend (same ideas, same answers);
-2. Ray's start-up (a local `ray.init` of our own) and its per-company overhead against asyncio;
+2. Ray's start-up: a local `ray.init` of our own, and the warm-up of a batch's pool of actors alone
+   (processes started, `warm_up` done), which every batch pays once while its first companies
+   wait; then its per-company overhead against asyncio, and whether it meets the target (wall
+   time at most 1.1x asyncio's plus that start-up);
 3. memory per company: the RSS growth of this process per concurrent company on asyncio, the
-   RSS of each company actor's process on Ray;
+   largest RSS of a company actor's process on Ray (it runs up to `pool_shape` companies at once);
 4. the shared ledger's round trip: a hold and its commit, in process and through the Ray actor.
 
     python bench/batch.py [--companies 8] [--latency 0.3]
@@ -69,14 +72,35 @@ class ActorMemory:
                     continue
 
 
-async def batch_seconds(backend: str, workers: int, companies: int, config: Config) -> float:
+async def batch_seconds(backend: str, workers: int, companies: int, config: Config) -> tuple[float, float]:
+    """Wall seconds of one batch, and of them the Ray pool's warm-up (0 on asyncio)."""
+    runner: object = backend
+    if backend == "ray":
+        from metagpt.batch.ray_backend import RayBackend
+
+        runner = RayBackend()
     with TemporaryDirectory() as folder:
         started = time.monotonic()
-        results = await run_batch(IDEAS[:companies], workers=workers, backend=backend, config=config, workspace=folder)
+        results = await run_batch(IDEAS[:companies], workers=workers, backend=runner, config=config, workspace=folder)
         seconds = time.monotonic() - started
     bad = [r for r in results if r.status != "done"]
     if bad:
         raise SystemExit(f"{backend}: {bad[0].project_name} ended {bad[0].status}: {bad[0].error}")
+    return seconds, getattr(runner, "warmup_seconds", 0.0)
+
+
+async def pool_warm_up(workers: int, config: Config) -> float:
+    """Seconds to start and warm the pool of actors a batch of `workers` starts first."""
+    import ray
+
+    from metagpt.batch.ray_backend import CompanyWorker, pool_shape
+
+    started = time.monotonic()
+    actors = [ray.remote(num_cpus=0)(CompanyWorker).remote() for _ in range(pool_shape(workers).actors)]
+    await asyncio.gather(*(actor.warm.remote(config) for actor in actors))
+    seconds = time.monotonic() - started
+    for actor in actors:
+        ray.kill(actor)
     return seconds
 
 
@@ -118,20 +142,23 @@ async def main() -> None:
             mermaid_engine="none", engineer_concurrency=1,
         )  # fmt: skip
         rows: dict[str, dict[int, float]] = {"asyncio": {}, "ray": {}}
+        warm: dict[int, float] = {}
         before = rss_mb()
         for workers in WORKERS:
-            rows["asyncio"][workers] = await batch_seconds("asyncio", workers, args.companies, config)
+            rows["asyncio"][workers], _ = await batch_seconds("asyncio", workers, args.companies, config)
         asyncio_mb = (rss_mb() - before) / max(WORKERS)
 
-        from metagpt.batch.ray_backend import ray_session
+        from metagpt.batch.ray_backend import pool_shape, ray_session
 
         started = time.monotonic()
-        with ray_session(None, None, max(WORKERS)):
+        with ray_session(None, None):
             startup = time.monotonic() - started
             with ActorMemory() as memory:
                 for workers in WORKERS:
-                    rows["ray"][workers] = await batch_seconds("ray", workers, args.companies, config)
+                    warm[workers] = await pool_warm_up(workers, config)
+                    rows["ray"][workers], _ = await batch_seconds("ray", workers, args.companies, config)
             local_ms, ray_ms = await ledger_round_trip()
+            shape = pool_shape(max(WORKERS))
         calls = len(server.requests)
 
     n = args.companies
@@ -142,17 +169,21 @@ async def main() -> None:
         print(f"{name:<8} {cells}")
     for name, row in rows.items():
         print(f"{name}: {row[4] and row[1] / row[4]:.2f}x more companies per minute at 4 workers than at 1")
-    print(f"ray start-up (local ray.init): {startup:.1f}s")
+    print(f"ray start-up: local ray.init {startup:.1f}s; a pool's warm-up", end="")
+    print(",".join(f" {warm[w]:.1f}s ({w} worker{'s' if w > 1 else ''})" for w in WORKERS))
     for w in WORKERS:
         extra = rows["ray"][w] - rows["asyncio"][w]
+        bound = 1.1 * rows["asyncio"][w] + warm[w]
         print(
-            f"ray at {w} worker(s): {rows['ray'][w] / rows['asyncio'][w]:.2f}x asyncio's wall time "
-            f"(+ start-up {startup:.1f}s); overhead {extra / n:.2f}s per company"
+            f"ray at {w} worker(s): {rows['ray'][w] / rows['asyncio'][w]:.2f}x asyncio's wall time, "
+            f"{'within' if rows['ray'][w] <= bound else 'over'} 1.1x + warm-up ({bound:.1f}s); "
+            f"overhead {extra / n:.2f}s per company"
         )
     actor_mb = max(memory.samples) if memory.samples else 0.0
+    actors, per_actor, _ = shape
     print(
         f"memory per company: asyncio {asyncio_mb:.0f} MB (RSS growth per concurrent company), "
-        f"ray {actor_mb:.0f} MB (actor RSS)"
+        f"ray {actor_mb:.0f} MB per actor process ({max(WORKERS)} workers: {actors} actors of {per_actor} companies)"
     )
     print(f"ledger round trip (hold + commit): in process {local_ms:.3f} ms, ray actor {ray_ms:.2f} ms")
 

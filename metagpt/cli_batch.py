@@ -1,7 +1,10 @@
 """`metagpt batch IDEAS_FILE`: one company per idea, several at once, under one total budget.
 
-Prints a line per company as it ends (with the dollars spent against the total), then a
-summary table, or the results as JSON with `--json`. The exit code is 0 when every company
+Prints a line per company as it ends (with the dollars spent against the total) and, on a
+terminal, a live line below them (done / running / failed, dollars spent against the total;
+elsewhere a plain status line every `--progress-every` seconds), then a summary table, or
+the results as JSON with `--json` (then only the per-company lines, on stderr). Console logs
+are warnings only, unless `--verbose`. The exit code is 0 when every company
 finished (or was finished before), else the first failed company's code (3 for a budget stop),
 130 on Ctrl-C.
 """
@@ -50,17 +53,20 @@ def batch(
     resume: Annotated[bool, typer.Option(help="Skip finished projects of this batch, resume unfinished ones.")] = False,
     max_restarts: Annotated[int, typer.Option(help="Ray: restarts of a company whose worker died.", min=0)] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+    progress_every: Annotated[
+        float, typer.Option(help="Seconds between status lines when stderr is not a terminal (0: none).", min=0)
+    ] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
 ) -> None:
     """Run a software company for every idea of IDEAS_FILE, each in its own project folder."""
     from metagpt.logs import setup_console
 
-    setup_console(verbose)
+    setup_console(verbose, quiet=not verbose)
     raise typer.Exit(
         asyncio.run(
             _main(
                 ideas_file, workers, backend, address, investment, investment_total, workspace,
-                code_review, run_tests, n_round, resume, max_restarts, as_json, verbose,
+                code_review, run_tests, n_round, resume, max_restarts, as_json, progress_every,
             )
         )
     )  # fmt: skip
@@ -80,9 +86,10 @@ async def _main(
     resume: bool,
     max_restarts: int,
     as_json: bool,
-    verbose: bool,
+    progress_every: float,
 ) -> int:
     from metagpt.batch import BatchOptions, read_ideas, run_batch
+    from metagpt.batch.progress import ProgressLine, Tracker
     from metagpt.config import Config
     from metagpt.exceptions import MetaGPTError, UserError
     from metagpt.logs import register_secret
@@ -99,18 +106,33 @@ async def _main(
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(getattr(signal, name), stop, getattr(signal, name))
+    from metagpt.logs import scrub
+
     done = [0]
     spent = [0.0]
+    tracker = Tracker()
+    terminal = sys.stderr.isatty() and not as_json
+    progress = ProgressLine(sys.stderr, tracker, live=terminal, every=0 if as_json else progress_every)
 
     def on_result(result) -> None:
         done[0] += 1
         spent[0] += result.cost
         total = f" of ${investment_total:.4f}" if investment_total is not None else ""
-        _echo(
-            f"[{done[0]}/{len(ideas)}] {result.status:<11} {Path(result.project).name}  ${result.cost:.4f}"
-            f"  (batch ${spent[0]:.4f}{total}){'  ' + result.error if result.error else ''}"
+        progress.print(
+            scrub(
+                f"[{done[0]}/{len(ideas)}] {result.status:<11} {Path(result.project).name}  ${result.cost:.4f}"
+                f"  (batch ${spent[0]:.4f}{total}){'  ' + result.error if result.error else ''}"
+            )
         )
 
+    tracker.on_result = on_result
+
+    async def show() -> None:
+        while True:  # until cancelled when the batch ends
+            await asyncio.sleep(0.5 if terminal else 1.0)
+            progress.tick()
+
+    shown = None
     try:
         if backend not in ("asyncio", "ray"):
             raise UserError(f"Unknown backend {backend!r}; use --backend asyncio or --backend ray.")
@@ -123,11 +145,18 @@ async def _main(
         register_secret(config.openai_api_key)
         _echo(f"Running {len(ideas)} companies, {workers} at a time, on {backend}.")
         options = BatchOptions(address=address, shared_workspace=workspace is not None, max_restarts=max_restarts)
-        results = await run_batch(
-            ideas, workers=workers, backend=backend, investment=investment, investment_total=investment_total,
-            config=config, workspace=workspace, code_review=code_review, run_tests=run_tests, n_round=n_round,
-            resume=resume, options=options, on_result=on_result,
-        )  # fmt: skip
+        if terminal or (progress_every > 0 and not as_json):
+            shown = asyncio.ensure_future(show())
+        try:
+            results = await run_batch(
+                ideas, workers=workers, backend=backend, investment=investment, investment_total=investment_total,
+                config=config, workspace=workspace, code_review=code_review, run_tests=run_tests, n_round=n_round,
+                resume=resume, options=options, tracker=tracker,
+            )  # fmt: skip
+        finally:
+            if shown is not None:
+                shown.cancel()
+            progress.close()
     except asyncio.CancelledError:
         if not stopped:
             raise

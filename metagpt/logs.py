@@ -87,13 +87,14 @@ def _patch(record) -> None:
     record["message"] = scrub(record["message"])
 
 
-def setup_console(verbose: bool = False) -> None:
-    """Progress on stderr: INFO and up, or everything from DEBUG with `verbose`."""
+def setup_console(verbose: bool = False, quiet: bool = False) -> None:
+    """Progress on stderr: INFO and up, or everything from DEBUG with `verbose`, or only
+    warnings and errors when `quiet` (a caller that shows its own progress)."""
     logger.remove()
     logger.configure(patcher=_patch)
     logger.add(
         sys.stderr,
-        level="DEBUG" if verbose else "INFO",
+        level="DEBUG" if verbose else "WARNING" if quiet else "INFO",
         format=VERBOSE_FORMAT if verbose else CONSOLE_FORMAT,
         colorize=None,
         backtrace=verbose,

@@ -12,7 +12,7 @@ from pathlib import Path
 from metagpt.batch.ideas import Idea
 from metagpt.config import Config
 from metagpt.const import STATE_DB
-from metagpt.cost_manager import SharedBudget
+from metagpt.cost_manager import CostManager, SharedBudget
 from metagpt.exceptions import MetaGPTError, NoMoneyException
 
 DONE, SKIPPED, BUDGET, FAILED, INTERRUPTED = "done", "skipped", "budget", "failed", "interrupted"
@@ -67,10 +67,38 @@ class BatchOptions:
     max_restarts: int = 2
     temp_dir: Path | None = None
     """Where a Ray cluster we start keeps its files and token (default: a new temporary folder)."""
+    companies_per_actor: int | None = None
+    """Ray: companies one actor runs at once (default: enough for one actor per CPU of the cluster)."""
+
+
+class Meter:
+    """A running company's spend so far, read by the batch's progress line while it runs."""
+
+    def __init__(self) -> None:
+        self.cost_manager: CostManager | None = None
+
+    @property
+    def dollars(self) -> float:
+        return self.cost_manager.total.cost if self.cost_manager is not None else 0.0
+
+
+def warm_up(config: Config) -> None:
+    """Do once what a fresh process would otherwise do during its first company: import the
+    company's modules, load the model's token vocabulary and the report's syntax lexers (about
+    2 s of CPU), so a pool of warm workers starts companies as fast as one process does."""
+    from pygments.lexers import guess_lexer_for_filename
+
+    import metagpt.provider.openai_api
+    import metagpt.roles
+    import metagpt.software_company  # noqa: F401
+    from metagpt.utils.token_counter import encoding_name_for, get_encoding
+
+    get_encoding(encoding_name_for(config.openai_api_model or ""))
+    guess_lexer_for_filename("main.py", "print()")
 
 
 async def run_company(
-    idea: Idea, settings: CompanySettings, workspace: Path, budget: SharedBudget | None
+    idea: Idea, settings: CompanySettings, workspace: Path, budget: SharedBudget | None, meter: Meter | None = None
 ) -> CompanyResult:
     """Run (or resume, or skip) one company in `workspace/<project_name>`; never raises for
     how the company ended: a budget stop or a failure is its result's status.
@@ -96,6 +124,8 @@ async def run_company(
             company.invest(investment)
             company.start_project(idea.idea, project_name=idea.project_name)
         company.cost_manager.ledger = budget
+        if meter is not None:
+            meter.cost_manager = company.cost_manager
         await company.run(n_round=settings.rounds())
     except NothingToResume:
         result.status = SKIPPED

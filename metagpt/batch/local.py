@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from metagpt.batch.company import CompanyResult, CompanySettings, run_company
+from metagpt.batch.company import CompanyResult, CompanySettings, Meter, run_company
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, LocalBudget
+from metagpt.batch.progress import Tracker
 
 
 class AsyncioBackend:
@@ -23,18 +24,20 @@ class AsyncioBackend:
         workspace: Path,
         workers: int,
         ledger: Ledger | None,
-        on_result: Callable[[CompanyResult], None],
+        tracker: Tracker,
     ) -> list[CompanyResult]:
         budget = LocalBudget(ledger) if ledger is not None else None
         slots = asyncio.Semaphore(workers)
 
-        async def one(idea: Idea) -> CompanyResult:
+        async def one(index: int, idea: Idea) -> CompanyResult:
             async with slots:
-                result = await run_company(idea, settings, workspace, budget)
-            on_result(result)
+                meter = Meter()
+                tracker.started(index, meter)
+                result = await run_company(idea, settings, workspace, budget, meter)
+            tracker.ended(index, result)
             return result
 
-        tasks = [asyncio.ensure_future(one(idea)) for idea in ideas]
+        tasks = [asyncio.ensure_future(one(index, idea)) for index, idea in enumerate(ideas)]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:  # Ctrl-C: every company ends as interrupted, keeping its files

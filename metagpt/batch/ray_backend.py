@@ -1,18 +1,22 @@
-"""The Ray backend: one actor per company, a ledger actor for the shared budget.
+"""The Ray backend: a pool of company actors, a ledger actor for the shared budget.
 
-The only module that imports `ray` (`pip install "metagpt[ray]"`).
+With `ray_worker` (what runs inside the actors), the only modules that import `ray`
+(`pip install "metagpt[ray]"`).
 
 * Session: with no `address` we start a local cluster and shut it down at the end; with
   `--address auto` or `ray://...` we join a cluster and leave it as it was. A local cluster keeps
   its files under a folder we choose (`temp_dir`, default a new temporary folder), without the
   dashboard; its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing is
   written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
-* Companies: each runs in an async actor, one company at a time, I/O-bound (no CPU reserved),
-  needing one unit of the custom resource `metagpt_company` where the cluster defines it (a node
-  offering N runs at most N companies). At most `workers` actors live at once, and an actor whose
-  company ended takes the next one (a new process costs seconds); results are collected as they
-  finish (`ray.wait`). An actor that dies is restarted by Ray and resumes from the project's journal;
-  after `max_restarts` deaths the company is reported as failed and the others go on.
+* Companies: a pool of long-lived async actors started together, each warmed by its first call
+  (`company.warm_up`), because a new process costs seconds of CPU; one actor per CPU of the
+  cluster, running several companies at once when there are more workers (`pool_shape`),
+  I/O-bound (no CPU reserved), each needing one unit of the custom resource `metagpt_company`
+  per company where the cluster defines it (a node offering N runs at most N companies). An
+  actor whose company ended takes the next one; results are collected as they finish
+  (`ray.wait`). When an actor dies (killed, node lost) one new actor takes its place and its
+  companies resume from their journals; after `max_restarts` deaths a company is reported as
+  failed and the others go on.
 * Files: without a shared workspace, a company works in a scratch folder of its node and sends
   its project back packed; the driver merges it into its workspace. With `shared_workspace`,
   actors write straight into the workspace (a path every node sees).
@@ -29,30 +33,35 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
 
-from metagpt.batch.company import FAILED, INTERRUPTED, BatchOptions, CompanyResult, CompanySettings, run_company
+from metagpt.batch.company import FAILED, BatchOptions, CompanyResult, CompanySettings
 from metagpt.batch.ideas import Idea
-from metagpt.batch.ledger import Ledger, LedgerState, new_ticket, refusal, to_micros
+from metagpt.batch.ledger import Ledger, LedgerState, new_ticket
+from metagpt.batch.progress import Tracker
+from metagpt.batch.ray_worker import RESOURCE, CompanyWorker, RayBudget, pool_shape
 from metagpt.batch.transfer import pack, unpack
-from metagpt.exceptions import BudgetLedgerUnavailable, UserError
+from metagpt.exceptions import UserError
 
-RESOURCE = "metagpt_company"
-"""The custom resource limiting companies per node (`ray start --resources='{"metagpt_company": 4}'`)."""
+__all__ = ["RESOURCE", "CompanyWorker", "RayBackend", "RayBudget", "pool_shape", "ray_session"]
+
 AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 UNAVAILABLE_RETRIES = 20
 """Times a company's call is sent again to an actor Ray reports as restarting or unreachable."""
 STOP_GRACE = 30.0
 """Seconds stopped companies get to end and send their files back after Ctrl-C."""
+METER_EVERY = 1.0
+"""Seconds between two readings of what the running companies have spent (for the progress line)."""
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Iterator[Path | None]:
+def ray_session(address: str | None, temp_dir: Path | None) -> Iterator[Path | None]:
     """Connect to Ray for the batch; yields the folder of the cluster we started, else None.
 
     An already initialized Ray (a test's cluster, the user's own `ray.init`) is used as it is.
@@ -80,7 +89,6 @@ def ray_session(address: str | None, temp_dir: Path | None, workers: int) -> Ite
         ray.init(
             _temp_dir=str(folder),
             include_dashboard=False,
-            resources={RESOURCE: workers},
             log_to_driver=False,
             configure_logging=False,
         )
@@ -107,99 +115,20 @@ def _reload_auth() -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
-class RayBudget:
-    """A `SharedBudget` on the ledger actor, used inside company actors."""
-
-    def __init__(self, actor: Any, epoch: str):
-        self.actor = actor
-        self.epoch = epoch
-
-    async def reserve(self, dollars: float) -> str:
-        ticket = new_ticket()
-        try:
-            granted, epoch = await self.actor.reserve.remote(ticket, to_micros(dollars))
-        except asyncio.CancelledError:
-            self.actor.release.remote(ticket)  # in case it was granted: Ray runs it after the reserve
-            raise
-        except RayError as exc:
-            raise BudgetLedgerUnavailable(f"{type(exc).__name__}", dollars) from None
-        if epoch != self.epoch:
-            raise BudgetLedgerUnavailable("it was restarted and lost its holds", dollars)
-        if not granted:
-            state: LedgerState = await self.actor.state.remote()
-            raise refusal(state, dollars)
-        return ticket
-
-    def commit(self, ticket: str, dollars: float) -> None:
-        self.actor.commit.remote(ticket, to_micros(dollars))
-
-    def release(self, ticket: str) -> None:
-        self.actor.release.remote(ticket)
-
-    async def flush(self) -> None:
-        """Wait until the ledger has run every commit and release sent so far (Ray runs one
-        caller's calls to a plain actor in order)."""
-        await self.actor.state.remote()
-
-
-class CompanyWorker:
-    """The body of a company actor: runs one company where Ray placed it."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task | None = None
-
-    async def run(
-        self,
-        idea: Idea,
-        settings: CompanySettings,
-        workspace: str | None,
-        budget: tuple[Any, str] | None,
-        seed: bytes | None,
-        batch_id: str,
-    ) -> tuple[CompanyResult, bytes | None]:
-        """Run the company; returns its result and, without a shared workspace, its project packed."""
-        shared = workspace is not None
-        root = Path(workspace) if shared else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id
-        if not shared and seed is not None and not (root / idea.project_name).exists():
-            unpack(seed, root, idea.project_name)
-        ledger = RayBudget(*budget) if budget is not None else None
-        self._task = asyncio.ensure_future(run_company(idea, settings, root, ledger))
-        try:
-            result = await asyncio.shield(self._task)
-        except asyncio.CancelledError:
-            result = CompanyResult(idea.idea, idea.project_name, status=INTERRUPTED, exit_code=130)
-        if ledger is not None:
-            with contextlib.suppress(RayError):
-                await ledger.flush()
-        result.node = ray.get_runtime_context().get_node_id()
-        project = root / idea.project_name
-        if shared or not project.is_dir():
-            return result, None
-        data = pack(project)
-        shutil.rmtree(project, ignore_errors=True)  # our scratch copy; the driver keeps the project
-        with contextlib.suppress(OSError):
-            root.rmdir()  # once the batch's last company on this node is done
-        return result, data
-
-    async def stop(self) -> None:
-        """End the running company as interrupted (Ctrl-C of the batch); `run` then returns."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-
-
 class RayBackend:
-    """Companies as Ray actors (see the module docstring)."""
+    """Companies on a pool of Ray actors (see the module docstring)."""
 
     name = "ray"
 
     def __init__(self, options: BatchOptions | None = None):
         self.options = options or BatchOptions()
         self.ledger_state: LedgerState | None = None
-        self.on_launch: Callable[[Idea, Any], None] | None = None
+        self.on_launch: Callable[[Idea | None, Any], None] | None = None
         """Told each company actor as it starts (tests use it to kill one)."""
         self.startup_seconds = 0.0
+        """Seconds to start or join Ray."""
+        self.warmup_seconds = 0.0
+        """Seconds until every actor of the pool was warm (their first companies start as each is)."""
         self.session_folder: Path | None = None
         """The folder of the local cluster we started (None when we joined one)."""
 
@@ -210,79 +139,111 @@ class RayBackend:
         workspace: Path,
         workers: int,
         ledger: Ledger | None,
-        on_result: Callable[[CompanyResult], None],
+        tracker: Tracker,
     ) -> list[CompanyResult]:
         options = self.options
         started = time.monotonic()
         try:
-            session = ray_session(options.address, options.temp_dir, workers)
+            session = ray_session(options.address, options.temp_dir)
             self.session_folder = session.__enter__()
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"Cannot start or join Ray ({exc}); check --address, or run without it.") from None
+        except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
+            raise UserError(
+                f"Cannot start or join Ray ({exc}); check --address, or run without it (a local Ray keeps its "
+                "sockets under TMPDIR, which must be a short path)."
+            ) from None
         try:
-            self.startup_seconds = time.monotonic() - started
-            return await _Driver(self, ideas, settings, workspace, workers, ledger, on_result).run()
+            driver = _Driver(self, ideas, settings, workspace, workers, ledger, tracker)
+            return await driver.run(started)
         finally:
             session.__exit__(None, None, None)
 
 
 class _Driver:
-    """One batch on Ray: launches actors, collects results, restarts the dead."""
+    """One batch on Ray: warms the pool, hands companies to free actors, replaces dead ones."""
 
-    def __init__(self, backend, ideas, settings, workspace, workers, ledger, on_result):
+    def __init__(self, backend, ideas, settings, workspace, workers, ledger, tracker):
         self.backend, self.ideas, self.settings = backend, list(ideas), settings
-        self.workspace, self.workers, self.ledger, self.on_result = workspace, workers, ledger, on_result
+        self.workspace, self.workers, self.ledger, self.tracker = workspace, workers, ledger, tracker
         self.options: BatchOptions = backend.options
         self.results: list[CompanyResult | None] = [None] * len(self.ideas)
         self.restarts = [0] * len(self.ideas)
         self.unavailable = [0] * len(self.ideas)
         self.pending: dict[Any, tuple[int, Any]] = {}
         self.batch_id = new_ticket()[:12]
+        self.budget: tuple[Any, str] | None = None
+        self.stopping = False
+        self.warming: list[Any] = []
+        self.actors: set[Any] = set()
+        self.replacements: dict[Any, Any] = {}
+        """Each dead actor -> the one in its place (its companies move there)."""
 
-    async def run(self) -> list[CompanyResult]:
+    async def run(self, started: float) -> list[CompanyResult]:
         ledger_actor = None
         if self.ledger is not None:
             ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(micros=self.ledger.total)
-            state = await ledger_actor.state.remote()
-            self.budget: tuple[Any, str] | None = (ledger_actor, state.epoch)
-        else:
-            self.budget = None
-        resources = {RESOURCE: 1} if RESOURCE in ray.cluster_resources() else None
-        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=self.options.max_restarts)(
+        queue = deque(range(len(self.ideas)))
+        actors, per_actor, slots = pool_shape(min(self.workers, len(queue)), self.options.companies_per_actor)
+        resources = {RESOURCE: per_actor} if RESOURCE in ray.cluster_resources() else None
+        # Ray does not restart these: the driver starts a new actor in a dead one's place, so
+        # one company's deaths never use up the restarts of the actor the next company gets.
+        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0, max_concurrency=per_actor + 8)(
             CompanyWorker
         )
-        queue = list(range(len(self.ideas)))
+        self.backend.startup_seconds = time.monotonic() - started
+        meter = warmed = None
         try:
-            while queue and len(self.pending) < self.workers:
-                self._launch(queue.pop(0))
+            pool = [self._new_actor() for _ in range(actors)]
+            free = [pool[slot % actors] for slot in range(slots)]  # one entry per company it may take
+            warmed = asyncio.ensure_future(self._time_warm_up(list(self.warming)))
+            if ledger_actor is not None:
+                state = await ledger_actor.state.remote()
+                self.budget = (ledger_actor, state.epoch)
+            while queue and free:
+                self._submit(queue.popleft(), free.pop())
+            meter = asyncio.ensure_future(self._meter())
             while self.pending:
                 ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
                 for ref in ready:
-                    done, actor = self._collect(ref)
-                    if not done:
-                        continue
-                    if queue and actor is not None:
-                        self._submit(queue.pop(0), actor)  # a live actor takes the next company
-                    else:
-                        if actor is not None:
-                            ray.kill(actor)
-                        if queue:
-                            self._launch(queue.pop(0))
+                    actor = self._collect(ref)
+                    if actor is not None and queue:
+                        self._submit(queue.popleft(), actor)  # a warm actor takes the next company
         except asyncio.CancelledError:
             await self._stop_all()
             raise
         finally:
+            for task in (meter, warmed):
+                if task is not None:
+                    task.cancel()
+            for actor in self.actors:
+                ray.kill(actor)
             if ledger_actor is not None:
                 with contextlib.suppress(RayError):
                     self.backend.ledger_state = await ledger_actor.state.remote()
                 ray.kill(ledger_actor)
         return [result for result in self.results if result is not None]
 
-    def _launch(self, index: int) -> None:
+    async def _time_warm_up(self, refs: list[Any]) -> None:
+        started = time.monotonic()
+        with contextlib.suppress(RayError):
+            await asyncio.gather(*refs)
+            self.backend.warmup_seconds = time.monotonic() - started
+
+    def _new_actor(self) -> Any:
+        """A new actor, told to warm up first (its company's call then waits behind it)."""
         actor = self.actor_class.remote()
+        self.actors.add(actor)
+        self.warming.append(actor.warm.remote(self.settings.config))
         if self.backend.on_launch is not None:
-            self.backend.on_launch(self.ideas[index], actor)
-        self._submit(index, actor)
+            self.backend.on_launch(None, actor)
+        return actor
+
+    def _replace(self, actor: Any) -> Any:
+        """Kill `actor`; the new one in its place (one for all its companies), None when stopping."""
+        if actor not in self.replacements:
+            ray.kill(actor)
+            self.actors.discard(actor)
+            self.replacements[actor] = None if self.stopping else self._new_actor()
+        return self.replacements[actor]
 
     def _submit(self, index: int, actor: Any) -> None:
         idea = self.ideas[index]
@@ -293,57 +254,68 @@ class _Driver:
             idea, self.settings, shared, self.budget, seed, self.batch_id
         )
         self.pending[ref] = (index, actor)
+        self.tracker.started(index)
 
-    def _collect(self, ref: Any) -> tuple[bool, Any]:
-        """Take one finished call: (whether its company is done, else it was resubmitted; the actor
-        when it can take another company, None when it was killed)."""
+    def _collect(self, ref: Any) -> Any:
+        """Take one finished call; returns an actor free for the next company, or None (the
+        company was sent again, to the same actor or to a new one in a dead one's place)."""
         index, actor = self.pending.pop(ref)
         idea = self.ideas[index]
-        broken = True  # unless the actor answered: then it can take another company
+        free = actor
         try:
             result, data = ray.get(ref)
-            broken = False
-        except ActorUnavailableError:  # restarting, or briefly unreachable: the same life, asked again
+        except ActorUnavailableError:  # briefly unreachable: the same life, asked again
             self.unavailable[index] += 1
             if self.unavailable[index] <= UNAVAILABLE_RETRIES:
                 time.sleep(0.1 * self.unavailable[index])
                 self._submit(index, actor)
-                return False, actor
+                return None
             result, data = self._failed(idea, "its worker stayed unreachable")
-        except RayActorError as exc:
+            free = self._replace(actor)
+        except RayActorError as exc:  # the actor died: a new one resumes the company from its journal
+            free = self._replace(actor)
             self.restarts[index] += 1
-            if self.restarts[index] <= self.options.max_restarts:
-                self._submit(index, actor)  # Ray restarts the actor; the company resumes from its journal
-                return False, actor
+            if self.restarts[index] <= self.options.max_restarts and free is not None:
+                self._submit(index, free)
+                return None
             result, data = self._failed(idea, f"its worker died {self.restarts[index]} times ({type(exc).__name__})")
-        except RayError as exc:
+        except RayError as exc:  # the call raised (the actor lives on), or Ray failed otherwise
             result, data = self._failed(idea, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            free = actor if isinstance(exc, RayTaskError) else self._replace(actor)
         if data is not None:
             unpack(data, self.workspace, idea.project_name)
         result.project = str(self.workspace / idea.project_name)
         result.restarts = self.restarts[index] + self.unavailable[index]
-        if broken:
-            ray.kill(actor)
         self.results[index] = result
-        self.on_result(result)
-        return True, None if broken else actor
+        self.tracker.ended(index, result)
+        return free
 
     @staticmethod
     def _failed(idea: Idea, error: str) -> tuple[CompanyResult, None]:
         return CompanyResult(idea.idea, idea.project_name, status=FAILED, exit_code=1, error=error), None
 
+    async def _meter(self) -> None:
+        """Keep the tracker told what each running company has spent (until cancelled)."""
+        while True:
+            await asyncio.sleep(METER_EVERY)
+            actors = list({actor for _, actor in self.pending.values()})
+            readings = await asyncio.gather(*(actor.spent.remote() for actor in actors), return_exceptions=True)
+            spent = {}
+            for reading in readings:
+                if isinstance(reading, dict):
+                    spent.update(reading)
+            for index, _ in list(self.pending.values()):
+                if self.ideas[index].project_name in spent:
+                    self.tracker.live(index, spent[self.ideas[index].project_name])
+
     async def _stop_all(self) -> None:
         """Ctrl-C: stop every running company, and keep the files they send back."""
-        for _, actor in self.pending.values():
+        self.stopping = True
+        for actor in {actor for _, actor in self.pending.values()}:
             actor.stop.remote()
         deadline = time.monotonic() + STOP_GRACE
         while self.pending and time.monotonic() < deadline:
             ready, _ = await asyncio.to_thread(ray.wait, list(self.pending), num_returns=1, timeout=0.5)
             for ref in ready:
-                self.restarts[self.pending[ref][0]] = self.options.max_restarts  # no restart now
                 with contextlib.suppress(Exception):
-                    _, actor = self._collect(ref)
-                    if actor is not None:
-                        ray.kill(actor)
-        for _, actor in self.pending.values():
-            ray.kill(actor)
+                    self._collect(ref)

@@ -11,8 +11,9 @@ together never spend more than the total. A company stopped by either budget end
 budget stop of `metagpt`: its files are kept, its status is `budget`. A project whose journal
 says its last run finished is skipped (`skipped`); one with an unfinished journal is resumed.
 
-Backends implement `Backend.run`: `asyncio` (this process, `local.py`) and `ray` (one actor per
-company, `ray_backend.py`, the only module that imports Ray); each runs `company.run_company`.
+Backends implement `Backend.run`: `asyncio` (this process, `local.py`) and `ray` (a pool of warm
+actors, one company at a time each, `ray_backend.py`, the only module that imports Ray); each
+runs `company.run_company` and tells a `progress.Tracker` what runs and what it has spent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Protocol
 from metagpt.batch.company import BatchOptions, CompanyResult, CompanySettings
 from metagpt.batch.ideas import Idea, name_ideas
 from metagpt.batch.ledger import Ledger, LedgerState
+from metagpt.batch.progress import Tracker
 from metagpt.config import Config
 from metagpt.cost_manager import parse_money
 from metagpt.exceptions import UserError
@@ -35,10 +37,6 @@ class BatchResults(list):
     """The results, in the order of the ideas, with the shared ledger's final state."""
 
     ledger: LedgerState | None = None
-
-
-Progress = Callable[[str, CompanyResult | None, "BatchResults"], None]
-"""Told `("started", None, ...)`-style events: `started` (result is None then) or `ended`."""
 
 
 class Backend(Protocol):
@@ -53,9 +51,10 @@ class Backend(Protocol):
         workspace: Path,
         workers: int,
         ledger: Ledger | None,
-        on_result: Callable[[CompanyResult], None],
+        tracker: Tracker,
     ) -> list[CompanyResult]:
-        """One result per idea, in the order of `ideas`."""
+        """One result per idea, in the order of `ideas`; tells `tracker` as companies start,
+        spend and end (by their index in `ideas`)."""
         ...
 
 
@@ -98,8 +97,12 @@ async def run_batch(
     resume: bool = False,
     options: BatchOptions | None = None,
     on_result: Callable[[CompanyResult], None] | None = None,
+    tracker: Tracker | None = None,
 ) -> BatchResults:
     """Run one company per idea, at most `workers` at once; returns their results in order.
+
+    `on_result` is told each result as its company ends; `tracker` (for a progress line) is
+    told what runs and what it has spent.
 
     Raises:
         UserError: bad figures, an unknown backend, or (without `resume`) a project folder
@@ -123,6 +126,9 @@ async def run_batch(
     runner = make_backend(backend, options or BatchOptions()) if isinstance(backend, str) else backend
     settings = CompanySettings(config, investment, code_review, run_tests, n_round)
     ledger = Ledger(total) if total is not None else None
-    results = BatchResults(await runner.run(ideas, settings, root, workers, ledger, on_result or (lambda result: None)))
+    tracker = tracker or Tracker()
+    tracker.on_result = tracker.on_result or on_result
+    tracker.begin(len(ideas), total)
+    results = BatchResults(await runner.run(ideas, settings, root, workers, ledger, tracker))
     results.ledger = getattr(runner, "ledger_state", None) or (ledger.state() if ledger is not None else None)
     return results

@@ -6,8 +6,11 @@ One cluster serves the whole module (starting one takes seconds on a small machi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,9 +24,9 @@ from metagpt.batch import BatchOptions, run_batch  # noqa: E402
 from metagpt.batch.ledger import Ledger, to_micros  # noqa: E402
 from metagpt.batch.ray_backend import RESOURCE, RayBudget, _reload_auth  # noqa: E402
 from metagpt.exceptions import NoMoneyException  # noqa: E402
-from tests.batch.conftest import IDEAS, bill, digests, kept_files, loopback_config  # noqa: E402
+from tests.batch.conftest import IDEAS, MAX_TOKENS, bill, digests, kept_files, loopback_config  # noqa: E402
 from tests.e2e.openai_server import OpenAIServer, realistic_reply  # noqa: E402
-from tests.e2e.test_resume import tree_digest  # noqa: E402
+from tests.e2e.test_resume import STARTUP, environ, tree_digest  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +115,39 @@ async def test_a_killed_company_resumes_from_its_journal_without_paying_a_finish
     assert tree_digest(Path(result.project)) == tree_digest(uninterrupted)
 
 
+async def test_killing_an_actor_that_runs_two_companies_resumes_both_in_a_new_one(
+    cluster, allow_model_requests, tmp_path
+):
+    ideas = IDEAS[1:3]
+    config = loopback_config
+    with OpenAIServer() as server:
+        await run_batch(ideas, workers=2, config=config(server.base_url), workspace=tmp_path / "whole")
+        baseline = len(server.requests)
+
+    from metagpt.batch.ray_backend import RayBackend
+
+    actors, killed = [], []
+
+    def handler(body):
+        if len(server.requests) == 6 and not killed:  # both companies are under way
+            killed.append(len(actors))
+            ray.kill(actors[0], no_restart=False)
+            time.sleep(1.0)  # this answer is never read
+        return realistic_reply(body)
+
+    backend = RayBackend(BatchOptions(max_restarts=1, companies_per_actor=2))
+    backend.on_launch = lambda _, actor: actors.append(actor)
+    with OpenAIServer(handler) as server:
+        results = await run_batch(
+            ideas, workers=2, backend=backend, config=config(server.base_url), workspace=tmp_path / "killed"
+        )
+        assert killed == [1] and len(actors) == 2  # one actor held both; one new actor took both over
+        assert [r.status for r in results] == ["done", "done"] and all(r.restarts == 1 for r in results)
+        # Only the calls cut by the kill (one in flight per company at most) were sent again.
+        assert baseline < len(server.requests) <= baseline + 2
+    assert digests(tmp_path / "killed") == digests(tmp_path / "whole")
+
+
 @ray.remote(num_cpus=0)
 class Companies:
     """Many companies on one node, all holding their next call at once."""
@@ -141,3 +177,58 @@ def test_fifty_companies_on_two_nodes_reserving_at_once_get_exactly_what_fits(cl
     assert ray.get(nodes[0].reserve_all.remote(ledger, epoch, 2, 0.0001)) == 0
     for node in nodes:
         ray.kill(node)
+
+
+def cluster_processes(cluster) -> list:
+    nodes = cluster.list_all_nodes()
+    return [info.process for node in nodes for infos in node.all_processes.values() for info in infos]
+
+
+def test_the_cli_joins_a_running_cluster_writes_into_the_shared_workspace_and_leaves_the_cluster_running(
+    cluster, allow_model_requests, tmp_path
+):
+    ideas = tmp_path / "ideas.txt"
+    ideas.write_text("\n".join(IDEAS[:3]))
+    shared = tmp_path / "shared"
+    seen: set[str] = set()
+
+    def handler(body):
+        if len(server.requests) <= 8:  # no company has made its 9 calls yet, so none has ended
+            seen.update(p.parent.parent.name for p in shared.glob("*/docs/prd.json"))
+        return realistic_reply(body)
+
+    processes = cluster_processes(cluster)
+    resources = ray.cluster_resources()
+    with OpenAIServer(handler) as server:
+        run = subprocess.run(
+            [sys.executable, str(STARTUP), "batch", str(ideas), "--backend", "ray", "--address", cluster.address,
+             "--workers", "2", "--workspace", str(shared), "--json"],
+            cwd=tmp_path, env=environ(server, MAX_TOKENS=str(MAX_TOKENS)), capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+        finished = len(server.requests)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout)["results"]
+    assert [r["status"] for r in results] == ["done"] * 3
+    assert {Path(r["project"]).parent for r in results} == {shared}
+    # Written straight into the shared workspace while they ran (shipped back, they would appear as they end).
+    assert seen and seen <= {Path(r["project"]).name for r in results}
+    assert not any(p.name.startswith(".incoming-") for p in shared.iterdir()) and finished >= 27
+    # The cluster we joined is as it was: its processes alive, its resources all free again.
+    assert all(process.poll() is None for process in processes)
+    assert ray.cluster_resources() == resources
+    deadline = time.monotonic() + 20
+    while ray.available_resources().get(RESOURCE, 0) < resources[RESOURCE] and time.monotonic() < deadline:
+        time.sleep(0.2)  # the batch's actors end with its driver
+    assert ray.available_resources().get(RESOURCE, 0) == resources[RESOURCE]
+
+
+def test_the_pool_has_one_actor_per_cpu_and_never_more_companies_than_the_nodes_offer(cluster):
+    from metagpt.batch.ray_worker import pool_shape
+
+    # Two nodes of 1 CPU, each offering 2 companies.
+    assert pool_shape(1) == (1, 1, 1)
+    assert pool_shape(4) == (2, 2, 4)
+    assert pool_shape(3) == (2, 2, 3)
+    assert pool_shape(8) == (2, 2, 4)  # 4 more would wait for room that never comes
+    assert pool_shape(5, per_actor=1) == (4, 1, 4)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -12,7 +19,9 @@ pytest.importorskip("ray")
 
 from metagpt.batch import BatchOptions, run_batch
 from metagpt.batch.ray_backend import RayBackend
-from tests.batch.conftest import IDEAS, digests, loopback_config
+from tests.batch.conftest import IDEAS, MAX_TOKENS, digests, loopback_config
+from tests.e2e.openai_server import OpenAIServer, realistic_reply
+from tests.e2e.test_resume import STARTUP, environ
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -58,3 +67,73 @@ async def test_six_ideas_on_ray_make_the_asyncio_projects_and_leave_nothing_behi
     assert list(home.iterdir()) == [] and not real_ray_dir.exists()  # no token or file in the home folder
     assert "RAY_AUTH_TOKEN" not in os.environ
     print(f"ray: {seconds:.1f}s for 6 companies, start-up {backend.startup_seconds:.1f}s")
+
+
+def test_ctrl_c_stops_every_company_keeps_their_files_and_shuts_down_our_ray(allow_model_requests, tmp_path):
+    """A real SIGINT to the process group of a real `metagpt batch --backend ray`, as a terminal sends it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    scratch = Path(tempfile.mkdtemp(prefix="mgb-", dir="/tmp"))  # Ray's socket paths must stay short
+    try:
+        _interrupt_and_resume(tmp_path, home, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # our own folder
+
+
+def _interrupt_and_resume(tmp_path: Path, home: Path, scratch: Path) -> None:
+    ideas = tmp_path / "ideas.txt"
+    ideas.write_text("\n".join(IDEAS[:4]))
+    busy = threading.Event()
+
+    def handler(body):
+        if len(server.requests) >= 8:
+            busy.set()  # both companies are well into their work
+        time.sleep(0.2)
+        return realistic_reply(body)
+
+    with OpenAIServer(handler) as server:
+        env = environ(server, MAX_TOKENS=str(MAX_TOKENS), HOME=str(home), TMPDIR=str(scratch))
+        env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+        command = [sys.executable, str(STARTUP), "batch", str(ideas), "--backend", "ray", "--workers", "2"]
+        process = subprocess.Popen(
+            [*command, "--workspace", "out"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not busy.wait(0.5) and process.poll() is None and time.monotonic() < deadline:
+                pass
+            assert busy.is_set(), process.stderr.read()[-3000:] if process.poll() is not None else "no start"
+            sent = len(server.requests)
+            os.killpg(process.pid, signal.SIGINT)
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stray = processes_mentioning(str(scratch))
+        deadline = time.monotonic() + 15
+        while stray and time.monotonic() < deadline:
+            time.sleep(0.3)
+            stray = processes_mentioning(str(scratch))
+        for line in stray:  # ours, by pid: fail the test, but leave nothing running
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        assert stray == [], stray
+        assert process.returncode == 130, stderr[-3000:]
+        assert "Interrupted: every project keeps its files" in stderr
+        assert "--resume" in stderr and len(server.requests) <= sent + 4  # stopped, not run to the end
+        projects = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
+        assert len(projects) == 2  # the two that ran, sent back to the driver; the others never started
+        for project in projects:
+            assert (project / "docs" / "prd.json").is_file() and (project / ".metagpt").is_dir()
+        assert list(scratch.iterdir()) == []  # Ray's session folder and the workers' scratch are gone
+        assert list(home.iterdir()) == []
+
+        resumed = subprocess.run(  # on asyncio: the files kept are what counts (and it spares a Ray start)
+            [*command[:4], "--workers", "2", "--workspace", "out", "--resume"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert resumed.stderr.count("] done") == 4
+    assert processes_mentioning(str(scratch)) == []
