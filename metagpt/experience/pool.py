@@ -96,9 +96,10 @@ class ExperiencePool:
                 existing[record.key] = merged
                 self._rewrite(list(existing.values()))
                 return merged
-            append_line(self.path, record.model_dump_json())
-            if len(existing) + 1 > self.max_entries:
+            if len(existing) + 1 > self.max_entries or not self._ends_whole():
                 self._rewrite([*existing.values(), record])
+            else:
+                append_line(self.path, record.model_dump_json())
         return record
 
     def touch(self, keys: dict[str, int]) -> None:
@@ -129,6 +130,18 @@ class ExperiencePool:
             merged[record.key] = _merge(merged[record.key], record) if record.key in merged else record
         with self._locked():
             return self._rewrite(list(merged.values()))
+
+    def _ends_whole(self) -> bool:
+        """The file is missing or ends with a whole line (a crash can leave a last line cut short)."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() == 0:
+                    return True
+                handle.seek(-1, os.SEEK_END)
+                return handle.read(1) == b"\n"
+        except FileNotFoundError:
+            return True
 
     def _rewrite(self, records: list[Experience]) -> list[Experience]:
         kept = evict(records, self.max_entries)

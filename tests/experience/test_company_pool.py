@@ -141,3 +141,14 @@ async def test_a_failed_then_fixed_test_becomes_a_lesson_shown_in_the_next_simil
     prompt = call.messages[-1]["content"]
     assert "# Examples from earlier runs that passed their checks" in prompt
     assert "## Lesson (QA 1 passed)" in prompt and "assert -1 == 5" in prompt
+
+
+async def test_a_canary_secret_in_the_config_never_reaches_the_pool(tmp_path):
+    canary = "mgcanary-51c0ffee9d2e4a7b"
+    leaky = FIXED.replace("def add", f"TOKEN = {canary!r}\n\n\ndef add")
+    team, _ = run_company(tmp_path, [leaky], "p1", exp_pool_enabled=True, openai_api_key=canary)
+    await run(team)
+    assert team.qa_report.passed
+    text = pool_of(tmp_path).path.read_text()
+    assert "Write calc.py" in text and "TOKEN = '***'" in text
+    assert canary not in text
