@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +79,17 @@ class Cost(BaseModel):
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def between(cls, before: Any, after: Any, seconds: float) -> Cost:
+        """What was spent from `before` to `after`, two copies of a cost manager's `total` record."""
+        return cls(
+            calls=after.calls - before.calls,
+            prompt_tokens=after.prompt_tokens - before.prompt_tokens,
+            completion_tokens=after.completion_tokens - before.completion_tokens,
+            dollars=after.cost - before.cost,
+            seconds=seconds,
+        )
 
 
 class Experience(BaseModel):
