@@ -87,10 +87,17 @@ class ExperienceSession:
         return record
 
     def examples(self, query: str, step: str = "") -> str:
-        """The prompt section of the `k` closest experiences and lessons (of `step`), or "" (reading off, none)."""
+        """The prompt section of the `k` closest experiences and lessons (of `step`), or "" (reading off, none).
+
+        A lesson that matches the query at all takes one of the `k` places: a fixed failure is what
+        the published gains (Reflexion, ChatDev's co-learning) come from.
+        """
         if not self.read:
             return ""
-        found = [r for r in self.pool.search(query, k=self.k * 4) if not step or r.step == step][: self.k]
+        ranked = [r for r in self.pool.search(query, k=self.k * 8) if not step or r.step == step]
+        lesson = next((r for r in ranked if r.kind == "lesson"), None)
+        found = ([lesson] if lesson else []) + [r for r in ranked if r is not lesson]
+        found = sorted(found[: self.k], key=ranked.index)  # a matching lesson always takes one place
         if not found:
             return ""
         for record in found:
