@@ -8,6 +8,7 @@ import re
 from loguru import logger
 
 from metagpt.actions.action import Action
+from metagpt.experience.records import code_task
 from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 
@@ -108,8 +109,3 @@ class WriteCode(Action):
         if reused is not None:
             return reused.result
         return await ask_code(self, prompt + pool.examples(task, "write_code"), filename)
-
-
-def code_task(filename: str, tasks: str) -> str:
-    """The words the pool indexes a code step by: the file and the task list it belongs to."""
-    return f"Write {filename}\n{tasks[:2000]}"

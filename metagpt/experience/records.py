@@ -63,6 +63,11 @@ def _normalise(error: str) -> str:
     return re.sub(r"line \d+", "line N", error)
 
 
+def code_task(filename: str, tasks: str) -> str:
+    """The words the pool indexes a code step by: the file and the task list it belongs to."""
+    return f"Write {filename}\n{tasks[:2000]}"
+
+
 def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 20] + "\n... (cut)\n"
 

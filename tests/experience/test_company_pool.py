@@ -152,3 +152,21 @@ async def test_a_canary_secret_in_the_config_never_reaches_the_pool(tmp_path):
     text = pool_of(tmp_path).path.read_text()
     assert "Write calc.py" in text and "TOKEN = '***'" in text
     assert canary not in text
+
+
+async def test_rebuild_from_the_journal_gives_back_the_same_steps_and_the_lesson(tmp_path):
+    from metagpt.experience.rebuild import rebuild
+
+    first, _ = run_company(tmp_path, [BUGGY, FIXED], "p1", exp_pool_enabled=True)
+    await run(first)
+    failed, _ = run_company(tmp_path, [BUGGY, BUGGY], "p2")  # its tests never pass: not used
+    await run(failed)
+    pool = pool_of(tmp_path)
+    live = {r.key: r for r in pool.records()}
+    assert pool.remove() == 3
+    assert rebuild(pool, tmp_path / "ws") == (1, 3)
+    rebuilt = {r.key: r for r in pool.records() if r.kind == "step"}
+    assert set(rebuilt) == {k for k, r in live.items() if r.kind == "step"}
+    assert all(rebuilt[k].result == live[k].result and rebuilt[k].cost.calls == 1 for k in rebuilt)
+    (lesson,) = [r for r in pool.records() if r.kind == "lesson"]
+    assert "assert -1 == 5" in lesson.error and lesson.fix.endswith("return a + b\n")
