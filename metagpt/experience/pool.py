@@ -72,9 +72,10 @@ class ExperiencePool:
     def get(self, key: str) -> Experience | None:
         return next((r for r in self.records() if r.key == key or r.key.startswith(key)), None)
 
-    def search(self, query: str, k: int = 2, exclude: set[str] | None = None) -> list[Experience]:
-        """The `k` records whose task text best matches `query` (BM25), best first; none that share no word."""
-        records = [r for r in self.records() if r.key not in (exclude or set())]
+    def search(self, query: str, k: int = 2, records: list[Experience] | None = None) -> list[Experience]:
+        """The `k` records (of `records`, default all) whose task text best matches `query` (BM25),
+        best first; none that share no word with it."""
+        records = self.records() if records is None else records
         words = tokenize(query)
         if not records or not words:
             return []

@@ -61,12 +61,19 @@ class ExperienceSession:
         """Examples shown in prompts in this run."""
         self.stored = 0
         """Records written in this run."""
+        self._snapshot: list[Experience] | None = None
 
     @property
     def family(self) -> str:
         if self._family is None:
             self._family = self._family_of()
         return self._family
+
+    def snapshot(self) -> list[Experience]:
+        """The pool's records as this run first read them (read once: a run reads what earlier runs stored)."""
+        if self._snapshot is None:
+            self._snapshot = self.pool.records()
+        return self._snapshot
 
     def key(self, step: str, messages: list[dict[str, str]]) -> str:
         return step_key(step, self.family, messages)
@@ -78,7 +85,7 @@ class ExperienceSession:
         if not self.read:
             return None
         key = self.key(step, messages)
-        record = next((r for r in self.pool.records() if r.key == key and r.kind == "step" and r.result), None)
+        record = next((r for r in self.snapshot() if r.key == key and r.kind == "step" and r.result), None)
         if record is None or record.family != self.family:
             return None
         self.used[key] += 1
@@ -94,7 +101,7 @@ class ExperienceSession:
         """
         if not self.read:
             return ""
-        ranked = [r for r in self.pool.search(query, k=self.k * 8) if not step or r.step == step]
+        ranked = [r for r in self.pool.search(query, self.k * 8, self.snapshot()) if not step or r.step == step]
         lesson = next((r for r in ranked if r.kind == "lesson"), None)
         found = ([lesson] if lesson else []) + [r for r in ranked if r is not lesson]
         found = sorted(found[: self.k], key=ranked.index)  # a matching lesson always takes one place
