@@ -132,7 +132,12 @@ async def main() -> int:
         base = Config.load(**{k: v for k, v in overrides.items() if v is not None})
         base = base.model_copy(update={"workspace_path": root / "ws", "mermaid_engine": "none",
                                        "exp_pool_enabled": True, "exp_pool_write": True})  # fmt: skip
-        where = "scripted loopback model" if scripted else f"{base.resolved_api_type} {base.openai_api_model}"
+        if scripted:
+            where = "scripted loopback model"
+        elif base.resolved_api_type == "local":
+            where = f"embedded local model {base.local_model_path or '(SmolLM2-135M)'}"
+        else:
+            where = f"{base.resolved_api_type} {base.openai_api_model} at {base.openai_base_url}"
         print(f"Experience pool bench: {len(ideas)} similar ideas, company with QA, {where}", flush=True)
         passes = {
             "without reading": await run_pass("without", ideas, base.model_copy(update={"exp_pool_read": False}),

@@ -3,7 +3,8 @@
 When the last test run passed, every code file the Engineer wrote in this run is stored with its
 final content (what the tests passed) and what writing it cost, from the journal. Each earlier
 run that failed on a code file, which the Engineer then fixed, becomes a lesson: the error and
-the fixed file. A run whose tests did not pass stores nothing, whatever the model said of it.
+the fixed file. A run whose tests did not pass stores nothing, whatever the model said of it, and a reused file
+its failing tests were pinned on is removed from the pool.
 """
 
 from __future__ import annotations
@@ -43,12 +44,22 @@ def error_summary(reason: str, output: str) -> str:
     return f"{reason}\n" + "\n".join(tail)
 
 
+def forget_failed_reuse(session: ExperienceSession, report: Any, package: str) -> None:
+    """A reused file the failing tests were pinned on no longer counts as confirmed: it is removed."""
+    at_fault = {run.file_to_fix for run in (report.runs if report is not None else []) if not run.ok}
+    keys = {p.key for t, p in session.pending.items() if p.reused and f"{package}/{t}" in at_fault}
+    if keys:
+        removed = session.pool.remove(keys)
+        logger.info(f"experience pool: {removed} reused record(s) removed: the tests failed on them")
+
+
 def learn_from_qa(
     session: ExperienceSession, report: Any, package: str, project: Path, db: sqlite3.Connection | None,
     run_id: str | None,
 ) -> int:  # fmt: skip
     """Store the run's code steps and lessons if QA's last run passed; returns the records written."""
     if report is None or not report.passed:
+        forget_failed_reuse(session, report, package)
         session.pending.clear()
         return 0
     source = f"{project.name} run {run_id or '-'}"

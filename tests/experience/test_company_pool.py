@@ -170,3 +170,15 @@ async def test_rebuild_from_the_journal_gives_back_the_same_steps_and_the_lesson
     assert all(rebuilt[k].result == live[k].result and rebuilt[k].cost.calls == 1 for k in rebuilt)
     (lesson,) = [r for r in pool.records() if r.kind == "lesson"]
     assert "assert -1 == 5" in lesson.error and lesson.fix.endswith("return a + b\n")
+
+
+async def test_a_reused_file_the_tests_then_fail_on_is_removed_from_the_pool(tmp_path):
+    first, _ = run_company(tmp_path, [FIXED], "p1", exp_pool_enabled=True)
+    await run(first)
+    # same inputs, so calc.py is reused; but this run's test wants add(2, 3) == 6 and the fixes never get there
+    second, _ = run_company(tmp_path, [BUGGY, BUGGY], "p2", test=BROKEN_TEST, exp_pool_enabled=True)
+    await run(second)
+    assert second.context.experience.reused == 2 and not second.qa_report.passed
+    assert all(run.file_to_fix == "calc_app/calc.py" for run in second.qa_report.runs)
+    left = [r.task.splitlines()[0] for r in pool_of(tmp_path).records()]
+    assert left == ["Write main.py"]
