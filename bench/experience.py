@@ -17,6 +17,11 @@ The same script runs on any endpoint:
     python bench/experience.py                                  # scripted loopback model
     python bench/experience.py --api-type local --ideas 2       # the embedded model
     python bench/experience.py --base-url http://host:8000/v1 --model qwen2.5   # any OpenAI-compatible one
+    python bench/experience.py --family interpreter --limit 10  # HumanEval through the interpreter, twice
+
+With `--family interpreter` the interpreter benchmark (bench/interpreter.py: HumanEval, each
+problem's tests run on the finished cells) runs twice instead; scripted, its model answers the
+canonical solutions.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from metagpt.config import Config  # noqa: E402
-from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer  # noqa: E402
+from metagpt.context import Context  # noqa: E402
+from metagpt.roles import Architect, DataInterpreter, Engineer, ProductManager, ProjectManager, QaEngineer  # noqa: E402
 from metagpt.software_company import SoftwareCompany  # noqa: E402
 
 IDEAS = [
@@ -88,9 +94,39 @@ async def run_pass(label: str, ideas: list[str], config: Config, investment: flo
     return results
 
 
+async def run_interpreter_pass(label: str, problems: list[dict], config: Config, scripted: bool) -> list[dict]:
+    """HumanEval through the interpreter (bench/interpreter.py's harness), each problem a new project."""
+    import interpreter as humaneval  # bench/interpreter.py, next to this file
+
+    root = Path(config.workspace_path).parent
+    results = []
+    for problem in problems:
+        started = time.monotonic()
+        provider = humaneval.canonical_model(problem) if scripted else None
+        context = Context(config, provider=provider)
+        role = DataInterpreter(context=context, max_tasks=3)
+        try:
+            await role.run(humaneval.INSTRUCTION.format(prompt=problem["prompt"]))
+            cells = [r.code for r in role.outcome.records if r.status == "done"] if role.outcome else []
+            scratch = Path(tempfile.mkdtemp(dir=root))
+            passed = bool(cells) and await humaneval.check(problem, cells, scratch)
+        finally:
+            await context.aclose()
+        cost, session = context.cost_manager.total, context.experience
+        results.append({
+            "idea": problem["task_id"], "passed": passed, "calls": cost.calls,
+            "tokens": cost.prompt_tokens + cost.completion_tokens, "dollars": cost.cost,
+            "seconds": time.monotonic() - started, "reused": session.reused if session else 0,
+            "shown": session.shown if session else 0, "error": "",
+        })  # fmt: skip
+    n = len(results)
+    print(f"  {label:<8} {sum(r['passed'] for r in results)}/{n} passed, {sum(r['calls'] for r in results)} calls")
+    return results
+
+
 def table(passes: dict[str, list[dict[str, Any]]]) -> str:
     lines = [
-        "| pass | QA passed | calls | tokens | dollars | seconds | steps reused | examples shown |",
+        "| pass | checks passed | calls | tokens | dollars | seconds | steps reused | examples shown |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, results in passes.items():
@@ -110,6 +146,13 @@ async def main() -> int:
     parser.add_argument("--model", default=None, help="override OPENAI_API_MODEL")
     parser.add_argument("--ideas", type=int, default=len(IDEAS), help=f"how many of the {len(IDEAS)} ideas")
     parser.add_argument("--investment", type=float, default=3.0, help="budget per company in dollars")
+    parser.add_argument(
+        "--family",
+        choices=("company", "interpreter"),
+        default="company",
+        help="the company on similar ideas, or HumanEval problems through the interpreter",
+    )
+    parser.add_argument("--limit", type=int, default=10, help="interpreter: the first N HumanEval problems")
     args = parser.parse_args()
     from loguru import logger
 
@@ -139,12 +182,24 @@ async def main() -> int:
         else:
             where = f"{base.resolved_api_type} {base.openai_api_model} at {base.openai_base_url}"
         print(f"Experience pool bench: {len(ideas)} similar ideas, company with QA, {where}", flush=True)
-        passes = {
-            "without reading": await run_pass("without", ideas, base.model_copy(update={"exp_pool_read": False}),
-                                              args.investment),
-            "with reading": await run_pass("with", ideas, base.model_copy(update={"exp_pool_read": True}),
-                                           args.investment),
-        }  # fmt: skip
+        off, on = (base.model_copy(update={"exp_pool_read": read}) for read in (False, True))
+        if args.family == "interpreter":
+            import interpreter as humaneval
+
+            problems = humaneval.load_problems()[: args.limit]
+            canonical = scripted  # the scripted model of the interpreter bench answers the canonical solutions
+            if canonical:
+                off, on = (c.model_copy(update={"api_type": "fake"}) for c in (off, on))
+            print(f"HumanEval through the interpreter: {len(problems)} problems, each run twice", flush=True)
+            passes = {
+                "without reading": await run_interpreter_pass("without", problems, off, canonical),
+                "with reading": await run_interpreter_pass("with", problems, on, canonical),
+            }
+        else:
+            passes = {
+                "without reading": await run_pass("without", ideas, off, args.investment),
+                "with reading": await run_pass("with", ideas, on, args.investment),
+            }
     finally:
         if server is not None:
             server.stop()
