@@ -2,7 +2,8 @@
 
 `metagpt "an idea"` runs a company; `metagpt resume DIR` (or `--recover-path DIR`) continues
 an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`);
-`metagpt batch IDEAS_FILE` runs one company per idea, several at once (see `cli_batch`).
+`metagpt batch IDEAS_FILE` runs one company per idea, several at once (see `cli_batch`);
+`metagpt experience list|show|clear|rebuild` manages the experience pool (see `cli_experience`).
 
 Every way a run can end prints a last line that says what happened and, once the project
 folder exists, where the files written so far are; the exit code tells the cause: 0 done,
@@ -39,7 +40,7 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("agent", "batch", "interpret", "logs", "resume")
+SUBCOMMANDS = ("agent", "batch", "experience", "interpret", "logs", "resume")
 """First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
@@ -85,6 +86,13 @@ def startup(
         bool,
         typer.Option("--allow-dirty", help="With --inc: commit uncommitted changes as work in progress first."),
     ] = False,
+    experience: Annotated[
+        bool | None,
+        typer.Option(
+            "--experience/--no-experience",
+            help="Use the workspace's experience pool (reuse steps whose tests passed) [default: EXP_POOL_ENABLED].",
+        ),
+    ] = None,
 ) -> None:
     """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
 
@@ -111,7 +119,7 @@ def startup(
         raise typer.Exit(2)
     run = Run(
         idea or "", investment, n_round, implement, project_name, verbose,
-        code_review=code_review, run_tests=run_tests, model=model, base_url=base_url,
+        code_review=code_review, run_tests=run_tests, model=model, base_url=base_url, experience=experience,
     )  # fmt: skip
     run.resume = recover_path
     run.change = (project_path, allow_dirty) if inc else None
@@ -213,8 +221,9 @@ class Run:
         _check_text(self.idea, "The idea")
         _check_text(self.project_name or "", "--project-name")
         config, sources = Config.load_with_sources(
-            None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"]
-        )
+            None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"],
+            exp_pool_enabled=self.overrides.get("experience"),
+        )  # fmt: skip
         register_secret(config.openai_api_key)
         if self.verbose:
             _echo("Settings (command line > key.yaml > config.yaml > environment > default):")
@@ -361,6 +370,10 @@ def main() -> None:
         from metagpt.cli_agent import agent_main
 
         agent_main(args[1:], prog)
+    elif args and args[0] == "experience":
+        from metagpt.cli_experience import experience_main
+
+        experience_main(args[1:], prog)
     elif args and args[0] == "interpret":
         from metagpt.cli_interpret import interpret_main
 

@@ -130,6 +130,14 @@ class Config(BaseModel):
     """Code the interpreter may write for one task before the task is re-planned."""
     max_replans: int = Field(2, alias="MAX_REPLANS", ge=0, le=100)
     """Re-plans of the interpreter after a task failed every attempt; then the run stops."""
+    exp_pool_enabled: bool = Field(False, alias="EXP_POOL_ENABLED")
+    """Use the workspace's experience pool (`workspace/.experience/`): off by default."""
+    exp_pool_read: bool = Field(True, alias="EXP_POOL_READ")
+    """With the pool on: reuse an exact repeat of a confirmed step and show the two closest examples."""
+    exp_pool_write: bool = Field(True, alias="EXP_POOL_WRITE")
+    """With the pool on: store the steps an external check confirmed, and lessons from fixed failures."""
+    exp_pool_max_entries: int = Field(500, alias="EXP_POOL_MAX_ENTRIES", ge=1, le=1_000_000)
+    """Most records the pool keeps; the least used, then least valuable, are evicted beyond it."""
     agent_memory_tokens: int = Field(3000, alias="AGENT_MEMORY_TOKENS", ge=200, le=MAX_TOKENS_LIMIT)
     """Tokens the agent's memory of its steps may take in a prompt: the latest steps verbatim, older ones
     summarised, the oldest summary lines dropped to stay under it (the goal and plan come on top)."""

@@ -15,6 +15,7 @@ from metagpt.utils.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
     from metagpt.configs.metagpt_config import MetaGPTConfig
+    from metagpt.experience import ExperienceSession
     from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
     from metagpt.utils.git_history import GitHistory
@@ -60,6 +61,8 @@ class Context:
         """The project folder the roles write to, once a project has started."""
         self._journal: Journal | None = None
         self._journal_set = False
+        self._experience: ExperienceSession | None = None
+        self._experience_set = False
 
     @property
     def journal(self) -> Journal | None:
@@ -76,6 +79,26 @@ class Context:
     @journal.setter
     def journal(self, journal: Journal | None) -> None:
         self._journal, self._journal_set = journal, True
+
+    @property
+    def experience(self) -> ExperienceSession | None:
+        """The workspace's experience pool as this company reads and writes it; None unless
+        `EXP_POOL_ENABLED` (and reading or writing) is on, so that with it off nothing changes."""
+        if not self._experience_set:
+            self._experience_set = True
+            config = self.config
+            if config.exp_pool_enabled and (config.exp_pool_read or config.exp_pool_write):
+                from metagpt.experience import ExperiencePool, ExperienceSession, model_family
+
+                pool = ExperiencePool.of_workspace(config.resolve_workspace(), config.exp_pool_max_entries)
+                self._experience = ExperienceSession(
+                    pool, config.exp_pool_read, config.exp_pool_write, lambda: model_family(self.provider.model)
+                )
+        return self._experience
+
+    @experience.setter
+    def experience(self, session: ExperienceSession | None) -> None:
+        self._experience, self._experience_set = session, True
 
     @property
     def provider(self) -> Provider:

@@ -214,8 +214,25 @@ class SoftwareCompany(Team):
             self._end("failed", f"{type(exc).__name__}: {exc}")
             raise
         self.published = await publish_project(self.context)
+        self._learn()
         self._end("finished", "")
         return history
+
+    def _learn(self) -> None:
+        """With the experience pool on: store what QA's passing tests confirmed, count what was used."""
+        session = self.context.experience
+        if session is None:
+            return
+        from metagpt.experience.learn import learn_from_qa
+        from metagpt.roles.engineer import CodeSummary
+
+        contents = (m.instruct_content for m in reversed(self.env.history.get()))
+        summary = next((c for c in contents if isinstance(c, CodeSummary)), None)
+        journal = self.journal
+        if summary is not None and self.project is not None:
+            db = journal.db if journal is not None else None
+            learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, journal and journal.run_id)
+        session.flush()
 
     def _end(self, status: str, reason: str) -> None:
         if self.journal is not None and self.journal.run_id is not None:

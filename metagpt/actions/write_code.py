@@ -8,6 +8,7 @@ import re
 from loguru import logger
 
 from metagpt.actions.action import Action
+from metagpt.experience.records import code_task
 from metagpt.journal.scope import call_scope
 from metagpt.prompts import render_prompt
 
@@ -96,4 +97,15 @@ class WriteCode(Action):
 
     async def run(self, filename: str, design: str, tasks: str, dependencies: dict[str, str]) -> str:
         prompt = self.prompt(filename=filename, design=design, tasks=tasks, written=code_context(dependencies))
-        return await ask_code(self, prompt, filename)
+        pool = self.llm.context.experience
+        if pool is None:
+            return await ask_code(self, prompt, filename)
+        # The experience pool (on): an exact repeat of a step QA confirmed is reused without a
+        # call (QA still runs the tests); otherwise the closest confirmed examples are shown.
+        messages = self.llm.messages(prompt, [self.prefix] if self.prefix else None)
+        task = code_task(filename, tasks)
+        reused = pool.reuse("write_code", messages)
+        pool.propose("write_code", messages, task, filename, reused=reused is not None)
+        if reused is not None:
+            return reused.result
+        return await ask_code(self, prompt + pool.examples(task, "write_code"), filename)

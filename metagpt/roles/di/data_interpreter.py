@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from metagpt.actions.di.execute_nb_code import ExecuteNbCode
 from metagpt.actions.di.kernel import KERNEL_DIR, SandboxedKernel
 from metagpt.actions.di.write_plan import PlanTask, ordered, write_plan
 from metagpt.exceptions import ModelBehaviorError, NoMoneyException
+from metagpt.experience.records import Cost
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.roles.role import Role, RoleReactMode
 from metagpt.schema import Message
@@ -163,6 +165,8 @@ class DataInterpreter(Role):
                 await asyncio.shield(kernel.shutdown())
                 outcome.notes += [f"The kernel was restarted {kernel.restarts} time(s)."] if kernel.restarts else []
                 self._save(goal, runner, outcome, kernel.isolated)
+                if self.context.experience is not None:
+                    self.context.experience.flush()
         return Message(outcome.answer, role=self.profile, sent_from=self.name)
 
     async def _loop(self, goal: str, runner: ExecuteNbCode, tools: list, outcome: Outcome) -> None:
@@ -214,14 +218,14 @@ class DataInterpreter(Role):
                 instruction=task.instruction,
                 previous=previous,
             )
-            answer = await self.llm.aask(prompt, [self._get_prefix()])
-            outcome.code_calls += 1
-            code = extract_code(answer)
+            code, cost = await self._write_cell(prompt, attempt, task, previous, outcome)
             result = await runner.run(code, label=f"task{task.task_id}")
+            failed_before = record.output if attempt > 1 else ""
             record.attempts, record.code, record.output = attempt, code, result.text(ERROR_TAIL)
             if result.ok:
                 record.status = "done"
                 logger.info(f"{self._setting}: task {task.task_id} done ({attempt} attempt(s))")
+                self._learn(prompt, task, code, cost, failed_before)
                 return True
             logger.warning(f"{self._setting}: task {task.task_id} attempt {attempt} failed: {result.error}")
             previous = (
@@ -231,6 +235,40 @@ class DataInterpreter(Role):
             )
         record.status = "failed"
         return False
+
+    async def _write_cell(
+        self, prompt: str, attempt: int, task: PlanTask, previous: str, outcome: Outcome
+    ) -> tuple[str, Cost | None]:
+        """The task's cell: from the experience pool when it is an exact repeat of a cell that ran
+        (no call; the kernel still runs it), else from the model, shown the closest examples."""
+        pool = self.context.experience
+        if pool is None:
+            answer = await self.llm.aask(prompt, [self._get_prefix()])
+            outcome.code_calls += 1
+            return extract_code(answer), None
+        messages = self.llm.messages(prompt, [self._get_prefix()])
+        reused = pool.reuse("di_task", messages) if attempt == 1 else None
+        if reused is not None:
+            return reused.result, None
+        costs, started = self.context.cost_manager, time.monotonic()
+        before = costs.total.model_copy()
+        query = f"{task.task_type} {task.instruction}"
+        answer = await self.llm.aask(prompt + pool.examples(query, "di_task"), [self._get_prefix()])
+        outcome.code_calls += 1
+        return extract_code(answer), Cost.between(before, costs.total, time.monotonic() - started)
+
+    def _learn(self, prompt: str, task: PlanTask, code: str, cost: Cost | None, failed_before: str) -> None:
+        """The cell ran: store it (a new one, not a reuse) and, after a failed attempt, the lesson."""
+        pool = self.context.experience
+        if pool is None or cost is None:
+            return
+        source = f"{self.project.path.name if self.project else 'interpreter'}: task {task.task_id}"
+        query = f"{task.task_type} {task.instruction}"
+        messages = self.llm.messages(prompt, [self._get_prefix()])
+        if not failed_before:
+            pool.record("di_task", messages, query, code, "the cell ran without an error", cost, source)
+        else:
+            pool.lesson("di_task", query, failed_before[-1500:], code, "the fixed cell ran without an error", source)
 
     @staticmethod
     def _plan_text(records: list[TaskRecord]) -> str:

@@ -27,6 +27,7 @@ from loguru import logger
 from pydantic import BaseModel
 
 from metagpt.exceptions import MetaGPTError, NoMoneyException, brief_error
+from metagpt.experience.records import Cost
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.provider.base import OutputSchema
 from metagpt.roles.di.agent.check import GoalCheck
@@ -123,6 +124,9 @@ class RoleZero(Role):
         self.toolbox: Toolbox | None = None
         self.last_prompt = ""
         """The user prompt of the latest step (what the memory cap bounds)."""
+        self._experience: dict[str, tuple[str, Cost]] = {}
+        """Each step's answer and its cost, for the experience pool once the goal check passed."""
+        self._reused_text = ""
 
     def _get_prefix(self) -> str:
         return self.desc or load_prompt("agent_system").strip()
@@ -146,6 +150,7 @@ class RoleZero(Role):
         outcome = AgentOutcome()
         self.outcome = outcome
         start_cost = self.context.cost_manager.total_cost
+        self._experience = {}
         try:
             outcome.stop_reason, outcome.detail = await self._loop(goal, check, toolbox, outcome)
         except _Stop as stop:
@@ -167,6 +172,7 @@ class RoleZero(Role):
                 await asyncio.shield(toolbox.close())
             finally:
                 self._save(goal, outcome)
+        self._learn(goal, outcome)
         logger.info(f"{self._setting}: {outcome.line()}")
         return Message(outcome.line(), role=self.profile, sent_from=self.name)
 
@@ -188,15 +194,17 @@ class RoleZero(Role):
             messages = [{"role": "system", "content": self._get_prefix()}, {"role": "user", "content": prompt}]
             self.last_prompt = prompt
             spent = self.context.cost_manager.total_cost
-            response = await self.llm.acompletion_schema(messages, schema)
-            outcome.calls += 1
+            text = await self._answer(messages, schema, goal, number, outcome)
             outcome.steps = number
-            step = StepRecord(step=number, calls=1, dollars=self.context.cost_manager.total_cost - spent)
+            calls = 0 if text is None else 1
+            step = StepRecord(step=number, calls=calls, dollars=self.context.cost_manager.total_cost - spent)
+            text = text if text is not None else self._reused_text
             try:
-                answer = parse_answer(response.text, model)
+                answer = parse_answer(text, model)
             except ValueError as exc:
                 failures += 1
-                step.parse_error, step.answer = str(exc), response.text
+                step.parse_error, step.answer = str(exc), text
+                self._experience.pop(f"step {number}", None)  # an unusable answer is never stored
                 self._record(step, memory)
                 logger.warning(f"{self._setting}: step {number}: unusable answer ({failures}/{MAX_PARSE_FAILURES})")
                 if failures >= MAX_PARSE_FAILURES:
@@ -220,6 +228,48 @@ class RoleZero(Role):
                 return StopReason.CHECK_FAILED, f"the check still fails after {self.max_steps} steps: {check.spec}"
             return StopReason.MAX_STEPS, "the check passes, but the agent did not finish"
         return StopReason.MAX_STEPS, f"no finish within {self.max_steps} steps"
+
+    async def _answer(
+        self, messages: list[dict[str, str]], schema: OutputSchema, goal: str, number: int, outcome: AgentOutcome
+    ) -> str | None:
+        """The step's answer from the model (shown the closest examples when the pool is on), or None
+        when the pool holds this exact step of a run whose check passed (`_reused_text`, no call)."""
+        pool = self.context.experience
+        if pool is not None:
+            reused = pool.reuse("agent_step", messages)
+            pool.propose("agent_step", messages, f"{goal}\nstep {number}", f"step {number}", reused is not None)
+            if reused is not None:
+                self._reused_text = reused.result
+                self._experience[f"step {number}"] = (reused.result, Cost())
+                return None
+            examples = pool.examples(goal, "agent_step")
+            messages = [messages[0], {"role": "user", "content": messages[1]["content"] + examples}]
+        spent = self.context.cost_manager.total_cost
+        response = await self.llm.acompletion_schema(messages, schema)
+        outcome.calls += 1
+        self._experience[f"step {number}"] = (
+            response.text,
+            Cost(calls=1, dollars=self.context.cost_manager.total_cost - spent),
+        )
+        return response.text
+
+    def _learn(self, goal: str, outcome: AgentOutcome) -> None:
+        """The goal check passed: store the run's steps; a failed check fixed later becomes a lesson."""
+        pool = self.context.experience
+        if pool is None:
+            return
+        if not outcome.check_passed:
+            pool.pending.clear()
+        else:
+            source = f"{self.project.path.name if self.project else 'agent'}: {outcome.stop_reason.value}"
+            results = {t: r for t, r in self._experience.items() if t in pool.pending}
+            pool.confirm(results, f"the goal check passed: {self.check}", source)
+            failed = [s for s in self.steps if s.check and not s.check.get("passed", False)]
+            if failed and self.steps:
+                last = self._experience.get(f"step {self.steps[-1].step}", ("", None))[0]
+                pool.lesson("agent_step", goal, str(failed[-1].check.get("output", ""))[:1500], last,
+                            f"the goal check passed: {self.check}", source)  # fmt: skip
+        pool.flush()
 
     async def _run_commands(
         self, answer: AgentAnswer, step: StepRecord, toolbox: Toolbox, check: GoalCheck | None, outcome: AgentOutcome

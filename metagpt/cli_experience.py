@@ -1,0 +1,119 @@
+"""`metagpt experience`: the workspace's experience pool (`workspace/.experience/`).
+
+    metagpt experience list [--kind step|lesson] [-n 20] [--json]
+    metagpt experience show KEY [--json]          (a unique prefix of the key is enough)
+    metagpt experience clear [--yes]
+    metagpt experience rebuild                    (from the projects' journals and QA reports)
+
+The pool is the `WORKSPACE_PATH` folder's (`./workspace` by default).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+
+_APP = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
+list_app, show_app, clear_app, rebuild_app = (typer.Typer(**_APP) for _ in range(4))
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+
+
+def _echo(text: str) -> None:
+    from metagpt.logs import scrub
+
+    typer.echo(scrub(text))
+
+
+def _pool():
+    from metagpt.config import Config
+    from metagpt.experience import ExperiencePool
+
+    config = Config.default()
+    return ExperiencePool.of_workspace(config.resolve_workspace(), config.exp_pool_max_entries)
+
+
+@list_app.command("list")
+def list_records(
+    kind: Annotated[str, typer.Option(help="Only `step` or `lesson` records.")] = "",
+    n: Annotated[int, typer.Option("-n", help="The newest N records; 0 for all.", min=0)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """One line per record, newest last: key, kind, step, model family, uses, what it cost, its task."""
+    pool = _pool()
+    records = [r for r in pool.records() if not kind or r.kind == kind]
+    records = sorted(records, key=lambda r: r.created)[-n if n else None :]
+    if as_json:
+        _echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
+        return
+    if not records:
+        _echo(f"The experience pool {pool.path} is empty; run with --experience (and --run-tests) to fill it.")
+        return
+    for r in records:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        task = r.task.splitlines()[0][:60] if r.task else "-"
+        _echo(
+            f"{r.key[:12]} {stamp} {r.kind:<6} {r.step:<10} {r.family or '-':<14} uses {r.uses:<3} "
+            f"calls {r.cost.calls} ${r.cost.dollars:.4f}  {task}"
+        )
+
+
+@show_app.command()
+def show(
+    key: Annotated[str, typer.Argument(help="The record's key, or a unique prefix (from `list`).", metavar="KEY")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One record whole."""
+    matches = [r for r in _pool().records() if r.key.startswith(key)]
+    if len(matches) != 1:
+        what = "No record has" if not matches else f"{len(matches)} records have"
+        typer.echo(f"Error: {what} a key starting with {key!r}; `metagpt experience list` shows them.", err=True)
+        raise typer.Exit(1)
+    record = matches[0]
+    if as_json:
+        _echo(record.model_dump_json(indent=2))
+        return
+    for field in ("key", "kind", "step", "family", "outcome", "source", "uses", "confirmations"):
+        _echo(f"{field}: {getattr(record, field)}")
+    c = record.cost
+    _echo(f"cost: {c.calls} calls, {c.prompt_tokens}+{c.completion_tokens} tokens, ${c.dollars:.4f}, {c.seconds:.1f}s")
+    for field in ("task", "result", "error", "fix"):
+        if getattr(record, field):
+            _echo(f"\n--- {field} ---\n{getattr(record, field)}")
+
+
+@clear_app.command()
+def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Remove every record (the projects and their journals stay; `rebuild` brings the company's back)."""
+    pool = _pool()
+    if not yes and not typer.confirm(f"Remove every record of {pool.path}?"):
+        raise typer.Exit(1)
+    _echo(f"Removed {pool.remove()} record(s) from {pool.path}.")
+
+
+@rebuild_app.command()
+def rebuild() -> None:
+    """Rebuild the company's records from the workspace's projects: journals and QA reports."""
+    from metagpt.config import Config
+    from metagpt.experience.rebuild import rebuild as rebuild_pool
+
+    pool = _pool()
+    projects, records = rebuild_pool(pool, Config.default().resolve_workspace())
+    _echo(f"Rebuilt {pool.path}: {records} record(s), from {projects} project(s) whose tests passed.")
+
+
+def experience_main(args: list[str], prog: str) -> None:
+    """`metagpt experience list|show|clear|rebuild`; `list` when no subcommand is given."""
+    from metagpt.logs import setup_console
+
+    setup_console(False)
+    commands = {"list": list_app, "show": show_app, "clear": clear_app, "rebuild": rebuild_app}
+    if args and args[0] in commands:
+        commands[args[0]](args[1:], prog_name=f"{prog} experience {args[0]}")
+    elif args and not args[0].startswith("-"):
+        typer.echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
+        raise SystemExit(2)
+    else:
+        list_app(args, prog_name=f"{prog} experience list")
