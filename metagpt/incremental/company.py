@@ -190,7 +190,8 @@ class ChangeCompany(SoftwareCompany):
             history.ignore_state()  # before anything is staged: the lock and the journal stay out
             if dirty:
                 history.commit_now(f"Work in progress before {request}")
-        history.commit_now("Ignore MetaGPT's state and logs")
+        history.untrack_report()  # its times and spend would be in every change's diff
+        history.commit_now("Ignore MetaGPT's state, logs and report")
         base = history.head()
         if base is None:
             raise UserError(f'{history.path} holds no file to change; start a new project with: metagpt "<idea>"')

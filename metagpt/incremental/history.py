@@ -16,10 +16,12 @@ from loguru import logger
 from metagpt.exceptions import HistoryError
 from metagpt.utils.atomic import write_atomic
 from metagpt.utils.faults import crash_point
-from metagpt.utils.git_history import CONFIG, GitHistory, _GitFailed
+from metagpt.utils.git_history import CONFIG, IGNORED, GitHistory, _GitFailed
 
 FOREIGN_CONFIG = "config.before-metagpt"
 """Where a repository's own `.git/config` is kept when ours replaces it (remotes, branches...)."""
+REPORT = "index.html"
+"""The project report (`metagpt.report.REPORT_FILE`): rebuilt at every run's end, not history."""
 RESUME_REF = "refs/metagpt/interrupted"
 """The tip of an interrupted change's commits while it resumes (so a second crash loses none)."""
 
@@ -32,6 +34,9 @@ class ChangeHistory(GitHistory):
     parent takes the old commit back instead of making a new one, so finished stages keep their
     commits (and shas).
     """
+
+    ignored = (*IGNORED, f"/{REPORT}")
+    """A changed project's report quotes times and spend: it stays out of the change's commits."""
 
     def __init__(self, path):
         super().__init__(path)
@@ -86,11 +91,16 @@ class ChangeHistory(GitHistory):
         return self.query("status", "--porcelain", "--untracked-files=all").splitlines()
 
     def ignore_state(self) -> None:
-        """Add our lines to `.gitignore` (the journal, logs, caches are never committed)."""
+        """Add our lines to `.gitignore` (the journal, logs, caches and the report are never committed)."""
         try:
             self._write_gitignore()
         except OSError as error:
             raise HistoryError(f"Cannot write {self.path / '.gitignore'}: {error}") from None
+
+    def untrack_report(self) -> None:
+        """Stop tracking a report an earlier run committed (the file stays, ignored from now on)."""
+        if self.head() is not None:
+            self.query("rm", "-q", "--cached", "--ignore-unmatch", "--", REPORT)
 
     def commit_now(self, message: str) -> str | None:
         """Commit everything with `message` in this thread; the new sha, or None when nothing changed.
