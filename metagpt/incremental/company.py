@@ -81,7 +81,8 @@ class ChangeCompany(SoftwareCompany):
         try:
             interrupted = self._interrupted()
             if interrupted is not None and interrupted.options.get("change") == request:
-                self._continue(interrupted)  # the same change again: it resumes
+                self._follow_tests(bool(interrupted.options.get("run_tests")))
+                self._continue(interrupted)  # the same change again: it resumes, as it was run
                 return history.path
             if interrupted is not None:
                 raise UserError(
@@ -110,6 +111,12 @@ class ChangeCompany(SoftwareCompany):
             self._release()
             raise
         return history.path
+
+    def _follow_tests(self, run_tests: bool) -> None:
+        """Test (or not) as the interrupted run did, whatever this command says: the replay must match."""
+        if run_tests and not self.run_tests:
+            self.hire([QaEngineer()])
+        self.run_tests = run_tests
 
     def _open(self, path: Path) -> ChangeHistory:
         project = ProjectRepo.open(path, renderer=self.context.diagrams)

@@ -157,9 +157,11 @@ def test_the_finished_stages_keep_their_commits_and_the_same_command_resumes(tmp
         assert len(finished) == 2  # the change request; the documents and plan
         sent_before = len(server.requests)
 
-        again = change(server, tmp_path, root)  # the same command, not `resume`
+        # the same change again, not `resume` (and without --run-tests: it runs as it was started)
+        again = run_cli(server, tmp_path, CHANGE, "--project-path", str(root))
 
         assert again.returncode == 0, again.stderr[-3000:]
+        assert "Tests: passed (4 passed) in round 1" in again.stderr
         assert git(root, "rev-list", "--reverse", f"{base}..HEAD").split()[:2] == finished
         assert "Change 0001 (Add subtraction): docs/changes/0001-add-subtraction.md" in again.stderr
         assert not (root / "docs/changes/0002-add-subtraction.md").exists()
