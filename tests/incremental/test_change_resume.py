@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,11 @@ def change(server, cwd: Path, root: Path, **env: str) -> subprocess.CompletedPro
     return run_cli(server, cwd, CHANGE, "--project-path", str(root), "--run-tests", **env)
 
 
+def spent_line(stderr: str) -> str:
+    [line] = [line for line in stderr.splitlines() if line.startswith("Spent $")]
+    return line.split(" (")[0]
+
+
 def project_files(root: Path) -> dict[str, str]:
     """Every file but git's, the journal, logs and the report, with commit shas named by position
     (two runs' commits differ by their times) and so the blob names in the record's diff."""
@@ -96,12 +103,16 @@ def uninterrupted(tmp_path_factory) -> dict:
     root = cwd / "calculator"
     base = calculator(root)
     with OpenAIServer(handler()) as server:
+        started = time.monotonic()
         result = change(server, cwd, root)
+        seconds = time.monotonic() - started
         assert result.returncode == 0, result.stderr[-3000:]
         return {
             "files": project_files(root),
             "subjects": subjects(root, base),
             "requests": len(server.requests),
+            "spent": spent_line(result.stderr),
+            "seconds": seconds,
         }
 
 
@@ -145,6 +156,41 @@ def test_a_change_killed_at_a_point_resumes_to_the_uninterrupted_result(uninterr
         assert len(repeated) == extra  # no finished call was sent again
         assert runs_of(root)[-2:] == ["interrupted", "finished"]
         assert "refs/metagpt/interrupted" not in git(root, "for-each-ref")
+        if point in ("after_journal", "file", "git"):  # nothing was in flight: not a cent more
+            assert spent_line(resumed.stderr) == uninterrupted["spent"]
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_a_change_killed_from_outside_at_a_random_time_resumes(uninterrupted, tmp_path, trial):
+    root = tmp_path / "calculator"
+    base = calculator(root)
+    delay = random.Random(20261202 + trial).uniform(0.5, max(0.6, uninterrupted["seconds"] * 0.9))
+    with OpenAIServer(handler()) as server:
+        command = [CHANGE, "--project-path", str(root), "--run-tests"]
+        environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+        environ.pop("METAGPT_CRASH_AT", None)
+        environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, OPENAI_API_MODEL=MODEL)
+        environ.update(EDIT_FORMAT="diff", MERMAID_ENGINE="none")
+        process = subprocess.Popen(
+            [sys.executable, str(STARTUP), *command],
+            cwd=tmp_path,
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGKILL)  # the CLI and whatever test run it had started
+        process.wait(timeout=30)
+
+        resumed = run_cli(server, tmp_path, "resume", str(root))
+        if "records no run" in resumed.stderr:  # killed before the change was recorded
+            pytest.skip(f"killed after {delay:.2f}s, before the change had started")
+
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert project_files(root) == uninterrupted["files"]
+        assert subjects(root, base) == uninterrupted["subjects"]
+        assert len(server.requests) <= uninterrupted["requests"] + 1
 
 
 def test_the_finished_stages_keep_their_commits_and_the_same_command_resumes(tmp_path):
