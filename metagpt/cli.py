@@ -230,7 +230,9 @@ class Run:
             for line in config.describe(sources):
                 _echo(f"  {line}")
         if self.resume is not None:
-            company = SoftwareCompany.resume(self.resume, config, self.investment)
+            from metagpt.resume import resume_project
+
+            company = resume_project(self.resume, config, self.investment)
             self.company = company
             spent = company.cost_manager.total_cost
             _echo(f"Resuming {company.project.path}: ${spent:.4f} spent before, of ${company.investment:.4f}.")

@@ -235,9 +235,17 @@ class ProjectRepo:
         self.write(f"{DOCS_DIR}/{document.filename}.md", document.to_markdown(), reserved=True)
         self.write(f"{DOCS_DIR}/{document.filename}.json", document.model_dump_json(indent=2), reserved=True)
         for stem, code in document.mermaid_resources().items():
-            self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n", reserved=True)
-            if self.renderer is not None:
-                self.renderer.submit(stem, code, functools.partial(self.write_bytes, reserved=True))
+            self.save_diagram(stem, code)
+
+    def save_diagram(self, stem: str, code: str) -> None:
+        """`resources/<stem>.mmd`, rendered to `.svg`/`.png` later with a renderer (renders of an
+        earlier version are removed first: a failed render leaves the source only, never a stale picture)."""
+        self.write(f"{RESOURCES_DIR}/{stem}.mmd", code + "\n", reserved=True)
+        if self.renderer is not None:
+            for old in self.resolve(RESOURCES_DIR).glob(f"{stem}.*"):
+                if old.suffix != ".mmd" and old.is_file() and not old.is_symlink():
+                    old.unlink()
+            self.renderer.submit(stem, code, functools.partial(self.write_bytes, reserved=True))
 
     def save_requirements(self, lines: list[str]) -> Path:
         """`requirements.txt` with one pip requirement a line, blank lines dropped."""

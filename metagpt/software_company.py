@@ -119,8 +119,8 @@ class SoftwareCompany(Team):
         if options.get("incremental"):
             company._release()
             raise UserError(
-                f"The last run in {path} was a change (--inc), which does not resume; its finished stages are "
-                f'committed. Run the change again: metagpt "<change>" --project-path {path}'
+                f"The last run in {path} was a change (--inc); it resumes as one: metagpt resume {path} "
+                "(metagpt.resume.resume_project)"
             )
         project.fixed = bool(options.get("project_name"))
         tidy(project.path)

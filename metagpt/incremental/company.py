@@ -10,6 +10,11 @@ await company.run()
 changes (unless `allow_dirty`, which commits them first); `run` makes the change stage by stage,
 one commit each, on top of the commit it started from. Calls are journaled like any run's, so
 `metagpt logs` shows them and their cost.
+
+An interrupted change resumes (`metagpt resume DIR`, or the same change command again): the tree
+goes back to the change's base commit and the change is replayed with the same number, its
+finished calls answered from the journal at no cost and its finished stages taking back the
+commits they made (see `ChangeHistory.rewind`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from metagpt.exceptions import UserError
 from metagpt.incremental.coding import CodeStage
 from metagpt.incremental.history import ChangeHistory
 from metagpt.incremental.stages import Stages
+from metagpt.journal.recovery import tidy
+from metagpt.journal.store import RunRecord
 from metagpt.project_repo import ProjectRepo
 from metagpt.report import publish_project
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
@@ -40,8 +47,8 @@ OURS = (f"{STATE_DIR}/", f"{LOGS_DIR}/")
 class ChangeCompany(SoftwareCompany):
     """A software company whose project exists already; see the module docstring."""
 
-    def __init__(self, config: Config | None = None, context: Context | None = None):
-        super().__init__(config, context)
+    def __init__(self, config: Config | None = None, context: Context | None = None, workspace: Path | None = None):
+        super().__init__(config, context, workspace)
         self.request = ""
         self.run_tests = False
         self.base: str | None = None
@@ -70,36 +77,128 @@ class ChangeCompany(SoftwareCompany):
             raise UserError(f"{path} does not exist: --project-path takes the folder of an existing project.")
         if not path.is_dir() or path.is_symlink():
             raise UserError(f"{path} is not a folder: --project-path takes the project's folder, not a file in it.")
+        history = self._open(path)
+        try:
+            interrupted = self._interrupted()
+            if interrupted is not None and interrupted.options.get("change") == request:
+                self._follow_tests(bool(interrupted.options.get("run_tests")))
+                self._continue(interrupted)  # the same change again: it resumes, as it was run
+                return history.path
+            if interrupted is not None:
+                raise UserError(
+                    f"The change {interrupted.options.get('change')!r} in {path} was interrupted; finish it first "
+                    f"with: metagpt resume {path}"
+                )
+            created = history.open()
+            dirty = [] if created else self._check_clean(history, allow_dirty)
+            self.request = request
+            options = {
+                **self._options(None),
+                "change": request,
+                "run_tests": self.run_tests,
+                "incremental": True,
+            }
+            # recorded before the first commit, so a kill from here on leaves a change that resumes
+            journal = self.context.journal
+            journal.start_run(request, options, self.cost_manager.max_budget)
+            try:
+                self._prepare_history(history, request, created or history.head() is None, bool(dirty))
+            except UserError as exc:
+                self._end("failed", str(exc))
+                raise
+            journal.update_run({**options, "base": self.base})
+        except BaseException:
+            self._release()
+            raise
+        return history.path
+
+    def _follow_tests(self, run_tests: bool) -> None:
+        """Test (or not) as the interrupted run did, whatever this command says: the replay must match."""
+        if run_tests and not self.run_tests:
+            self.hire([QaEngineer()])
+        self.run_tests = run_tests
+
+    def _open(self, path: Path) -> ChangeHistory:
         project = ProjectRepo.open(path, renderer=self.context.diagrams)
         history = ChangeHistory(project.path)
         project.history = history
         self._attach(project)
-        try:
-            self._prepare_history(history, request, allow_dirty)
-        except BaseException:
-            self._release()
-            raise
-        self.request = request
-        options = {**self._options(None), "change": request, "run_tests": self.run_tests, "incremental": True}
-        self.context.journal.start_run(request, options, self.cost_manager.max_budget)
-        return project.path
+        return history
 
-    def _prepare_history(self, history: ChangeHistory, request: str, allow_dirty: bool) -> None:
-        created = history.open()
+    def _interrupted(self) -> RunRecord | None:
+        """The project's last run when it is a change that was killed or cancelled (it resumes)."""
+        journal = self.context.journal
+        journal.recover()
+        last = journal.last_run()
+        if last is None or not last.options.get("incremental") or last.status not in ("interrupted", "running"):
+            return None
+        return last
+
+    @classmethod
+    def resume_change(cls, path: Path | str, config: Config, investment: float | str | None = None) -> ChangeCompany:
+        """The company of the change interrupted in `path`, hired again, ready to `run()`.
+
+        Raises:
+            UserError: the last run was not a change, or recorded no base commit (an older journal).
+        """
+        company = cls(config, workspace=Path(path).resolve().parent)
+        company._open(Path(path))
+        try:
+            last = company.context.journal.last_run()
+            if last is None or not last.options.get("incremental"):
+                raise UserError(f"The last run in {path} was not a change to the project.")
+            company.hire_for_change(run_tests=bool(last.options.get("run_tests")))
+            company.invest(investment if investment is not None else last.investment or config.max_budget)
+            company._continue(last)
+        except BaseException:
+            company._release()
+            raise
+        return company
+
+    def _continue(self, last: RunRecord) -> None:
+        """Rewind the tree to the change's base and replay it from the journal (see the module doc)."""
+        options, path = last.options, self.project.path
+        tidy(path)
+        history = self.project.history
+        assert isinstance(history, ChangeHistory)
+        history.open()
+        self.request = options["change"]
+        base = options.get("base")
+        if not base:  # killed before its base commit was made: the tree was checked clean, commit it
+            dirty = [line for line in history.dirty() if not line[3:].startswith(OURS)]
+            self._prepare_history(history, self.request, history.head() is None, bool(dirty))
+            base = self.base
+            options = {**options, "base": base}
+        reused = history.rewind(base)
+        logger.info(f"Resuming the change {options['change']!r} from {base[:8]} ({len(reused)} commits to replay)")
+        self.base, self.resumed_from = base, last.id
+        self.context.journal.start_run(self.request, options, self.cost_manager.max_budget, replay=True)
+        journal = self.context.journal
+        runs = journal.runs_where(incremental=True, base=base, change=self.request)
+        self.cost_manager.restore(journal.spent(runs=[run for run in runs if run != journal.run_id]))
+
+    @staticmethod
+    def _check_clean(history: ChangeHistory, allow_dirty: bool) -> list[str]:
+        """The tree's changed files (ours aside); refused unless `allow_dirty`."""
+        dirty = [line[3:] for line in history.dirty() if not line[3:].startswith(OURS)]
+        if dirty and not allow_dirty:
+            more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+            raise UserError(
+                f"{history.path} has uncommitted changes ({dirty[0]}{more}): commit or stash them, "
+                "or pass --allow-dirty to commit them as work in progress first."
+            )
+        return dirty
+
+    def _prepare_history(self, history: ChangeHistory, request: str, created: bool, dirty: bool) -> None:
+        """The commits before the change (the code as found, work in progress, our ignores); sets `base`."""
         if created:
             history.commit_now(f"Existing code before the change: {request}")
         else:
-            dirty = [line[3:] for line in history.dirty() if not line[3:].startswith(OURS)]
-            if dirty and not allow_dirty:
-                more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
-                raise UserError(
-                    f"{history.path} has uncommitted changes ({dirty[0]}{more}): commit or stash them, "
-                    "or pass --allow-dirty to commit them as work in progress first."
-                )
             history.ignore_state()  # before anything is staged: the lock and the journal stay out
             if dirty:
                 history.commit_now(f"Work in progress before {request}")
-        history.commit_now("Ignore MetaGPT's state and logs")
+        history.untrack_report()  # its times and spend would be in every change's diff
+        history.commit_now("Ignore MetaGPT's state, logs and report")
         base = history.head()
         if base is None:
             raise UserError(f'{history.path} holds no file to change; start a new project with: metagpt "<idea>"')
@@ -136,6 +235,7 @@ class ChangeCompany(SoftwareCompany):
             self._end("failed", f"{type(exc).__name__}: {exc}")
             raise
         self.published = await publish_project(self.context, self._report_message())
+        self.project.history.forget_interrupted()
         self._end("finished", "")
         return []
 

@@ -11,16 +11,36 @@ from __future__ import annotations
 import asyncio
 import os
 
+from loguru import logger
+
 from metagpt.exceptions import HistoryError
 from metagpt.utils.atomic import write_atomic
-from metagpt.utils.git_history import CONFIG, GitHistory, _GitFailed
+from metagpt.utils.faults import crash_point
+from metagpt.utils.git_history import CONFIG, IGNORED, GitHistory, _GitFailed
 
 FOREIGN_CONFIG = "config.before-metagpt"
 """Where a repository's own `.git/config` is kept when ours replaces it (remotes, branches...)."""
+REPORT = "index.html"
+"""The project report (`metagpt.report.REPORT_FILE`): rebuilt at every run's end, not history."""
+RESUME_REF = "refs/metagpt/interrupted"
+"""The tip of an interrupted change's commits while it resumes (so a second crash loses none)."""
 
 
 class ChangeHistory(GitHistory):
-    """A project's git history, required: every failure raises `HistoryError`."""
+    """A project's git history, required: every failure raises `HistoryError`.
+
+    While an interrupted change resumes (`rewind`), `reuse` holds the commits its finished stages
+    made, oldest first: a stage that commits the same tree with the same message on the same
+    parent takes the old commit back instead of making a new one, so finished stages keep their
+    commits (and shas).
+    """
+
+    ignored = (*IGNORED, f"/{REPORT}")
+    """A changed project's report quotes times and spend: it stays out of the change's commits."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.reuse: list[str] = []
 
     def open(self) -> bool:
         """Use the folder's repository, making one when there is none; True when it was made.
@@ -71,11 +91,16 @@ class ChangeHistory(GitHistory):
         return self.query("status", "--porcelain", "--untracked-files=all").splitlines()
 
     def ignore_state(self) -> None:
-        """Add our lines to `.gitignore` (the journal, logs, caches are never committed)."""
+        """Add our lines to `.gitignore` (the journal, logs, caches and the report are never committed)."""
         try:
             self._write_gitignore()
         except OSError as error:
             raise HistoryError(f"Cannot write {self.path / '.gitignore'}: {error}") from None
+
+    def untrack_report(self) -> None:
+        """Stop tracking a report an earlier run committed (the file stays, ignored from now on)."""
+        if self.head() is not None:
+            self.query("rm", "-q", "--cached", "--ignore-unmatch", "--", REPORT)
 
     def commit_now(self, message: str) -> str | None:
         """Commit everything with `message` in this thread; the new sha, or None when nothing changed.
@@ -122,3 +147,50 @@ class ChangeHistory(GitHistory):
         if base is None:
             return super().log()
         return self.query("log", "--reverse", "--format=%s", f"{base}..HEAD").splitlines()
+
+    # -- resuming an interrupted change -------------------------------------------------------
+
+    def rewind(self, base: str) -> list[str]:
+        """Put the tree back to `base` to replay an interrupted change; returns its old commits.
+
+        The commits made after `base` (by the interrupted run, or by an earlier resume that was
+        itself killed: `RESUME_REF` keeps the longest chain) become `reuse`. Files the killed
+        stage left uncommitted are dropped: the tree was clean when the change started, and
+        replaying the stage writes them again. Ignored files (the journal, logs) stay.
+        """
+        head = self.head()
+        if head is None or not self.is_ancestor(base, head):
+            raise HistoryError(f"The change's base commit {base[:8]} is no longer in the history of {self.path}.")
+        kept = self.query("rev-parse", "--verify", "-q", RESUME_REF, check=False).strip()
+        tip = kept if kept and self.is_ancestor(head, kept) else head
+        self.query("update-ref", RESUME_REF, tip)
+        self.clear_stale_lock()
+        self.query("reset", "-q", "--hard", base)
+        self.query("clean", "-q", "-f", "-d")
+        self.reuse = self.query("rev-list", "--reverse", "--first-parent", f"{base}..{tip}").split()
+        return list(self.reuse)
+
+    def forget_interrupted(self) -> None:
+        """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced)."""
+        self.query("update-ref", "-d", RESUME_REF, check=False)
+
+    def _commit(self, message: str) -> str | None:
+        if not self.reuse:
+            return super()._commit(message)
+        self.clear_stale_lock()
+        self._restore()
+        self._git("add", "-A")
+        crash_point("git")
+        if self._git("diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv", check=False).returncode == 0:
+            return None
+        old = self.reuse[0]
+        shown = self._git("show", "-s", "--format=%P%n%T%n%B", old).stdout.split("\n", 2)
+        parent, tree, body = shown[0].strip(), shown[1].strip(), shown[2] if len(shown) > 2 else ""
+        if parent == self.head() and tree == self._git("write-tree").stdout.strip() and body.strip() == message.strip():
+            self._git("update-ref", "HEAD", old)
+            self.reuse.pop(0)
+            return old[:7]
+        logger.info(f"{message}: the stage's result differs from the interrupted run's; new commits from here")
+        self.reuse.clear()
+        self._git("commit", "-q", "--no-verify", "-m", message)
+        return self._git("rev-parse", "--short", "HEAD").stdout.strip()

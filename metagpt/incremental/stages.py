@@ -13,7 +13,7 @@ from metagpt.actions.design_api import SystemDesign
 from metagpt.actions.document import Document
 from metagpt.actions.project_management import Tasks
 from metagpt.actions.write_prd import PRD
-from metagpt.const import DOCS_DIR, RESOURCES_DIR
+from metagpt.const import DOCS_DIR
 from metagpt.incremental.change import ChangePlan, ChangeRecord
 from metagpt.incremental.project import ProjectSnapshot, load_project, signatures
 from metagpt.incremental.sections import KEPT_SECTIONS, apply_section_edits, editable_titles, field_by_title
@@ -149,8 +149,8 @@ class Stages:
         self.project.write(f"{DOCS_DIR}/{stem}.json", document.model_dump_json(indent=2), reserved=True)
         diagrams = document.mermaid_resources()
         for name, diagram_stem in document.mermaid_stems().items():
-            if name in updates:
-                self.project.write(f"{RESOURCES_DIR}/{diagram_stem}.mmd", diagrams[diagram_stem] + "\n", reserved=True)
+            if name in updates:  # written and rendered as a new project's are
+                self.project.save_diagram(diagram_stem, diagrams[diagram_stem])
         self.snapshot.documents[stem], self.snapshot.markdown[stem] = document, markdown
         titles = [type(document).model_fields[name].title or name for name in updates]
         assert self.record is not None

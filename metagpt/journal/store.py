@@ -203,6 +203,16 @@ class Journal:
             return None
         return RunRecord(row[0], row[1], row[2] or "", json.loads(row[3] or "{}"), *row[4:])
 
+    def runs_where(self, **options: Any) -> list[str]:
+        """Ids of the runs whose options hold every given value, oldest first."""
+        rows = self.db.execute("SELECT id, options FROM runs ORDER BY started_at, rowid").fetchall()
+        picked = []
+        for run_id, text in rows:
+            recorded = json.loads(text or "{}")
+            if all(recorded.get(key) == value for key, value in options.items()):
+                picked.append(run_id)
+        return picked
+
     def first_run(self) -> RunRecord | None:
         row = self.db.execute(
             "SELECT id, status, idea, options, investment, started_at, ended_at, stop_reason FROM runs"
@@ -339,9 +349,11 @@ class Journal:
 
     # -- totals ---------------------------------------------------------------------------------
 
-    def spent(self, before_current: bool = True) -> dict[tuple[str, str], tuple[int, int, int, float]]:
+    def spent(
+        self, before_current: bool = True, runs: list[str] | None = None
+    ) -> dict[tuple[str, str], tuple[int, int, int, float]]:
         """Calls, prompt and completion tokens and dollars per (role, model) charged so far
-        (by earlier runs only, with `before_current`)."""
+        (by earlier runs only, with `before_current`; by the runs `runs` only, when given)."""
         placeholders = ",".join("?" * len(CHARGED))
         query = (
             "SELECT COALESCE(role, ''), COALESCE(model, ''), COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
@@ -351,6 +363,9 @@ class Journal:
         if before_current and self.run_id is not None:
             query += " AND run_id != ?"
             params.append(self.run_id)
+        if runs is not None:
+            query += f" AND run_id IN ({','.join('?' * len(runs))})"
+            params += runs
         rows = self.db.execute(query + " GROUP BY 1, 2", params)
         return {(role, model): (calls, p, c, cost) for role, model, calls, p, c, cost in rows}
 

@@ -120,6 +120,9 @@ class GitHistory:
         path: the project folder; it becomes (or already is) the repository's top level.
     """
 
+    ignored: tuple[str, ...] = IGNORED
+    """The `.gitignore` lines this history adds."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = asyncio.Lock()
@@ -253,7 +256,7 @@ class GitHistory:
             lines = read_text(self.path, ".gitignore").splitlines()
         except UnsafeFile:
             lines = []
-        missing = [line for line in IGNORED if line not in lines]
+        missing = [line for line in self.ignored if line not in lines]
         if missing or os.path.islink(self.path / ".gitignore"):
             write_atomic(self.path / ".gitignore", ("\n".join([*lines, *missing]) + "\n").encode("utf-8"))
 

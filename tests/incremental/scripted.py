@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from metagpt.utils.git_history import GitHistory
+from metagpt.incremental.history import ChangeHistory
 from tests.e2e.openai_server import DOCUMENTS, Reply, answer, prompt_text, sample_document
 
 FIXTURE = Path(__file__).parent / "fixtures" / "calculator"
@@ -128,11 +128,18 @@ def change_handler(
     return reply
 
 
-def calculator(root: Path) -> str:
-    """The fixture copied to `root` and committed as a finished MetaGPT run; returns the base sha."""
+def calculator(root: Path, report: bool = False) -> str:
+    """The fixture copied to `root` and committed as a finished MetaGPT run; returns the base sha.
+
+    Its `.gitignore` already has a change's lines, so a change starts from this very commit;
+    with `report`, the run committed its `index.html` as a new project's run does.
+    """
     shutil.copytree(FIXTURE, root)
-    history = GitHistory(root)
+    history = ChangeHistory(root)
     history.init()
+    if report:
+        (root / "index.html").write_text("<html>the first run's report</html>\n")
+        history._git("add", "-f", "index.html")
     history._commit("Code: 2 files of calculator")
     return git(root, "rev-parse", "HEAD").strip()
 

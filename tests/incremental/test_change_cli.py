@@ -94,7 +94,6 @@ def test_cli_changes_the_project_and_a_second_change_goes_on_top(server, tmp_pat
         "Change 0002 (Add multiplication): code",
         "Change 0002 (Add multiplication): tests",
         "Change 0002 (Add multiplication): summary",
-        "Change 0002 (Add multiplication): diagrams and the project report",
     ]
     record = json.loads((root / "docs/changes/0002-add-multiplication.json").read_text())
     assert record["base"] == middle

@@ -67,7 +67,7 @@ async def test_an_edit_that_needs_an_unplanned_file_amends_the_plan_and_says_so(
     )
     changed = set(git(root, "diff", "--name-only", base, "HEAD").split())
     planned = {item["path"] for item in record["plan"]["files"]}
-    assert {p for p in changed if not p.startswith(("docs/", "tests/"))} == planned | {"index.html"}
+    assert {p for p in changed if not p.startswith(("docs/", "tests/"))} == planned
 
 
 async def test_python_that_does_not_parse_after_the_edits_goes_back_once(server, tmp_path):
