@@ -154,9 +154,10 @@ class ChangeHistory(GitHistory):
         """Put the tree back to `base` to replay an interrupted change; returns its old commits.
 
         The commits made after `base` (by the interrupted run, or by an earlier resume that was
-        itself killed: `RESUME_REF` keeps the longest chain) become `reuse`. Files the killed
-        stage left uncommitted are dropped: the tree was clean when the change started, and
-        replaying the stage writes them again. Ignored files (the journal, logs) stay.
+        itself killed: `RESUME_REF` keeps the longest chain) become `reuse`. What the tree holds
+        uncommitted (the killed stage's files, or edits made since) is saved as a git stash,
+        never dropped; replaying the stage writes its files again. Ignored files (the journal,
+        logs) stay where they are.
         """
         head = self.head()
         if head is None or not self.is_ancestor(base, head):
@@ -165,8 +166,11 @@ class ChangeHistory(GitHistory):
         tip = kept if kept and self.is_ancestor(head, kept) else head
         self.query("update-ref", RESUME_REF, tip)
         self.clear_stale_lock()
+        if self.query("status", "--porcelain", "--untracked-files=all").strip():
+            # the killed stage's leftovers, or a person's edits since the kill: kept, never dropped
+            self.query("stash", "push", "-q", "--include-untracked", "-m", "metagpt: left by a killed change")
+            logger.warning(f"Kept what {self.path} held uncommitted as a git stash (git stash pop brings it back).")
         self.query("reset", "-q", "--hard", base)
-        self.query("clean", "-q", "-f", "-d")
         self.reuse = self.query("rev-list", "--reverse", "--first-parent", f"{base}..{tip}").split()
         return list(self.reuse)
 

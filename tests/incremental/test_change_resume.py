@@ -226,3 +226,23 @@ def test_another_change_is_refused_while_one_is_interrupted(tmp_path):
         assert other.returncode == 2
         assert f"was interrupted; finish it first with: metagpt resume {root}" in other.stderr
         assert len(server.requests) == sent
+
+
+def test_what_a_person_left_in_the_tree_after_the_kill_is_kept_in_a_stash(uninterrupted, tmp_path):
+    root = tmp_path / "calculator"
+    calculator(root)
+    with OpenAIServer(handler()) as server:
+        assert change(server, tmp_path, root, METAGPT_CRASH_AT="after_journal:5").returncode == -signal.SIGKILL
+        (root / "my_notes.txt").write_text("ideas for tomorrow\n")
+        tracked = sorted(git(root, "ls-files").split())[0]
+        with open(root / tracked, "a") as handle:
+            handle.write("# a person's edit after the kill\n")
+
+        resumed = run_cli(server, tmp_path, "resume", str(root))
+
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "as a git stash" in resumed.stderr
+    assert project_files(root) == uninterrupted["files"]
+    stashed = git(root, "stash", "show", "--include-untracked", "--name-only", "stash@{0}").split()
+    assert "my_notes.txt" in stashed and tracked in stashed
+    assert git(root, "show", "stash@{0}^3:my_notes.txt") == "ideas for tomorrow\n"
