@@ -11,7 +11,6 @@ reads the answer from standard input: a terminal, or piped lines.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import stat
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from metagpt.utils.stop_signals import cancel_on_stop_signals
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
@@ -58,13 +59,7 @@ async def _main(goal, max_steps, check, project_name, investment, data, tools, v
     from metagpt.exceptions import MetaGPTError, UserError
     from metagpt.roles.di.role_zero import EXIT_CODES, StopReason
 
-    task = asyncio.current_task()
-    caught: list[signal.Signals] = []
-    loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            signum = getattr(signal, name)
-            loop.add_signal_handler(signum, lambda s=signum: (caught.append(s), task.cancel()) if not caught else None)
+    caught = cancel_on_stop_signals(asyncio.current_task())
     context = role = None
     try:
         if not goal.strip():
@@ -104,13 +99,11 @@ def _final(role, detail: str) -> None:
 
 
 def _build(goal, max_steps, check, project_name, investment, data, tools):
+    from metagpt.cli_interpret import open_project
     from metagpt.config import Config
-    from metagpt.const import STATE_DB
     from metagpt.context import Context
     from metagpt.exceptions import UserError
-    from metagpt.journal import Journal
-    from metagpt.logs import add_run_log, register_secret
-    from metagpt.project_repo import ProjectRepo
+    from metagpt.logs import register_secret
     from metagpt.roles import RoleZero
     from metagpt.roles.di.agent.check import GoalCheck
 
@@ -124,22 +117,7 @@ def _build(goal, max_steps, check, project_name, investment, data, tools):
     context = Context(config)
     if investment is not None:
         context.cost_manager.max_budget = investment
-    project = ProjectRepo(config.resolve_workspace(), project_name or goal[:40], fixed=bool(project_name))
-    context.project = project
-    journal = Journal(lambda: project.path / STATE_DB)
-    project.journal = journal
-    context.journal = journal
-    add_run_log(project.path)
-    store = None
-    for path in data:
-        project.write_bytes(path.name, path.read_bytes())
-        if store is None and path.suffix.lower() in (".pdf", ".txt", ".md", ".docx", ".json", ".jsonl"):
-            from metagpt.document_store.faiss_store import FaissStore
-            from metagpt.embeddings import create_embedding
-
-            store = FaissStore(
-                project.path / path.name, cache_dir=project.path / ".metagpt", embedding=create_embedding(config)
-            )
+    store = open_project(context, project_name, goal, data)
     human = StdinHuman() if StdinHuman.available() else None
     role = RoleZero(
         context=context, max_steps=max_steps, check=check, tools=tools, store=store,

@@ -12,14 +12,14 @@ finished (or was finished before), else the first failed company's code (3 for a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from metagpt.utils.stop_signals import cancel_on_stop_signals
 
 batch_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
@@ -94,18 +94,7 @@ async def _main(
     from metagpt.exceptions import MetaGPTError, UserError
     from metagpt.logs import register_secret
 
-    task = asyncio.current_task()
-    stopped: list[int] = []
-
-    def stop(signum: int) -> None:
-        if not stopped and task is not None:
-            stopped.append(signum)
-            task.cancel()
-
-    loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(getattr(signal, name), stop, getattr(signal, name))
+    stopped = cancel_on_stop_signals(asyncio.current_task())
     from metagpt.logs import scrub
 
     done = [0]

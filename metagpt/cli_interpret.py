@@ -12,12 +12,12 @@ re-plan; 130 on Ctrl-C (the kernel is shut down first).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from metagpt.utils.stop_signals import cancel_on_stop_signals
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 KNOWLEDGE_SUFFIXES = (".pdf", ".txt", ".md", ".docx", ".json", ".jsonl")
@@ -59,13 +59,7 @@ def interpret(
 async def _main(instruction, data, max_tasks, project_name, investment, tools, hosts, verbose) -> int:
     from metagpt.exceptions import MetaGPTError, UserError
 
-    task = asyncio.current_task()
-    caught: list[signal.Signals] = []
-    loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            signum = getattr(signal, name)
-            loop.add_signal_handler(signum, lambda s=signum: (caught.append(s), task.cancel()) if not caught else None)
+    caught = cancel_on_stop_signals(asyncio.current_task())
     context = None
     try:
         if not instruction.strip():
@@ -99,12 +93,9 @@ async def _main(instruction, data, max_tasks, project_name, investment, tools, h
 
 def _build(instruction, data, max_tasks, project_name, investment, tools, hosts):
     from metagpt.config import Config
-    from metagpt.const import STATE_DB
     from metagpt.context import Context
     from metagpt.exceptions import UserError
-    from metagpt.journal import Journal
-    from metagpt.logs import add_run_log, register_secret
-    from metagpt.project_repo import ProjectRepo
+    from metagpt.logs import register_secret
     from metagpt.roles import DataInterpreter
 
     for path in data:
@@ -117,7 +108,21 @@ def _build(instruction, data, max_tasks, project_name, investment, tools, hosts)
     context = Context(config)
     if investment is not None:
         context.cost_manager.max_budget = investment
-    project = ProjectRepo(config.resolve_workspace(), project_name or instruction[:40], fixed=bool(project_name))
+    store = open_project(context, project_name, instruction, data)
+    role = DataInterpreter(context=context, tools=tools or ["<all>"], store=store, max_tasks=max_tasks)
+    return context, role
+
+
+def open_project(context, project_name: str | None, goal: str, data: list[Path]):
+    """The run's project folder, journaled and logged, with the `--data` files copied in; returns
+    a document store over the first file that is a document (None without one)."""
+    from metagpt.const import STATE_DB
+    from metagpt.journal import Journal
+    from metagpt.logs import add_run_log
+    from metagpt.project_repo import ProjectRepo
+
+    config = context.config
+    project = ProjectRepo(config.resolve_workspace(), project_name or goal[:40], fixed=bool(project_name))
     context.project = project
     journal = Journal(lambda: project.path / STATE_DB)
     project.journal = journal
@@ -133,8 +138,7 @@ def _build(instruction, data, max_tasks, project_name, investment, tools, hosts)
             store = FaissStore(
                 project.path / path.name, cache_dir=project.path / ".metagpt", embedding=create_embedding(config)
             )
-    role = DataInterpreter(context=context, tools=tools or ["<all>"], store=store, max_tasks=max_tasks)
-    return context, role
+    return store
 
 
 def interpret_main(args: list[str], prog: str) -> None:
