@@ -162,15 +162,13 @@ def safe_file_list(names: list[str]) -> list[str]:
 
     Entries that name no file (`.`, `./`, blank) and duplicates are dropped, clashes renamed.
     """
-    paths: list[str] = []
+    normalised: list[str] = []
     for name in names:
         if not clean_text(name, keep_newlines=False).strip(" `\"'./\\"):
             logger.warning(f"Dropped {clean_text(name, keep_newlines=False)!r} from a file list: it names no file.")
             continue
-        path = safe_relative_path(name)
-        if path.casefold() in {p.casefold() for p in paths}:
-            continue
-        paths.append(resolve_clash(path, paths))
+        normalised.append(safe_relative_path(name))
+    paths = merge_file_lists(normalised)
     if not paths:
         raise ValueError("the list must name at least one file, like 'main.py'")
     return paths
