@@ -1,9 +1,10 @@
 """The Engineer's wall time, one call at a time against writes and reviews pipelined.
 
-1. The Engineer alone: a loopback OpenAI-compatible server answers every call after a fixed
-   latency (300 ms by default); the Engineer writes and reviews a task list of 8 files whose
-   logic analysis gives a realistic dependency graph, timed with ENGINEER_CONCURRENCY 1 and with
-   the default. The critical path is the longest chain of calls that must wait for each other
+1. The Engineer alone: a loopback OpenAI-compatible server, in a process of its own, answers
+   every call after a fixed latency (300 ms by default); the Engineer writes and reviews a task
+   list of 8 files whose logic analysis gives a realistic dependency graph, timed with
+   ENGINEER_CONCURRENCY 1 and with the default, after one warm-up run in the same process. The
+   critical path is the longest chain of calls that must wait for each other
    (`CodePlan.pipeline_calls`): a file's write waits for the files it depends on, its review for
    its write and for the reviews of the files its code imports.
 2. The whole company (`startup.py IDEA`, code review on, no tests) against the same server
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -101,13 +104,40 @@ async def run_engineer(base_url: str, concurrency: int, workspace: Path) -> tupl
     return elapsed, calls, uses
 
 
-def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
-    """Dependency depth, critical path seconds, and (concurrency, calls, wall seconds) for 1 and the default."""
+def serve(latency: float) -> None:
+    """Run the loopback server answering after `latency` seconds; print its URL, stop at end of input."""
 
     def slow(body):
         time.sleep(latency)
         return realistic_reply(body)
 
+    with OpenAIServer(slow) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+@contextlib.contextmanager
+def server_process(latency: float) -> Iterator[str]:
+    """`serve` in a process of its own, so that its work does not share the Engineer's interpreter
+    (a real endpoint's time is spent elsewhere too): yields its base URL."""
+    command = [sys.executable, __file__, "--serve", str(latency)]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = child.stdout.readline().strip()
+        if not base_url:
+            raise RuntimeError("the loopback server did not start")
+        yield base_url
+    finally:
+        child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
+    """Dependency depth, critical path seconds, and (concurrency, calls, wall seconds) for 1 and the default."""
     import metagpt.provider
 
     metagpt.provider.ALLOW_MODEL_REQUESTS = True
@@ -116,9 +146,10 @@ def measure(latency: float) -> tuple[int, float, list[tuple[int, int, float]]]:
     default = Config.model_fields["engineer_concurrency"].default
     rows = []
     uses: dict[str, list[str]] = {}
-    with OpenAIServer(slow) as server, TemporaryDirectory() as scratch:
+    with server_process(latency) as base_url, TemporaryDirectory() as scratch:
+        asyncio.run(run_engineer(base_url, default, Path(scratch) / "warm-up"))  # imports, vocabularies
         for concurrency in (1, default):
-            elapsed, calls, uses = asyncio.run(run_engineer(server.base_url, concurrency, Path(scratch)))
+            elapsed, calls, uses = asyncio.run(run_engineer(base_url, concurrency, Path(scratch)))
             rows.append((concurrency, calls, elapsed))
     critical = plan.pipeline_calls(uses) * latency
     return depth, critical, rows
@@ -183,7 +214,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="seconds the server waits before each answer")
     parser.add_argument("--company-latency", type=float, default=2.0, help="the same, for the whole company run")
     parser.add_argument("--skip-company", action="store_true", help="only measure the Engineer alone")
+    parser.add_argument("--serve", type=float, metavar="LATENCY", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:
+        return serve(args.serve)
     depth, critical, rows = measure(args.latency)
     print(f"Engineer: {len(FILES)} files, code review on, {args.latency * 1000:.0f} ms per call")
     print(f"dependency chain: {depth} files; critical path {critical / args.latency:.0f} calls = {critical:.2f} s\n")

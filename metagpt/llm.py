@@ -9,6 +9,7 @@ rsp.choices[0].message.content
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -390,8 +391,15 @@ def as_chat(messages: list[Any]) -> list[dict[str, str]]:
 
 def schema_tokens(schema: dict, model: str) -> int:
     """Prompt tokens an endpoint may bill for a response schema, in whichever form it is sent."""
-    forms = (schema, strict_json_schema(schema))
-    return max(count_text_tokens(json.dumps(form), model) for form in forms)
+    return _schema_tokens(json.dumps(schema), model)
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_tokens(schema_json: str, model: str) -> int:
+    """`schema_tokens` of a schema given as JSON: an action sends the same schema on every call."""
+    schema = json.loads(schema_json)
+    forms = (schema_json, json.dumps(strict_json_schema(schema)))
+    return max(count_text_tokens(form, model) for form in forms)
 
 
 def _short_error(exc: Exception) -> str:

@@ -33,6 +33,9 @@ _SECRET_PATTERNS = re.compile(
     r"|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"  # AWS access key ids
     r"|(?<![\w-])AIza[0-9A-Za-z_\-]{35}"  # Google API keys
 )
+_SECRET_MARKERS = re.compile(r"sk-|Bearer |://|gh[pousr]_|github_pat_|xox[abprs]-|hf_|AKIA|ASIA|AIza")
+"""A literal every match of `_SECRET_PATTERNS` contains: text without one is let through unscanned
+(the full pattern costs about 0.2 ms per KB, and every prompt passes through the run log)."""
 _secrets: set[str] = set()
 PUBLIC_KEYS = frozenset(
     {
@@ -75,6 +78,8 @@ def redact(text: str) -> str:
     """`text` with registered secrets and anything shaped like a key or URL password masked."""
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    if _SECRET_MARKERS.search(text) is None:
+        return text
     return _SECRET_PATTERNS.sub(MASK, text)
 
 

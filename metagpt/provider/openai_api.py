@@ -17,8 +17,11 @@ endpoint failures, not crashes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import os
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal, TypeVar
 
@@ -46,6 +49,21 @@ _endpoint_modes: dict[tuple[str, str], FormatMode] = {}
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+def tls_context() -> ssl.SSLContext:
+    """The certificate store every client in this process verifies against.
+
+    Loading it takes tens of milliseconds, which a company per endpoint client (a batch runs
+    many in one process) would otherwise pay again each time. `SSL_CERT_FILE` and `SSL_CERT_DIR`
+    are honoured as the standard library reads them, and a change to them gives a fresh store.
+    """
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile, capath=capath)
+
+
 class OpenAIProvider(Provider):
     """Chat completions on an OpenAI-compatible endpoint."""
 
@@ -61,7 +79,12 @@ class OpenAIProvider(Provider):
                 "No OpenAI API key: set OPENAI_API_KEY in config/key.yaml (or the environment), "
                 "or OPENAI_BASE_URL for a local server."
             )
-        common: dict[str, Any] = {"api_key": key or "sk-no-key-required", "timeout": config.timeout, "max_retries": 0}
+        common: dict[str, Any] = {
+            "api_key": key or "sk-no-key-required",
+            "timeout": config.timeout,
+            "max_retries": 0,
+            "http_client": openai.DefaultAsyncHttpxClient(verify=tls_context()),
+        }
         if config.resolved_api_type == "azure":
             if not config.openai_base_url or not config.openai_api_version:
                 raise ConfigError("Azure needs OPENAI_BASE_URL (your resource endpoint) and OPENAI_API_VERSION.")

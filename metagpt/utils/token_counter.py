@@ -66,15 +66,22 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
 def count_text_tokens(text: str, model: str = "gpt-4o") -> int:
     """Tokens of a plain string."""
-    return len(get_encoding(encoding_name_for(model)).encode(text, disallowed_special=()))
+    return _count(encoding_name_for(model), text)
+
+
+@functools.lru_cache(maxsize=128)
+def _count(encoding: str, text: str) -> int:
+    """Tokens of `text` in `encoding`. A request's prompt is counted several times on its way (fitting
+    the context window, reserving the budget, checking the usage), so recent counts are kept."""
+    return len(get_encoding(encoding).encode(text, disallowed_special=()))
 
 
 def count_message_tokens(messages: list[dict[str, str]], model: str = "gpt-4o") -> int:
     """Prompt tokens of a chat, with OpenAI's per-message overhead (3 per message, 3 to prime)."""
-    encoding = get_encoding(encoding_name_for(model))
+    encoding = encoding_name_for(model)
     total = 3
     for message in messages:
         total += 3
         for value in message.values():
-            total += len(encoding.encode(value, disallowed_special=()))
+            total += _count(encoding, value)
     return total
