@@ -20,9 +20,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from metagpt.const import SOURCE_ROOT
 from metagpt.exceptions import MermaidSyntaxError, RenderEngineError
@@ -49,6 +49,9 @@ MERMAID_BUNDLE = Path("mermaid/dist/mermaid.min.js")
 """The browser build of mermaid, inside `node_modules`."""
 MERMAID_CLI = Path("@mermaid-js/mermaid-cli/package.json")
 INSTALL_HINT = "run `make mermaid` (Debian's chromium and the npm packages of package.json in ./node_modules)"
+
+
+T = TypeVar("T")
 
 
 def find_chromium(config: Config) -> Path | None:
@@ -179,18 +182,42 @@ class PlaywrightEngine(Engine):
             raise RenderEngineError(f"playwright could not start {self.chromium}: {_error_text(exc)}") from exc
 
     async def render(self, code: str, formats: Iterable[str]) -> dict[str, bytes]:
+        return await self._on_page(self._render(code, tuple(formats)))
+
+    async def validate(self, code: str) -> str | None:
+        """Mermaid's own parser only: a few milliseconds, where a render to PNG takes tenths of a second."""
+        try:
+            await self._on_page(self._parse(code))
+        except MermaidSyntaxError as exc:
+            return str(exc)
+        return None
+
+    async def _on_page(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` on the page, one job at a time, bounded by `RENDER_TIMEOUT`."""
         async with self._lock:
             if self._page is None:
+                work.close()
                 raise RenderEngineError("the playwright engine is not running")
             self._count += 1
             try:
-                return await asyncio.wait_for(self._render(code, tuple(formats)), RENDER_TIMEOUT)
+                return await asyncio.wait_for(work, RENDER_TIMEOUT)
             except MermaidSyntaxError:
                 raise
             except TimeoutError as exc:
                 raise RenderEngineError(f"rendering took longer than {RENDER_TIMEOUT:.0f}s") from exc
             except Exception as exc:
                 raise RenderEngineError(f"the browser failed: {_error_text(exc)}") from exc
+
+    async def _parse(self, code: str) -> None:
+        error = await self._page.evaluate(
+            """async (code) => {
+                try { await mermaid.parse(code); return null; }
+                catch (error) { return String(error?.message ?? error); }
+            }""",
+            code,
+        )
+        if error is not None:
+            raise MermaidSyntaxError(_error_text(RuntimeError(error)))
 
     async def _render(self, code: str, formats: tuple[str, ...]) -> dict[str, bytes]:
         result = await self._page.evaluate(

@@ -143,14 +143,19 @@ class DiagramRenderer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def validate(self, code: str) -> str | None:
-        """Mermaid's parse error for `code`; None when it parses or cannot be checked here."""
-        try:
-            await self.render(code)
-        except MermaidSyntaxError as exc:
-            return str(exc)
-        except RenderEngineError:
+        """Mermaid's parse error for `code`; None when it parses or cannot be checked here.
+
+        Only the parser runs, so a document waits milliseconds for its check; the picture itself
+        is rendered in the background once the document is saved (`submit`).
+        """
+        engine = await self.ready()
+        if engine is None:
             return None
-        return None
+        try:
+            return await engine.validate(code)
+        except RenderEngineError as exc:
+            logger.debug(f"a diagram could not be checked ({exc}); it is rendered later")
+            return None
 
     def submit(self, stem: str, code: str, write: WriteFile) -> None:
         """Render `resources/<stem>.mmd`'s code in the background; `write` saves each file next to it.
