@@ -14,7 +14,6 @@ folder exists, where the files written so far are; the exit code tells the cause
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
 import time
@@ -30,8 +29,6 @@ LOCAL_NOTICE = (
     "For real results set OPENAI_API_KEY in config/key.yaml, or OPENAI_BASE_URL for a local server "
     "(see README)."
 )
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-"""Signals that end a run like Ctrl-C: a message, the summary, the files kept."""
 
 
 def _echo(text: str) -> None:
@@ -168,7 +165,7 @@ class Run:
         self.overrides = overrides
         self.code_review, self.run_tests = code_review, run_tests
         self.company: Any = None
-        self.signal: signal.Signals | None = None
+        self._caught: list[signal.Signals] = []
         self.started = time.monotonic()
         self.resume: Path | None = None
         """A project folder whose interrupted run this one continues."""
@@ -213,6 +210,7 @@ class Run:
         from metagpt.config import Config
         from metagpt.cost_manager import parse_money
         from metagpt.logs import add_run_log, register_secret
+        from metagpt.provider import prepare
         from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
         from metagpt.software_company import SoftwareCompany
 
@@ -225,6 +223,7 @@ class Run:
             exp_pool_enabled=self.overrides.get("experience"),
         )  # fmt: skip
         register_secret(config.openai_api_key)
+        prepare(config)  # the SDK and the vocabulary load while the project is set up
         if self.verbose:
             _echo("Settings (command line > key.yaml > config.yaml > environment > default):")
             for line in config.describe(sources):
@@ -297,20 +296,14 @@ class Run:
 
     def _catch_signals(self, task: asyncio.Task | None) -> None:
         """Turn SIGINT, SIGTERM and SIGHUP into a cancellation of the run, which then reports."""
-        loop = asyncio.get_running_loop()
+        from metagpt.utils.stop_signals import cancel_on_stop_signals
 
-        def stop(signum: signal.Signals) -> None:
-            if self.signal is None and task is not None:
-                self.signal = signum
-                task.cancel()
+        self._caught = cancel_on_stop_signals(task)
 
-        for name in STOP_SIGNALS:
-            signum = getattr(signal, name, None)
-            if signum is None:
-                continue
-            # Not available on Windows, nor outside the main thread (then the default stays).
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, stop, signum)
+    @property
+    def signal(self) -> signal.Signals | None:
+        """The stop signal that cancelled the run, if one did."""
+        return self._caught[0] if self._caught else None
 
     def _traceback(self) -> None:
         if self.verbose:

@@ -252,9 +252,10 @@ class ProjectRepo:
         text = "".join(f"{line.strip()}\n" for line in lines if line.strip())
         return self.write("requirements.txt", text, reserved=True)
 
-    async def commit(self, message: str) -> None:
-        """Record the folder's current state in its git history (when git is available)."""
-        await self.history.commit(message)
+    async def commit(self, message: str, pictures: bool = False) -> None:
+        """Record the folder's current state in its git history (when git is available); the
+        rendered diagrams only with `pictures` (the run's last commit)."""
+        await self.history.commit(message, pictures)
 
     def read_json(self, relative: str) -> dict:
         from metagpt.utils.safe_read import read_bytes

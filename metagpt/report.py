@@ -8,6 +8,7 @@ browser works with no server and no network.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -72,17 +73,21 @@ async def publish_project(context: Context, message: str = "Diagrams and the pro
     """
     renderer = context.diagrams
     diagrams = await renderer.finish()
-    await renderer.aclose()
-    project = context.project
-    if project is None or not project.files:
-        return Published(None, diagrams)
+    closing = asyncio.ensure_future(renderer.aclose())  # the browser stops while the report is written
+    await asyncio.sleep(0)
     try:
-        report = write_report(project, context.cost_manager, context.config)
-    except (MetaGPTError, OSError) as exc:  # e.g. the folder became unwritable: the run's files stay
-        logger.warning(f"Could not write the project report: {exc}")
-        report = None
-    await project.commit(message)
-    return Published(report, diagrams)
+        project = context.project
+        if project is None or not project.files:
+            return Published(None, diagrams)
+        try:
+            report = write_report(project, context.cost_manager, context.config)
+        except (MetaGPTError, OSError) as exc:  # e.g. the folder became unwritable: the run's files stay
+            logger.warning(f"Could not write the project report: {exc}")
+            report = None
+        await project.commit(message, pictures=True)
+        return Published(report, diagrams)
+    finally:
+        await closing
 
 
 def write_report(project: ProjectRepo, cost: CostManager | None = None, config=None) -> Path:
@@ -239,11 +244,11 @@ def _diagram(code: str, stems: dict[str, str], root: Path | None) -> str:
 def _highlight(code: str, filename: str | None = None, language: str | None = None) -> str:
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
-    from pygments.lexers import TextLexer, get_lexer_by_name, guess_lexer_for_filename
+    from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
     from pygments.util import ClassNotFound
 
-    try:
-        lexer = guess_lexer_for_filename(filename, code) if filename else get_lexer_by_name(language or "text")
+    try:  # by the name's pattern (the code breaks ties): no import of every lexer to guess from the text
+        lexer = get_lexer_for_filename(filename, code) if filename else get_lexer_by_name(language or "text")
     except ClassNotFound:
         lexer = TextLexer()
     return highlight(code, lexer, HtmlFormatter(cssclass="highlight"))

@@ -102,26 +102,28 @@ class ChangeHistory(GitHistory):
         if self.head() is not None:
             self.query("rm", "-q", "--cached", "--ignore-unmatch", "--", REPORT)
 
-    def commit_now(self, message: str) -> str | None:
-        """Commit everything with `message` in this thread; the new sha, or None when nothing changed.
+    def commit_now(self, message: str, pictures: bool = True) -> str | None:
+        """Commit everything (the rendered diagrams only with `pictures`) with `message` in this
+        thread; the new sha, or None when nothing changed.
 
         Raises:
             HistoryError: git failed.
         """
         try:
-            sha = self._commit(message)
+            sha = self._commit(message, pictures)
         except (_GitFailed, OSError) as error:
             raise HistoryError(f"Could not commit {message!r} in {self.path}: {error}") from None
         return None if sha is None else self.head()
 
     async def record(self, message: str) -> str | None:
-        """Commit everything with `message`; the new sha, or None when nothing changed.
+        """Commit a stage's work with `message` (not the diagrams still being drawn: the change's
+        last commit takes them); the new sha, or None when nothing changed.
 
         Raises:
             HistoryError: git failed.
         """
         async with self._lock:
-            return await asyncio.to_thread(self.commit_now, message)
+            return await asyncio.to_thread(self.commit_now, message, False)
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Paths that differ between `base` and `head` (renames as a deletion and an addition)."""
@@ -178,12 +180,10 @@ class ChangeHistory(GitHistory):
         """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced)."""
         self.query("update-ref", "-d", RESUME_REF, check=False)
 
-    def _commit(self, message: str) -> str | None:
+    def _commit(self, message: str, pictures: bool = True) -> str | None:
         if not self.reuse:
-            return super()._commit(message)
-        self.clear_stale_lock()
-        self._restore()
-        self._git("add", "-A")
+            return super()._commit(message, pictures)
+        self._stage(pictures)
         crash_point("git")
         if self._git("diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv", check=False).returncode == 0:
             return None

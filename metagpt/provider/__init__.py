@@ -6,6 +6,7 @@ reach a model by accident; a test that starts its own loopback server sets it ba
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from metagpt.exceptions import ForbiddenInTests
@@ -40,3 +41,26 @@ def create_provider(config: Config) -> Provider:
     from metagpt.provider.openai_api import OpenAIProvider
 
     return OpenAIProvider(config)
+
+
+def prepare(config: Config) -> threading.Thread | None:
+    """Load what the first call to an endpoint needs (the SDK, the token vocabulary, the
+    certificate store), in a background thread, while the company sets its project up.
+
+    The first call would otherwise spend most of a second on it before it is sent. Nothing is
+    lost when the thread is not done in time: an import or a vocabulary being loaded is waited
+    for, not loaded twice. Only for OpenAI-compatible endpoints (the embedded model loads itself).
+    """
+    if config.resolved_api_type in ("fake", "local"):
+        return None
+
+    def load() -> None:
+        from metagpt.provider.openai_api import tls_context
+        from metagpt.utils.token_counter import encoding_name_for, get_encoding
+
+        get_encoding(encoding_name_for(config.openai_api_model))
+        tls_context()
+
+    thread = threading.Thread(target=load, name="metagpt-prepare", daemon=True)
+    thread.start()
+    return thread

@@ -51,6 +51,10 @@ which stay private and are never committed."""
 ATTRIBUTES = b"* -filter -diff -merge -text -ident -working-tree-encoding\n"
 """`.git/info/attributes`: outranks the tree's `.gitattributes`, so none of its filters or
 conversions apply to our commits."""
+PICTURES = tuple(f":(exclude)resources/*.{fmt}" for fmt in ("svg", "png", "pdf"))
+"""Pathspecs keeping the rendered diagrams out of a stage's commit: they are drawn in the
+background and arrive whenever the browser is done, so they all go in the run's last commit
+("Diagrams and the project report") and every other commit holds the same files on every run."""
 LOCK_FILE = "index.lock"
 CONFIG = (
     "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"
@@ -160,8 +164,8 @@ class GitHistory:
             return
         self._ready = True
 
-    async def commit(self, message: str) -> str | None:
-        """Stage everything and commit it with `message`.
+    async def commit(self, message: str, pictures: bool = False) -> str | None:
+        """Stage everything (the rendered diagrams only with `pictures`) and commit it with `message`.
 
         Commits are serialised, so roles may call this concurrently; git runs in a worker
         thread, not on the event loop. The repository is set up first if `init` was not called.
@@ -176,7 +180,7 @@ class GitHistory:
             if not self.enabled or not self._ready:
                 return None
             try:
-                return await asyncio.to_thread(self._commit, message)
+                return await asyncio.to_thread(self._commit, message, pictures)
             except (_GitFailed, OSError) as error:
                 logger.warning(f"could not record {message!r} in the project's history: {error}")
                 return None
@@ -194,15 +198,19 @@ class GitHistory:
             return []
         return result.stdout.splitlines()
 
-    def _commit(self, message: str) -> str | None:
-        self.clear_stale_lock()
-        self._restore()
-        self._git("add", "-A")
+    def _commit(self, message: str, pictures: bool = True) -> str | None:
+        self._stage(pictures)
         crash_point("git")
         if self._git("diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv", check=False).returncode == 0:
             return None
         self._git("commit", "-q", "--no-verify", "-m", message)
         return self._git("rev-parse", "--short", "HEAD").stdout.strip()
+
+    def _stage(self, pictures: bool) -> None:
+        """`git add` everything, but the rendered diagrams only with `pictures` (see `PICTURES`)."""
+        self.clear_stale_lock()
+        self._restore()
+        self._git("add", "-A", *(() if pictures else ("--", ".", *PICTURES)))
 
     def clear_stale_lock(self) -> bool:
         """Remove `.git/index.lock` when no git process works in this repository; True if removed.

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,13 +56,29 @@ def prepare_offline_cache() -> Path:
     return cache
 
 
-@functools.cache
 def get_encoding(name: str) -> tiktoken.Encoding:
-    """A tiktoken encoding, loaded offline from the bundled vocabularies."""
+    """A tiktoken encoding, loaded offline from the bundled vocabularies (once per process, also
+    when several threads ask at the same time)."""
+    with _loading:
+        return _load_encoding(name)
+
+
+_loading = threading.Lock()
+
+
+@functools.cache
+def _load_encoding(name: str) -> tiktoken.Encoding:
     prepare_offline_cache()
     import tiktoken
 
     return tiktoken.get_encoding(name)
+
+
+def forget_encodings() -> None:
+    """Drop the loaded vocabularies and the remembered counts, so the next count loads afresh."""
+    with _loading:
+        _load_encoding.cache_clear()
+        _count.cache_clear()
 
 
 def count_text_tokens(text: str, model: str = "gpt-4o") -> int:

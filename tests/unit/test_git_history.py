@@ -183,3 +183,32 @@ async def test_which_returning_none_disables_history(tmp_path: Path, monkeypatch
     history = GitHistory(tmp_path)
     assert not history.enabled
     assert await history.commit("x") is None
+
+
+def test_rendered_diagrams_wait_for_the_runs_last_commit(tmp_path: Path) -> None:
+    """Pictures are drawn in the background: a stage's commit never holds them, so it is the same
+    on every run; the last commit takes them, new, redrawn or removed."""
+    root = tmp_path / "project"
+    history = GitHistory(root)
+
+    def files(ref: str) -> list[str]:
+        shown = subprocess.run(
+            ["git", "show", "--name-only", "--format=", ref], cwd=root, capture_output=True, text=True
+        )
+        return sorted(shown.stdout.split())
+
+    (root / "resources").mkdir(parents=True)
+    (root / "resources" / "seq_flow.mmd").write_text("sequenceDiagram\n")
+    for fmt in ("svg", "png", "pdf"):
+        (root / "resources" / f"seq_flow.{fmt}").write_bytes(b"picture")
+    (root / "main.py").write_text("print('hi')\n")
+    asyncio.run(history.commit("Architect: WriteDesign"))
+    assert files("HEAD") == [".gitignore", "main.py", "resources/seq_flow.mmd"]
+    asyncio.run(history.commit("Diagrams and the project report", pictures=True))
+    assert files("HEAD") == [f"resources/seq_flow.{fmt}" for fmt in ("pdf", "png", "svg")]
+    (root / "resources" / "seq_flow.png").unlink()  # a redraw removes the old picture first
+    (root / "main.py").write_text("print('bye')\n")
+    asyncio.run(history.commit("Engineer: WriteCode"))
+    assert files("HEAD") == ["main.py"]
+    asyncio.run(history.commit("Diagrams and the project report", pictures=True))
+    assert files("HEAD") == ["resources/seq_flow.png"]

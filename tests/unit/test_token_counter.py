@@ -16,6 +16,7 @@ from metagpt.utils.token_counter import (
     count_message_tokens,
     count_text_tokens,
     encoding_name_for,
+    forget_encodings,
     get_encoding,
     prepare_offline_cache,
 )
@@ -39,9 +40,9 @@ def fresh_cache(monkeypatch, tmp_path) -> Path:
     cache = tmp_path / "tiktoken-cache"
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
-    get_encoding.cache_clear()
+    forget_encodings()
     yield cache
-    get_encoding.cache_clear()
+    forget_encodings()
 
 
 @pytest.mark.parametrize(
