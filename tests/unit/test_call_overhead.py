@@ -70,3 +70,18 @@ def test_one_certificate_store_serves_every_client(tmp_path, monkeypatch) -> Non
         assert provider.client._client._transport._pool._ssl_context is shared
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # a changed setting gives a store of its own
     assert tls_context() is not shared and tls_context() is tls_context()
+
+
+def test_the_first_calls_needs_load_in_the_background_for_an_endpoint_only() -> None:
+    from metagpt.provider import prepare
+    from metagpt.utils import token_counter
+
+    assert prepare(Config(api_type="fake")) is None
+    token_counter.forget_encodings()
+    thread = prepare(Config(openai_base_url="http://127.0.0.1:9/v1", openai_api_key="sk-a"))
+    assert thread is not None and thread.daemon
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert token_counter._load_encoding.cache_info().currsize == 1  # loaded once, ready for the first count
+    count = count_text_tokens("hello world", "gpt-4o-mini")
+    assert token_counter._load_encoding.cache_info().misses == 1 and count == 2
