@@ -114,6 +114,35 @@ class Recorder:
         return reply
 
 
+class PeakSampler:
+    """The peak resident set of one process alone (`VmHWM`), read every 20 ms while it lives.
+
+    `os.wait4`'s figure is the largest of the process and every child it waited for, so a run's
+    browser (Chromium, for the diagrams) would count as the run's own memory.
+    """
+
+    def __init__(self, pid: int):
+        self.path = Path(f"/proc/{pid}/status")
+        self.kib = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            try:
+                text = self.path.read_text()
+            except OSError:  # gone (or a zombie without status lines): the last reading stands
+                continue
+            found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+            if found:
+                self.kib = max(self.kib, int(found.group(1)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 @dataclass
 class CompanyRun:
     """What one whole run measured."""
@@ -128,6 +157,9 @@ class CompanyRun:
     cpu_seconds: float
     """User + system CPU time of the run's process and the processes it waited for (pytest)."""
     peak_rss_mb: float
+    """The run's own process (its VmHWM, sampled while it runs)."""
+    tree_rss_mb: float
+    """The largest of the run's process and the processes it waited for (the diagram browser's)."""
     critical_seconds: float
     chain: list[Call]
     roles: dict[str, tuple[int, int, int]]
@@ -176,7 +208,9 @@ def run_company(latency: float, concurrency: int | None = None, profile: bool = 
         started = time.monotonic()
         with tempfile.TemporaryFile() as out:  # cwd = scratch: no config/key.yaml of the checkout is read
             child = subprocess.Popen(command, cwd=scratch, env=env, stdout=out, stderr=subprocess.STDOUT)
+            own_peak = PeakSampler(child.pid)
             _, status, usage = os.wait4(child.pid, 0)
+            own_peak.stop()
             child.returncode = os.waitstatus_to_exitcode(status)
             ended = time.monotonic()
             out.seek(0)
@@ -193,7 +227,8 @@ def run_company(latency: float, concurrency: int | None = None, profile: bool = 
         reported_seconds=float(reported.group(1)) if reported else ended - started,
         process_seconds=ended - started,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=own_peak.kib / 1024 or usage.ru_maxrss / 1024,
+        tree_rss_mb=usage.ru_maxrss / 1024,
         critical_seconds=critical,
         chain=chain,
         roles=parse_role_usage(output),
@@ -251,7 +286,7 @@ def report(run: CompanyRun) -> str:
         f"ENGINEER_CONCURRENCY {run.concurrency or 'default'}",
         f"wall time {run.reported_seconds:.2f} s (process {run.process_seconds:.2f} s, CPU {run.cpu_seconds:.2f} s); "
         f"critical path {run.critical_seconds:.2f} s over {len(run.chain)} calls; ratio {run.ratio:.2f}",
-        f"peak RSS {run.peak_rss_mb:.0f} MB",
+        f"peak RSS {run.peak_rss_mb:.0f} MB ({run.tree_rss_mb:.0f} MB with the browser)",
         "critical chain: " + " -> ".join(f"{c.stage} {c.file}".strip() for c in run.chain),
     ]
     gaps = sorted(idle_gaps(run.calls, run.ended - run.reported_seconds, run.ended), key=lambda g: -g[1])
