@@ -22,6 +22,7 @@ import ipaddress
 import os
 import re
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal, TypeVar
 
@@ -53,15 +54,18 @@ def tls_context() -> ssl.SSLContext:
     """The certificate store every client in this process verifies against.
 
     Loading it takes tens of milliseconds, which a company per endpoint client (a batch runs
-    many in one process) would otherwise pay again each time. `SSL_CERT_FILE` and `SSL_CERT_DIR`
-    are honoured as the standard library reads them, and a change to them gives a fresh store.
+    many in one process) would otherwise pay again each time. It is the store the SDK's own HTTP
+    library would build (the system's, or `SSL_CERT_FILE` / `SSL_CERT_DIR`); a change to those
+    two gives a fresh one.
     """
     return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 @functools.cache
 def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=cafile, capath=capath)
+    http = sys.modules.get(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
+    create = getattr(http, "create_ssl_context", None)  # httpx >= 0.28 and its successors
+    return create() if create is not None else ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 class OpenAIProvider(Provider):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import ssl
 import threading
 import time
 from collections import deque
@@ -255,8 +256,10 @@ class OpenAIServer:
             by default.
     """
 
-    def __init__(self, handler: Handler | None = None):
+    def __init__(self, handler: Handler | None = None, tls: ssl.SSLContext | None = None):
         self.handler: Handler = handler or realistic_reply
+        self.tls = tls
+        """A server-side TLS context: the endpoint is then served over https."""
         self.chat_path = "/v1/chat/completions"
         """Where chat completions are served (Azure routes by deployment instead)."""
         self.planned: deque[Reply | Handler] = deque()
@@ -283,6 +286,8 @@ class OpenAIServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -306,7 +311,7 @@ class OpenAIServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}/v1"
 
     # -- scripting and inspection -------------------------------------------------------------
 
