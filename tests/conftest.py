@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 import metagpt.provider
 import metagpt.render.engines
 from metagpt.config import Config
+from metagpt.provider import openai_api
+from tests.e2e.openai_server import OpenAIServer
 
 _ENV_KEYS = [*Config.field_aliases(), "METAGPT_ROOT"]
 
@@ -18,6 +21,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", False)
     # `MERMAID_ENGINE: auto` finds no engine, so tests start a browser only when they name an engine.
     monkeypatch.setattr(metagpt.render.engines, "AUTO_ORDER", ())
+    # Which structured-output mode each endpoint accepted is remembered per process: forget it.
+    monkeypatch.setattr(openai_api, "_endpoint_modes", {})
     for key in _ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -27,6 +32,20 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 def allow_model_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let real providers run: for tests that start their own loopback server or local model."""
     monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", True)
+
+
+@pytest.fixture
+def openai_server(allow_model_requests: None) -> Iterator[OpenAIServer]:
+    """A running loopback server (realistic answers unless a test plans others)."""
+    with OpenAIServer() as server:
+        yield server
+    assert not server.errors, f"the test server failed: {server.errors}"
+
+
+@pytest.fixture
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    """`openai_server`, under the shorter name most suites use."""
+    return openai_server
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tests.agent.conftest import CLI, ROOT, answer, prompts, run_cli
-from tests.e2e.openai_server import OpenAIServer
 from tests.e2e.openai_server import answer as reply
 
 FINAL = re.compile(r"^Stopped: (\w+) \(steps (\d+), calls (\d+), \$(\d+\.\d+)\)")
@@ -20,13 +17,6 @@ def final(stdout: str) -> tuple[str, int, int, float]:
     match = FINAL.match(stdout.strip().splitlines()[-1])
     assert match, stdout
     return match.group(1), int(match.group(2)), int(match.group(3)), float(match.group(4))
-
-
-@pytest.fixture
-def server(allow_model_requests):
-    with OpenAIServer() as running:
-        yield running
-    assert not running.errors, running.errors
 
 
 def test_a_goal_needing_three_tools_finishes_with_the_check_passing(server, workspace):

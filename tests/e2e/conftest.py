@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -10,27 +10,10 @@ import pytest
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.llm import LLM
-from metagpt.provider import openai_api
 from tests.e2e.openai_server import OpenAIServer
 
 MODEL = "gpt-4o-mini"
 API_KEY = "sk-test"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_endpoint_modes() -> Iterator[None]:
-    """Forget which structured-output mode each endpoint accepted, before and after each test."""
-    openai_api._endpoint_modes.clear()
-    yield
-    openai_api._endpoint_modes.clear()
-
-
-@pytest.fixture
-def openai_server(allow_model_requests: None) -> Iterator[OpenAIServer]:
-    """A running loopback server (realistic answers unless a test plans others)."""
-    with OpenAIServer() as server:
-        yield server
-    assert not server.errors, f"the test server failed: {server.errors}"
 
 
 def openai_config(base_url: str, **settings: Any) -> Config:

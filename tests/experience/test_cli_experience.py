@@ -9,20 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from metagpt.config import Config
 from tests.e2e.openai_server import OpenAIServer, requested_code_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "from metagpt.cli import main; main()"
-
-
-@pytest.fixture
-def server(allow_model_requests):
-    with OpenAIServer() as running:
-        yield running
-    assert not running.errors
 
 
 def metagpt(server: OpenAIServer, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

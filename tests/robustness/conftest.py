@@ -17,7 +17,6 @@ from typer.testing import CliRunner, Result
 from metagpt.actions import SystemDesign, Tasks
 from metagpt.cli import app
 from metagpt.config import Config
-from metagpt.provider import openai_api
 from tests.e2e.openai_server import OpenAIServer, Reply, answer, realistic_reply, requested_document, sample_document
 from tests.robustness import hostile
 
@@ -28,21 +27,12 @@ STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
 
 @pytest.fixture(autouse=True)
 def _clean_state() -> Iterator[None]:
-    openai_api._endpoint_modes.clear()
     hostile.released.clear()
     yield
     hostile.released.set()  # end any trickle still running
-    openai_api._endpoint_modes.clear()
     logger.remove()
     logger.configure(patcher=None)
     logger.add(sys.stderr)
-
-
-@pytest.fixture
-def server(allow_model_requests: None) -> Iterator[OpenAIServer]:
-    with OpenAIServer() as running:
-        yield running
-    assert not running.errors, f"the test server failed: {running.errors}"
 
 
 def company_handler(design: dict[str, Any] | None = None, files: list[str] | None = None) -> Callable:
