@@ -12,8 +12,7 @@ import metagpt.render.engines
 from metagpt.config import Config
 from metagpt.provider import openai_api
 from tests.e2e.openai_server import OpenAIServer
-
-_ENV_KEYS = [*Config.field_aliases(), "METAGPT_ROOT"]
+from tests.environ import SETTINGS_ENV
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +22,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(metagpt.render.engines, "AUTO_ORDER", ())
     # Which structured-output mode each endpoint accepted is remembered per process: forget it.
     monkeypatch.setattr(openai_api, "_endpoint_modes", {})
-    for key in _ENV_KEYS:
+    for key in SETTINGS_ENV:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 

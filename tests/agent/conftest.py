@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.provider.fake import FakeProvider
+from tests.environ import settings_free_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "from metagpt.cli import main; main()"
@@ -43,7 +43,7 @@ def make_context(workspace: Path, answers: list, **settings) -> tuple[Context, F
 
 def run_cli(server, workspace: Path, *args: str, stdin: str | None = None, timeout: float = 120, **env: str):
     """`metagpt agent ARGS` as its own process against the loopback server (the real openai SDK)."""
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(
         OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, OPENAI_API_MODEL="gpt-4o-mini",
         WORKSPACE_PATH=str(workspace), PYTHONPATH=str(ROOT), MERMAID_ENGINE="none", **env,

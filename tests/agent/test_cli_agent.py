@@ -9,6 +9,7 @@ import sys
 
 from tests.agent.conftest import CLI, ROOT, answer, prompts, run_cli
 from tests.e2e.openai_server import answer as reply
+from tests.environ import settings_free_environ
 
 FINAL = re.compile(r"^Stopped: (\w+) \(steps (\d+), calls (\d+), \$(\d+\.\d+)\)")
 
@@ -127,11 +128,10 @@ def test_ctrl_c_mid_command_ends_as_human_stop_with_the_final_line(server, works
     import signal
     import time
 
-    from metagpt.config import Config
     from tests.agent.conftest import API_KEY
 
     server.plan(reply(answer(("Terminal.run", {"command": "sleep 60"}))))
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+    environ = settings_free_environ()
     environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, WORKSPACE_PATH=str(workspace),
                    PYTHONPATH=str(ROOT), MERMAID_ENGINE="none")  # fmt: skip
     process = subprocess.Popen(

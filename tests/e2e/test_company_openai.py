@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from tests.e2e.openai_server import (
     requested_document,
     sample_document,
 )
+from tests.environ import settings_free_environ
 
 IDEA = "a command-line snake game"
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
@@ -235,7 +235,7 @@ async def test_budget_stop_sends_nothing_it_cannot_pay_for_and_keeps_the_files(o
 
 def run_cli(server: OpenAIServer, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`python startup.py IDEA ARGS` in `cwd`, configured only through the environment."""
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, OPENAI_API_MODEL=MODEL, **env)
     return subprocess.run(
         [sys.executable, str(STARTUP), IDEA, *args],

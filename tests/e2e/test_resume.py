@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from metagpt.config import Config
 from metagpt.cost_manager import TOKEN_PRICES
 from metagpt.utils.faults import POINTS
 from tests.e2e.conftest import API_KEY, MODEL
 from tests.e2e.openai_server import OpenAIServer, answer, realistic_reply, requested_document, sample_document
+from tests.environ import settings_free_environ
 
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
 IDEA = "a command-line snake game"
@@ -49,7 +49,7 @@ def dollars(usage: dict[str, int]) -> float:
 
 
 def environ(server: OpenAIServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    env = settings_free_environ()
     env.pop("METAGPT_CRASH_AT", None)
     env.update(
         OPENAI_BASE_URL=server.base_url,

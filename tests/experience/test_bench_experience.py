@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from metagpt.config import Config
+from tests.environ import settings_free_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_bench_prints_both_passes_and_reading_saves_one_call_per_reused_step(allow_model_requests, tmp_path):
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ["PYTHONPATH"] = str(ROOT)
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "experience.py"), "--ideas", "2"], cwd=tmp_path,
                           env=environ, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip

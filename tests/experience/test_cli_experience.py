@@ -4,20 +4,19 @@ against the loopback server, real pytest for QA."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from metagpt.config import Config
 from tests.e2e.openai_server import OpenAIServer, requested_code_file
+from tests.environ import settings_free_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "from metagpt.cli import main; main()"
 
 
 def metagpt(server: OpenAIServer, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-test", OPENAI_API_MODEL="gpt-4o-mini",
                    PYTHONPATH=str(ROOT), MERMAID_ENGINE="none", **env)  # fmt: skip
     return subprocess.run([sys.executable, "-c", CLI, *args], cwd=cwd, env=environ, capture_output=True,

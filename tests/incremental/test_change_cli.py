@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from metagpt.cli import app
-from metagpt.config import Config
 from tests.e2e.conftest import API_KEY, MODEL
+from tests.environ import settings_free_environ
 from tests.incremental.conftest import needs_git
 from tests.incremental.scripted import calculator, change_handler, git, subjects
 
@@ -37,7 +36,7 @@ MULTIPLY_TEST = "```python\nfrom more import multiply\n\n\ndef test_multiply():\
 
 
 def run_cli(server, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, OPENAI_API_MODEL=MODEL, **env)
     return subprocess.run(
         [sys.executable, str(STARTUP), *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=120

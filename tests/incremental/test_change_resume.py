@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from metagpt.config import Config
 from tests.e2e.conftest import API_KEY, MODEL
 from tests.e2e.openai_server import OpenAIServer
+from tests.environ import settings_free_environ
 from tests.incremental.conftest import needs_git
 from tests.incremental.scripted import SUBTRACTION_EDITS, calculator, change_handler, git, subjects
 
@@ -41,7 +41,7 @@ def handler():
 
 
 def run_cli(server, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.pop("METAGPT_CRASH_AT", None)
     environ.update(
         OPENAI_BASE_URL=server.base_url,
@@ -167,7 +167,7 @@ def test_a_change_killed_from_outside_at_a_random_time_resumes(uninterrupted, tm
     delay = random.Random(20261202 + trial).uniform(0.5, max(0.6, uninterrupted["seconds"] * 0.9))
     with OpenAIServer(handler()) as server:
         command = [CHANGE, "--project-path", str(root), "--run-tests"]
-        environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+        environ = settings_free_environ()
         environ.pop("METAGPT_CRASH_AT", None)
         environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=API_KEY, OPENAI_API_MODEL=MODEL)
         environ.update(EDIT_FORMAT="diff", MERMAID_ENGINE="none")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from metagpt.roles import DataInterpreter
+from tests.environ import settings_free_environ
 from tests.interpreter.conftest import code, make_context, plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,12 +100,11 @@ def test_ctrl_c_through_the_cli_mid_cell_exits_130_and_leaves_no_kernel(workspac
     import signal
     import time
 
-    from metagpt.config import Config
     from tests.e2e.openai_server import OpenAIServer, answer
 
     with OpenAIServer() as server:
         server.plan(answer(plan(("1", [], "wait"))), answer(code("import time\ntime.sleep(600)")))
-        environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+        environ = settings_free_environ()
         environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="sk-interp-test-0123456789",
                        WORKSPACE_PATH=str(workspace), PYTHONPATH=str(ROOT), MERMAID_ENGINE="none")  # fmt: skip
         process = subprocess.Popen(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.llm import LLM
 from metagpt.provider import openai_api
+from tests.environ import settings_free_environ
 
 pytestmark = [
     pytest.mark.server,
@@ -123,7 +123,7 @@ def test_the_company_runs_to_the_end_on_smollm2_through_the_cli(server_url, tmp_
     """Exit 0 on a 135M model: its empty task list is repaired from the design's file list, and
     reviews whose verdicts stay invalid are skipped, not fatal."""
     startup = Path(__file__).resolve().parents[2] / "startup.py"
-    env = {k: v for k, v in os.environ.items() if k not in Config.field_aliases()}
+    env = settings_free_environ()
     env.update(
         OPENAI_BASE_URL=server_url,
         OPENAI_API_MODEL="smollm2",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,8 +15,8 @@ from typer.testing import CliRunner, Result
 
 from metagpt.actions import SystemDesign, Tasks
 from metagpt.cli import app
-from metagpt.config import Config
 from tests.e2e.openai_server import OpenAIServer, Reply, answer, realistic_reply, requested_document, sample_document
+from tests.environ import settings_free_environ
 from tests.robustness import hostile
 
 IDEA = "a command-line snake game"
@@ -67,7 +66,7 @@ def invoke(server: OpenAIServer, workspace: Path, *args: str, **env: str) -> Res
 
 def spawn(server: OpenAIServer, cwd: Path, *args: str | bytes, **env: str) -> subprocess.Popen[bytes]:
     """`python startup.py ARGS` as its own process (for signals and raw argv bytes)."""
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(cli_env(server, cwd / "workspace", **env))
     return subprocess.Popen(
         [sys.executable, str(STARTUP), *args], cwd=cwd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from metagpt.config import Config
+from tests.environ import settings_free_environ
 from tests.robustness.conftest import API_KEY, IDEA, STARTUP, cli_env, error_lines, invoke
 
 
@@ -31,7 +31,7 @@ def run_startup(server, cwd: Path, *args: str, **env: str) -> tuple[subprocess.C
     The peak is the new program's own high-water mark (`VmHWM`): `ru_maxrss` would include the
     size of the test process it was forked from.
     """
-    environ = {k: v for k, v in os.environ.items() if k not in Config.field_aliases() and k != "METAGPT_ROOT"}
+    environ = settings_free_environ()
     environ.update(cli_env(server, cwd / "workspace", **env))
     measured = (
         "import runpy, sys\n"
