@@ -7,55 +7,19 @@ decided by those test runs only.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.experience import ExperiencePool
 from metagpt.provider.base import ModelRequest
-from metagpt.provider.fake import FakeProvider, sample_from_schema
+from metagpt.provider.fake import FakeProvider
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
 from metagpt.software_company import SoftwareCompany
-
-BUGGY = "```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```"
-FIXED = "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"
-MAIN = "```python\nfrom calc import add\n\nif __name__ == '__main__':\n    print(add(1, 2))\n```"
-TEST = "```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n```"
-BROKEN_TEST = "```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 6\n```"
-
-
-def scripted(code_versions: list[str], logic: str = "add()", test: str = TEST):
-    versions = list(code_versions)
-
-    def answer(request: ModelRequest) -> str:
-        prompt = request.messages[-1]["content"]
-        if request.output_schema is not None:
-            schema = request.output_schema.json_schema
-            document: dict[str, Any] = sample_from_schema(schema, schema.get("$defs", {}))
-            if request.output_schema.name == "SystemDesign":
-                document.update(python_package_name="calc_app", file_list=["main.py", "calc.py"])
-            if request.output_schema.name == "Tasks":
-                document.update(
-                    task_list=["calc.py", "main.py"],
-                    logic_analysis=[{"file": "calc.py", "description": logic}],
-                    required_python_third_party_packages=[],
-                )
-            return json.dumps(document)
-        if "write the complete code of `main.py`" in prompt:
-            return MAIN
-        if "write the complete code of `calc.py`" in prompt or "`calc.py` is the file to fix" in prompt:
-            return versions.pop(0)
-        if "write `tests/test_calc.py`" in prompt or "tests/test_calc.py" in prompt:
-            return test
-        raise AssertionError(f"unexpected prompt: {prompt[:200]}")
-
-    return answer
+from tests.calculator import BROKEN_TEST, BUGGY, FIXED, TEST, scripted
 
 
 def run_company(tmp_path, code_versions, project: str, logic: str = "add()", test: str = TEST, **settings):
     config = Config(api_type="fake", workspace_path=tmp_path / "ws", test_round_allowed=2, **settings)
-    provider = FakeProvider([scripted(code_versions, logic, test)] * 30)
+    provider = FakeProvider([scripted(code_versions, logic, test, test_prompt="tests/test_calc.py")] * 30)
     team = SoftwareCompany(context=Context(config, provider=provider))
     team.hire([ProductManager(), Architect(), ProjectManager(), Engineer(), QaEngineer()])
     team.start_project("a calculator", project_name=project)

@@ -6,7 +6,6 @@ failure is pinned on a file from its traceback and routed by message, and git ke
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,45 +15,10 @@ import pytest
 
 from metagpt.config import Config
 from metagpt.context import Context
-from metagpt.provider.base import ModelRequest
-from metagpt.provider.fake import FakeProvider, sample_from_schema
+from metagpt.provider.fake import FakeProvider
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
 from metagpt.software_company import SoftwareCompany
-
-BUGGY = "```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```"
-FIXED = "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"
-HANGS = "```python\ndef add(a: int, b: int) -> int:\n    while True:\n        pass\n```"
-MAIN = "```python\nfrom calc import add\n\nif __name__ == '__main__':\n    print(add(1, 2))\n```"
-TEST = "```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n```"
-
-
-def scripted(code_versions: list[str]):
-    """A model for a two-file calculator: documents, code (one version per request), tests, fixes."""
-    versions = list(code_versions)
-
-    def answer(request: ModelRequest) -> str:
-        prompt = request.messages[-1]["content"]
-        if request.output_schema is not None:
-            schema = request.output_schema.json_schema
-            document: dict[str, Any] = sample_from_schema(schema, schema.get("$defs", {}))
-            if request.output_schema.name == "SystemDesign":
-                document.update(python_package_name="calc_app", file_list=["main.py", "calc.py"])
-            if request.output_schema.name == "Tasks":
-                document.update(
-                    task_list=["calc.py", "main.py"],
-                    logic_analysis=[{"file": "calc.py", "description": "add()"}],
-                    required_python_third_party_packages=[],
-                )
-            return json.dumps(document)
-        if "write the complete code of `main.py`" in prompt:
-            return MAIN
-        if "write the complete code of `calc.py`" in prompt or "`calc.py` is the file to fix" in prompt:
-            return versions.pop(0)
-        if "write `tests/test_calc.py`" in prompt:
-            return TEST
-        raise AssertionError(f"unexpected prompt: {prompt[:200]}")
-
-    return answer
+from tests.calculator import BUGGY, FIXED, HANGS, scripted
 
 
 def company(tmp_path, code_versions: list[str], **settings: Any) -> tuple[SoftwareCompany, FakeProvider]:
