@@ -6,7 +6,7 @@ from pathlib import Path
 
 from metagpt.config import Config
 from metagpt.cost_manager import TOKEN_PRICES
-from tests.e2e.conftest import API_KEY, MODEL, openai_server  # noqa: F401  (the fixture, for batch tests)
+from tests.e2e.conftest import API_KEY, MODEL
 from tests.e2e.test_resume import tree_digest
 
 IDEAS = [
