@@ -13,24 +13,25 @@ repair rounds) instead of being cut out of `[CONTENT]` tags as MetaGPT did:
     novel.instruct_content.Name            # a pydantic instance with the children's keys
 
 `review()` asks for comments on the filled keys and `revise()` rewrites the ones commented on,
-by the model (`AUTO`) or by the person at the terminal (`HUMAN`).
+by the model (`AUTO`) or by the person at the terminal (`HUMAN`) (see `node_review`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 from pydantic_core import to_jsonable_python
 
+from metagpt.actions.node_review import NodeReview, ReviewMode, ReviseMode
 from metagpt.exceptions import UserError
 
 if TYPE_CHECKING:
     from metagpt.llm import LLM
+
+__all__ = ["ActionNode", "ReviewMode", "ReviseMode"]
 
 LANGUAGE_CONSTRAINT = "Language: answer in the same language as the context (English when unsure)."
 FORMAT_CONSTRAINT = "Format: the answer is one JSON object with exactly the keys of the nodes."
@@ -48,52 +49,9 @@ SIMPLE_TEMPLATE = """## context
 ## action
 Follow the instructions of the nodes and answer with the value of every node."""
 
-REVIEW_TEMPLATE = """## context
-Compare the key values of the nodes below with their instructions, and the context.
-
-### nodes: "<key>: <type>  # <instruction>"
-{instruction}
-
-### values
-{values}
-
-## action
-For each key, write one critical comment when its value does not meet its instruction; write
-an empty string for a key whose value is fine."""
-
-REVISE_TEMPLATE = """## context
-Revise the key values of the nodes below so that each meets its instruction and the comment on it.
-
-### nodes: "<key>: <type>  # <instruction>"
-{instruction}
-
-### values
-{values}
-
-### comments
-{comments}
-
-## action
-Answer with the revised value of every key listed above."""
-
 SCHEMAS = ("json", "markdown", "raw")
 MODES = ("auto", "children", "root")
 STRATEGIES = ("simple", "complex")
-
-
-class ReviewMode(str, Enum):
-    """Who reviews a filled node: the person at the terminal or the model."""
-
-    HUMAN = "human"
-    AUTO = "auto"
-
-
-class ReviseMode(str, Enum):
-    """Who revises: the person (`HUMAN`), the model after a person's review, or the model alone."""
-
-    HUMAN = "human"
-    HUMAN_REVIEW = "human_review"
-    AUTO = "auto"
 
 
 def _class_name(name: str) -> str:
@@ -106,7 +64,7 @@ def _type_name(expected_type: Any) -> str:
     return expected_type.__name__ if isinstance(expected_type, type) else str(expected_type).replace("typing.", "")
 
 
-class ActionNode:
+class ActionNode(NodeReview):
     """One key of a structured answer, and its children (the keys of a nested answer).
 
     Args:
@@ -243,8 +201,7 @@ class ActionNode:
         """One line per key: `- key: type  # instruction`, children indented under their parent."""
         lines = []
         for node in self._nodes(mode, exclude):
-            kind = "object" if node.children else _type_name(node.expected_type)
-            lines.append(f"{indent}- {node.key}: {kind}  # {node.instruction}".rstrip(" #"))
+            lines.append(f"{indent}- {node.key}: {node.type_label()}  # {node.instruction}".rstrip(" #"))
             if node.children:
                 lines.append(node.compile_instruction("children", indent=indent + "  "))
         return "\n".join(lines)
@@ -255,6 +212,10 @@ class ActionNode:
         if schema == "markdown":
             return "\n\n".join(f"## {key}\n{_markdown(value)}" for key, value in example.items())
         return json.dumps(example, ensure_ascii=False, indent=2, default=str)
+
+    def type_label(self) -> str:
+        """The value's type as the prompt names it (`object` for a node with children)."""
+        return "object" if self.children else _type_name(self.expected_type)
 
     def _example(self) -> Any:
         if self.children:
@@ -395,102 +356,6 @@ class ActionNode:
         self.instruct_content = type(self.instruct_content).model_validate(data)
         self.content = self.instruct_content.model_dump_json(indent=2)
 
-    # -- review and revise ------------------------------------------------------------------------
-
-    def _filled(self, action: str) -> dict[str, Any]:
-        if self.instruct_content is None:
-            raise RuntimeError(f"use `{action}` after `fill`: node {self.key!r} has no answer yet")
-        return self.instruct_content.model_dump()
-
-    def _nodes_for(self, keys: list[str]) -> list[ActionNode]:
-        by_key = self.children if self.children else {self.key: self}
-        return [by_key[key] for key in keys if key in by_key]
-
-    async def review(self, strgy: str = "simple", review_mode: ReviewMode = ReviewMode.AUTO) -> dict[str, str]:
-        """Comments on the filled keys that miss their instruction (`{key: comment}`; empty when all fit)."""
-        values = self._filled("review")
-        if review_mode == ReviewMode.HUMAN:
-            return await self.human_review()
-        keys = list(values)
-        if strgy == "complex":
-            comments: dict[str, str] = {}
-            for key in keys:
-                comments.update(await self._auto_review({key: values[key]}))
-            return comments
-        return await self._auto_review(values)
-
-    async def human_review(self) -> dict[str, str]:
-        """The person at the terminal comments on each key (an empty line means it is fine)."""
-        values = self._filled("review")
-        comments = {}
-        for key, value in values.items():
-            line = await _read_line(f"{key}: {json.dumps(value, ensure_ascii=False)}\nyour comment (empty: fine): ")
-            if line.strip():
-                comments[key] = line.strip()
-        return comments
-
-    async def _auto_review(self, values: dict[str, Any]) -> dict[str, str]:
-        nodes = self._nodes_for(list(values))
-        comments_model = create_model(_class_name(f"{self.key}_Review"), **{n.key: (str, Field(...)) for n in nodes})
-        prompt = REVIEW_TEMPLATE.format(
-            instruction="\n".join(n.compile_instruction("root") for n in nodes),
-            values=json.dumps(values, ensure_ascii=False, indent=2, default=str),
-        )
-        answer = await self._require_llm().aask_model(prompt, comments_model, system_msgs=self._systems())
-        return {key: text.strip() for key, text in answer.model_dump().items() if text.strip()}
-
-    async def revise(self, strgy: str = "simple", revise_mode: ReviseMode = ReviseMode.AUTO) -> dict[str, Any]:
-        """Rewrite the keys a review commented on; returns `{key: new value}` and updates the answer."""
-        self._filled("revise")
-        if revise_mode == ReviseMode.HUMAN:
-            revised = await self.human_revise()
-        else:
-            review_mode = ReviewMode.HUMAN if revise_mode == ReviseMode.HUMAN_REVIEW else ReviewMode.AUTO
-            comments = await self.review(strgy=strgy, review_mode=review_mode)
-            if not comments:
-                return {}
-            if strgy == "complex":
-                revised = {}
-                for key, comment in comments.items():
-                    revised.update(await self._auto_revise({key: comment}))
-            else:
-                revised = await self._auto_revise(comments)
-        self.update_instruct_content(revised)
-        return revised
-
-    async def human_revise(self) -> dict[str, Any]:
-        """The person types a new value per key (JSON for non-text types); an empty line keeps it."""
-        values = self._filled("revise")
-        from pydantic import TypeAdapter
-
-        fields = type(self.instruct_content).model_fields
-        revised: dict[str, Any] = {}
-        for key, value in values.items():
-            line = await _read_line(f"{key}: {json.dumps(value, ensure_ascii=False)}\nnew value (empty: keep): ")
-            if not line.strip():
-                continue
-            annotation = fields[key].annotation
-            try:
-                revised[key] = TypeAdapter(annotation).validate_json(line) if annotation is not str else line.strip()
-            except ValidationError as exc:
-                raise UserError(
-                    f"{key}: {line.strip()!r} is not a valid {_type_name(annotation)} ({exc.errors()[0]['msg']})."
-                ) from None
-        return revised
-
-    async def _auto_revise(self, comments: dict[str, str]) -> dict[str, Any]:
-        values = self._filled("revise")
-        nodes = self._nodes_for(list(comments))
-        mapping = {n.key: n._field() for n in nodes}
-        prompt = REVISE_TEMPLATE.format(
-            instruction="\n".join(n.compile_instruction("root") for n in nodes),
-            values=json.dumps({k: values[k] for k in comments}, ensure_ascii=False, indent=2, default=str),
-            comments=json.dumps(comments, ensure_ascii=False, indent=2),
-        )
-        revised_model = self.create_model_class(f"{self.key}_Revised", mapping)
-        answer = await self._require_llm().aask_model(prompt, revised_model, system_msgs=self._systems())
-        return answer.model_dump()
-
     def __str__(self) -> str:
         kind = _type_name(self.expected_type)
         return f"{self.key}, {kind}, {self.instruction}, {self.example}, {self.content}, {self.children}"
@@ -505,11 +370,3 @@ def _markdown(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, indent=2)
     return str(value)
-
-
-async def _read_line(prompt: str) -> str:
-    """One line from standard input (a terminal or a pipe); a closed input is a clear error."""
-    try:
-        return await asyncio.to_thread(input, prompt)
-    except EOFError:
-        raise UserError("Standard input closed while waiting for a review; pipe one line per key.") from None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from metagpt.actions.action_node import ActionNode, ReviewMode, ReviseMode
 from metagpt.context import Context
+from metagpt.exceptions import UserError
 from metagpt.llm import LLM
 from metagpt.provider.fake import FakeProvider
 
@@ -134,6 +135,35 @@ async def test_human_revise_validates_typed_values(fake_config, monkeypatch):
 
     assert await node.revise(revise_mode=ReviseMode.HUMAN) == {"Goals": ["one", "two"]}
     assert node.get("Goals") == ["one", "two"]
+
+
+async def test_a_human_value_of_the_wrong_type_or_a_closed_input_is_one_clear_error_and_keeps_the_answer(
+    fake_config, monkeypatch
+):
+    llm, _ = fake_llm(fake_config, ['{"Goals": ["a"]}'])
+    node = await ActionNode.from_children("P", [ActionNode("Goals", list[str], "goals", ["a"])]).fill("x", llm)
+    monkeypatch.setattr(sys, "stdin", io.StringIO('"one"\n'))
+    with pytest.raises(UserError, match=r"^Goals: '\"one\"' is not a valid list\[str\] \(Input should be a valid"):
+        await node.revise(revise_mode=ReviseMode.HUMAN)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    with pytest.raises(UserError, match="Standard input closed"):
+        await node.review(review_mode=ReviewMode.HUMAN)
+    assert node.get("Goals") == ["a"]
+
+
+async def test_a_complex_review_asks_once_per_key(fake_config):
+    answers = [json.dumps(PLAN), '{"Language": "name the locale"}', '{"Programming Language": ""}', '{"Details": ""}']
+    llm, provider = fake_llm(fake_config, answers)
+    node = await plan_node().fill(context="x", llm=llm)
+
+    comments = await node.review(strgy="complex")
+
+    assert comments == {"Language": "name the locale"}
+    assert [c.output_schema.json_schema["required"] for c in provider.calls[1:]] == [
+        ["Language"],
+        ["Programming Language"],
+        ["Details"],
+    ]
 
 
 class Chapter(BaseModel):
