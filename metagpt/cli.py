@@ -93,7 +93,15 @@ def startup(
 ) -> None:
     """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
 
-    Also: `metagpt resume DIR` continues an interrupted run; `metagpt logs` lists its model calls.
+    Other commands (each with its own --help):
+
+    \b
+      metagpt resume DIR           continue an interrupted run
+      metagpt logs [DIR]           the model calls of a project, one line each
+      metagpt batch IDEAS_FILE     a company for every idea, several at once
+      metagpt interpret TASK       plan, write and run code in a sandboxed kernel
+      metagpt agent GOAL           work towards GOAL with tools until it is checked
+      metagpt experience list|show|clear|rebuild   the experience pool
     """
     from metagpt.logs import setup_console
 

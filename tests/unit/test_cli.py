@@ -147,3 +147,21 @@ def test_setup_py_packages_the_cli_and_every_subpackage():
 
     assert {"metagpt", "metagpt.actions", "metagpt.memory", "metagpt.prompts", "metagpt.provider"} <= packages
     assert {"metagpt.roles", "metagpt.utils"} <= packages
+
+
+def test_the_help_names_every_subcommand_and_each_has_its_own_help(tmp_path):
+    import subprocess
+
+    from metagpt.cli import SUBCOMMANDS
+
+    def help_of(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(REPO_ROOT / "startup.py"), *args, "--help"]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    main = help_of()
+    assert main.returncode == 0, main.stderr
+    listed = [line.split()[1] for line in main.stdout.splitlines() if line.strip().startswith("metagpt ")]
+    assert sorted(listed) == sorted(SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        own = help_of(name, "list") if name == "experience" else help_of(name)
+        assert own.returncode == 0 and f"Usage: startup.py {name}" in own.stdout, (name, own.stdout, own.stderr)
