@@ -221,11 +221,14 @@ class Run:
         from metagpt.provider import prepare
         from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
         from metagpt.software_company import SoftwareCompany
+        from metagpt.team import check_idea
 
         if self.investment is not None:
             parse_money(self.investment, "Investment")
         _check_text(self.idea, "The idea")
         _check_text(self.project_name or "", "--project-name")
+        if self.resume is None and self.change is None:
+            check_idea(self.idea)  # before any setting is loaded or a model started for it
         config, sources = Config.load_with_sources(
             None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"],
             exp_pool_enabled=self.overrides.get("experience"),

@@ -86,6 +86,22 @@ def test_empty_idea_exits_2_with_one_error_line(runner, tmp_path, idea):
     assert not (tmp_path / "ws").exists() or list((tmp_path / "ws").iterdir()) == []
 
 
+def test_an_empty_idea_is_refused_before_a_model_is_chosen_or_started(tmp_path):
+    import subprocess
+
+    from tests.environ import settings_free_environ
+
+    command = [sys.executable, str(REPO_ROOT / "startup.py"), " "]
+    env = {**settings_free_environ(), "WORKSPACE_PATH": str(tmp_path / "ws")}  # no key: the embedded model
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: The idea is empty: describe what to build, e.g. 'a command-line snake game'."
+    ]  # no notice about the embedded model, which was never loaded
+    assert not (tmp_path / "ws").exists()
+
+
 def test_bad_config_value_exits_2_naming_the_file_and_key(runner, tmp_path):
     key_file = Path(tmp_path) / "config" / "key.yaml"
     key_file.parent.mkdir()
