@@ -227,7 +227,7 @@ class Run:
             parse_money(self.investment, "Investment")
         _check_text(self.idea, "The idea")
         _check_text(self.project_name or "", "--project-name")
-        if self.resume is None and self.change is None:
+        if self.resume is None:  # a new run's idea, or a change's request
             check_idea(self.idea)  # before any setting is loaded or a model started for it
         config, sources = Config.load_with_sources(
             None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"],

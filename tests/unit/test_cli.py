@@ -86,12 +86,15 @@ def test_empty_idea_exits_2_with_one_error_line(runner, tmp_path, idea):
     assert not (tmp_path / "ws").exists() or list((tmp_path / "ws").iterdir()) == []
 
 
-def test_an_empty_idea_is_refused_before_a_model_is_chosen_or_started(tmp_path):
+@pytest.mark.parametrize("change", [False, True], ids=["run", "change"])
+def test_an_empty_idea_is_refused_before_a_model_is_chosen_or_started(tmp_path, change):
     import subprocess
 
     from tests.environ import settings_free_environ
 
     command = [sys.executable, str(REPO_ROOT / "startup.py"), " "]
+    if change:
+        command += ["--inc", "--project-path", str(tmp_path / "ws" / "calculator")]
     env = {**settings_free_environ(), "WORKSPACE_PATH": str(tmp_path / "ws")}  # no key: the embedded model
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
 
