@@ -180,7 +180,7 @@ class ChangeHistory(GitHistory):
         """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced)."""
         self.query("update-ref", "-d", RESUME_REF, check=False)
 
-    def _commit(self, message: str, pictures: bool = True) -> str | None:
+    def _commit(self, message: str, pictures: bool) -> str | None:
         if not self.reuse:
             return super()._commit(message, pictures)
         self._stage(pictures)

@@ -198,7 +198,7 @@ class GitHistory:
             return []
         return result.stdout.splitlines()
 
-    def _commit(self, message: str, pictures: bool = True) -> str | None:
+    def _commit(self, message: str, pictures: bool) -> str | None:
         self._stage(pictures)
         crash_point("git")
         if self._git("diff", "--cached", "--quiet", "--no-ext-diff", "--no-textconv", check=False).returncode == 0:

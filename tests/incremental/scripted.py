@@ -140,7 +140,7 @@ def calculator(root: Path, report: bool = False) -> str:
     if report:
         (root / "index.html").write_text("<html>the first run's report</html>\n")
         history._git("add", "-f", "index.html")
-    history._commit("Code: 2 files of calculator")
+    history._commit("Code: 2 files of calculator", pictures=True)
     return git(root, "rev-parse", "HEAD").strip()
 
 
