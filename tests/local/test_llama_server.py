@@ -82,8 +82,7 @@ def server_url(tmp_path_factory):
 
 
 @pytest.fixture
-def llm(server_url, allow_model_requests, monkeypatch):
-    monkeypatch.setattr(openai_api, "_endpoint_modes", {})
+def llm(server_url, allow_model_requests):
     config = Config(openai_base_url=server_url, openai_api_model="smollm2", max_tokens=160, max_format_retries=2)
     return LLM(Context(config), role="tester")
 
