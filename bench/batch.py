@@ -29,6 +29,8 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import status_mb  # noqa: E402
+
 from metagpt.batch import run_batch  # noqa: E402
 from metagpt.batch.ledger import Ledger, LocalBudget  # noqa: E402
 from metagpt.config import Config  # noqa: E402
@@ -36,13 +38,6 @@ from tests.e2e.openai_server import OpenAIServer, realistic_reply  # noqa: E402
 
 IDEAS = [f"a command-line tool number {n} that counts words" for n in range(64)]
 WORKERS = (1, 2, 4)
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class ActorMemory:
@@ -67,7 +62,7 @@ class ActorMemory:
                 try:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
                     if b"CompanyWorker" in cmdline:
-                        self.samples.append(rss_mb(pid))
+                        self.samples.append(status_mb("VmRSS", pid))
                 except OSError:
                     continue
 
@@ -143,10 +138,10 @@ async def main() -> None:
         )  # fmt: skip
         rows: dict[str, dict[int, float]] = {"asyncio": {}, "ray": {}}
         warm: dict[int, float] = {}
-        before = rss_mb()
+        before = status_mb("VmRSS")
         for workers in WORKERS:
             rows["asyncio"][workers], _ = await batch_seconds("asyncio", workers, args.companies, config)
-        asyncio_mb = (rss_mb() - before) / max(WORKERS)
+        asyncio_mb = (status_mb("VmRSS") - before) / max(WORKERS)
 
         from metagpt.batch.ray_backend import pool_shape, ray_session
 

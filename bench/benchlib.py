@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PHASES = ("PRD", "design", "tasks", "write", "review", "rewrite", "fix_syntax", "test", "debug", "other")
 """Stages of a company run in the order the SOP runs them."""
@@ -201,6 +202,18 @@ def this_machine() -> Machine:
     except OSError:
         cpu = platform.processor() or "unknown"
     return Machine(cores=os.cpu_count() or 1, cpu=cpu, load=os.getloadavg())
+
+
+def status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory line of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...) in MB; 0 when the line is absent.
+
+    Raises:
+        OSError: the process is gone.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def load_now() -> str:

@@ -41,6 +41,7 @@ from benchlib import (  # noqa: E402
     parse_role_usage,
     repeated_text,
     sop_dependencies,
+    status_mb,
 )
 
 from tests.e2e.openai_server import (  # noqa: E402
@@ -122,8 +123,8 @@ class PeakSampler:
     """
 
     def __init__(self, pid: int):
-        self.path = Path(f"/proc/{pid}/status")
-        self.kib = 0
+        self.pid = pid
+        self.mb = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -131,12 +132,9 @@ class PeakSampler:
     def _sample(self) -> None:
         while not self._done.wait(0.02):
             try:
-                text = self.path.read_text()
-            except OSError:  # gone (or a zombie without status lines): the last reading stands
+                self.mb = max(self.mb, status_mb("VmHWM", self.pid))
+            except OSError:  # gone: the last reading stands (a zombie has no memory lines: 0)
                 continue
-            found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
-            if found:
-                self.kib = max(self.kib, int(found.group(1)))
 
     def stop(self) -> None:
         self._done.set()
@@ -227,7 +225,7 @@ def run_company(latency: float, concurrency: int | None = None, profile: bool = 
         reported_seconds=float(reported.group(1)) if reported else ended - started,
         process_seconds=ended - started,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=own_peak.kib / 1024 or usage.ru_maxrss / 1024,
+        peak_rss_mb=own_peak.mb or usage.ru_maxrss / 1024,
         tree_rss_mb=usage.ru_maxrss / 1024,
         critical_seconds=critical,
         chain=chain,
