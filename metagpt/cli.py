@@ -143,11 +143,26 @@ def resume(
     model: Annotated[str | None, typer.Option(help="Model name (overrides OPENAI_API_MODEL).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
+    roles: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--roles",
+            help="module:Class of a role of your own the run hired (repeatable); journal names are never imported.",
+        ),
+    ] = None,
 ) -> None:
     """Continue an interrupted run: calls the journal answered are not paid again."""
+    from metagpt.exceptions import UserError
     from metagpt.logs import setup_console
+    from metagpt.roles.registry import register_from_cli
 
     setup_console(verbose)
+    try:
+        for spec in roles or ():
+            register_from_cli(spec)
+    except UserError as exc:
+        _echo(f"Error: {exc}")
+        raise typer.Exit(2) from None
     run = Run("", investment, None, True, None, verbose, model=model, base_url=base_url)
     run.resume = project
     raise typer.Exit(asyncio.run(run.main()))

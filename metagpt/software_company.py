@@ -116,6 +116,12 @@ class SoftwareCompany(Team):
             company._release()
             raise NothingToResume(f"The run in {path} finished; nothing to resume.")
         options = last.options
+        if "roles" not in options and not options.get("incremental"):
+            company._release()
+            raise UserError(
+                f"{path} holds a run of `metagpt agent` or `metagpt interpret`, which does not resume (its tools "
+                "ran code whose effects cannot be replayed); start it again with the same command."
+            )
         if options.get("incremental"):
             company._release()
             raise UserError(
@@ -124,7 +130,12 @@ class SoftwareCompany(Team):
             )
         project.fixed = bool(options.get("project_name"))
         tidy(project.path)
-        company.hire([build_role(spec) for spec in options.get("roles", [])])
+        try:
+            roles = [build_role(spec) for spec in options.get("roles", [])]
+        except UserError:
+            company._release()
+            raise
+        company.hire(roles)
         company.invest(investment if investment is not None else last.investment or config.max_budget)
         company._n_round = options.get("n_round")
         company._send_to = options.get("send_to", "")

@@ -8,8 +8,9 @@ class. The file is written atomically, so a kill while saving leaves the previou
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -49,12 +50,19 @@ def _class_path(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _import(path: str) -> Any:
-    module, _, qualname = path.rpartition(".")
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
+def _loaded_model(path: str) -> type[BaseModel] | None:
+    """The pydantic model class `path` names, if a module this process already imported defines it.
+
+    Nothing is imported (a saved file is data, never code): a class whose module is not loaded
+    yet leaves the message as text.
+    """
+    module_name, _, qualname = path.rpartition(".")
+    target: Any = sys.modules.get(module_name)
+    for part in qualname.split(".") if target is not None else ():
+        target = vars(target).get(part) if hasattr(target, "__dict__") else None
+        if target is None:
+            return None
+    return target if isinstance(target, type) and issubclass(target, BaseModel) else None
 
 
 def message_state(message: Message) -> dict[str, Any]:
@@ -71,12 +79,10 @@ def message_from_state(data: dict[str, Any]) -> Message:
     content = data.pop("instruct_content", None)
     message = Message(**data)
     if content is not None:
-        try:
-            model = _import(content["class"])
-            if isinstance(model, type) and issubclass(model, BaseModel):
-                message.instruct_content = model.model_validate(content["data"])
-        except (ImportError, AttributeError, ValueError):
-            pass  # the text of the message is kept; its structured form needs its class
+        model = _loaded_model(str(content.get("class", ""))) if isinstance(content, dict) else None
+        if model is not None:
+            with contextlib.suppress(ValueError):  # else the text is kept without its structured form
+                message.instruct_content = model.model_validate(content.get("data"))
     return message
 
 

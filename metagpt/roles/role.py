@@ -35,6 +35,7 @@ from metagpt.context import Context
 from metagpt.llm import LLM
 from metagpt.prompts import render_prompt
 from metagpt.roles.planner import Planner, Task, TaskResult
+from metagpt.roles.registry import record_role
 from metagpt.roles.role_compat import MetaGPTRoleNames, RoleSetting
 from metagpt.roles.role_context import MessageBus, RoleContext, RoleReactMode
 from metagpt.schema import Message, any_to_str, any_to_str_set
@@ -62,6 +63,10 @@ class Role(MetaGPTRoleNames, Declared):
     constraints: str = ""
     desc: str = ""
     is_human: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        record_role(cls)  # saved state may name the roles this process defines, and only those
 
     def __init__(
         self,

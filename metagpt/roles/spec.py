@@ -2,15 +2,16 @@
 
 A resumed run and `Team.deserialize` hire the same roles again from these specs. Only fields
 whose values are plain data (text, numbers, booleans, lists and dicts of them) are kept; a
-role whose constructor needs anything else must be hired again by the script.
+role whose constructor needs anything else must be hired again by the script. The class is
+looked up in `roles.registry`, never imported from the name a spec holds.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from metagpt.exceptions import UserError
+from metagpt.roles.registry import resolve_role, validate_fields
 from metagpt.roles.role import Role
 
 
@@ -32,22 +33,16 @@ def role_spec(role: Role) -> dict[str, Any]:
 
 
 def build_role(spec: dict[str, Any]) -> Role:
-    """The role a `role_spec` describes.
+    """The role a `role_spec` describes, its class found in the role registry (never imported).
 
     Raises:
-        UserError: the class cannot be imported or built (say which, and what to do).
+        UserError: the class is not a registered role, or its saved fields do not fit it.
     """
-    path = str(spec.get("class", ""))
-    module_name, _, qualname = path.rpartition(".")
+    if not isinstance(spec, dict):
+        raise UserError("A saved role is not a mapping; the saved state is damaged.")
+    cls = resolve_role(str(spec.get("class", "")))
+    fields = validate_fields(cls, spec.get("fields", {}))
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-        role = target(**spec.get("fields", {}))
-    except (ImportError, AttributeError, TypeError, ValueError) as exc:
-        raise UserError(
-            f"Cannot rebuild the role {path or '?'} ({exc}); make its module importable, or hire it again in a script."
-        ) from None
-    if not isinstance(role, Role):
-        raise UserError(f"{path} is not a Role; the saved team cannot be rebuilt.")
-    return role
+        return cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"Cannot rebuild the role {cls.__name__} ({exc}); hire it again in a script.") from None

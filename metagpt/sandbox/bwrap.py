@@ -10,7 +10,9 @@ mounts exist inside: the system and Python read-only, the work folder writable, 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ _FLAGS = {
     "dev": "--dev",
     "dir": "--dir",
     "symlink": "--symlink",
+    "hide": "--tmpfs",
 }
 
 
@@ -52,6 +55,8 @@ def bwrap_argv(policy: Policy, bwrap: str = "bwrap") -> list[str]:
         flag = _FLAGS[mount.kind]
         if mount.kind in ("ro", "rw", "file", "symlink"):
             argv += [flag, mount.source, mount.dest]
+        elif mount.kind == "hide":
+            argv += ["--tmpfs", mount.dest, "--remount-ro", mount.dest]
         else:
             argv += [flag, mount.dest]
     argv += ["--chdir", str(policy.workdir)]
@@ -89,16 +94,37 @@ def unusable_reason() -> str:
     return ""
 
 
+def _missing_hidden(policy: Policy) -> list[Path]:
+    """Hidden paths that do not exist yet: bubblewrap makes an empty folder for each to mount on."""
+    return [Path(dest) for dest in policy.hidden() if not os.path.lexists(dest)]
+
+
+def remove_mount_points(paths: list[Path]) -> None:
+    """Remove the empty folders bubblewrap made as mount points (never following a link)."""
+    for path in paths:
+        try:
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                os.rmdir(path)  # only if still empty: the parent may have filled it meanwhile
+        except OSError:
+            pass
+
+
 async def run(policy: Policy, command: list[str]) -> RunResult:
     """Run `command` isolated by bubblewrap under `policy`."""
     bwrap = bwrap_path() or "bwrap"
     env = build_env(SANDBOX_HOME, "/tmp", policy.env)
-    return await execute(bwrap_argv(policy, bwrap), command, policy.workdir, env, policy.limits, "bwrap")
+    missing = _missing_hidden(policy)
+    try:
+        return await execute(bwrap_argv(policy, bwrap), command, policy.workdir, env, policy.limits, "bwrap")
+    finally:
+        remove_mount_points(missing)
 
 
 async def start(policy: Policy, command: list[str]) -> Supervised:
     """Start a long-lived `command` isolated like `run` does; end it with `stop()`."""
     process = Supervised(command, policy.limits, "bwrap")
     env = build_env(SANDBOX_HOME, "/tmp", policy.env)
+    missing = _missing_hidden(policy)
+    process.on_close(lambda: remove_mount_points(missing))
     await process.start(bwrap_argv(policy, bwrap_path() or "bwrap"), policy.workdir, env)
     return process

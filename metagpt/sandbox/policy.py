@@ -20,7 +20,7 @@ from metagpt.config import SandboxMode
 
 __all__ = ["Limits", "Mount", "Policy", "SandboxMode", "build_env", "make_policy"]
 
-MountKind = Literal["ro", "rw", "tmpfs", "proc", "dev", "dir", "symlink", "file"]
+MountKind = Literal["ro", "rw", "tmpfs", "proc", "dev", "dir", "symlink", "file", "hide"]
 
 SANDBOX_UID = 65534
 """The user id code runs as inside bubblewrap when MetaGPT runs as root (`nobody`)."""
@@ -44,6 +44,9 @@ ETC_FILES = (
 """The parts of `/etc` programs need to start; the rest (passwords, keys, hosts) is not shown."""
 NETWORK_ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf")
 """Added only for a run that may use the network."""
+CONTROL_DIRS = (".metagpt", ".git", "logs")
+"""The project's own state under a work folder (journal, lock, history, logs): hidden inside the
+sandbox by an empty read-only folder mounted over each, so code can neither read nor plant it."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class Mount:
 
     kind: MountKind
     """`ro`/`rw` bind `source` at `dest`; `tmpfs`, `proc`, `dev`, `dir` create; `symlink` makes
-    `dest` a link to `source`; `file` binds a file of ours read-only (e.g. `/etc/passwd`)."""
+    `dest` a link to `source`; `file` binds a file of ours read-only (e.g. `/etc/passwd`); `hide`
+    covers `dest` with an empty read-only folder."""
     dest: str
     source: str = ""
 
@@ -91,6 +95,10 @@ class Policy:
     def writable(self) -> list[str]:
         """Destinations the command may write (a test asserts this is the work folder and /tmp)."""
         return [m.dest for m in self.mounts if m.kind in ("rw", "tmpfs", "dir")]
+
+    def hidden(self) -> list[str]:
+        """Paths under the work folder the command cannot see (the project's control state)."""
+        return [m.dest for m in self.mounts if m.kind == "hide"]
 
 
 def python_dirs() -> list[str]:
@@ -141,6 +149,7 @@ def make_policy(
     env: dict[str, str] | None = None,
     network: bool = False,
     read_only: tuple[str, ...] = (),
+    hidden: tuple[str, ...] = CONTROL_DIRS,
 ) -> Policy:
     """The default policy: the system and Python read-only, `workdir` writable, nothing else.
 
@@ -150,6 +159,8 @@ def make_policy(
         env: extra environment variables for the command.
         network: allow the network (off by default: a run that needs it must say so).
         read_only: more folders to show read-only at the same path.
+        hidden: folders under `workdir` covered by an empty read-only folder (by default the
+            project's journal, git history and logs).
     """
     workdir = Path(workdir).resolve()
     mounts = system_mounts(network)
@@ -158,6 +169,7 @@ def make_policy(
     mounts += [Mount("ro", d, d) for d in python_dirs()]
     mounts += [Mount("ro", d, d) for d in read_only]
     mounts.append(Mount("rw", str(workdir), str(workdir)))
+    mounts += [Mount("hide", str(workdir / name)) for name in hidden]
     namespaces = NAMESPACES if network else (*NAMESPACES, "net")
     uid = os.getuid() or SANDBOX_UID
     return Policy(workdir, tuple(mounts), namespaces, network, dict(env or {}), limits, uid)

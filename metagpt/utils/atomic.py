@@ -10,9 +10,13 @@ Temporary names end in `TMP_SUFFIX`, so a crash's leftovers are recognised and r
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from pathlib import Path
+
+from metagpt.utils.safe_read import UnsafeFile
 
 TMP_SUFFIX = ".mgtmp"
 """The ending of every temporary file `write_atomic` creates."""
@@ -83,7 +87,9 @@ def remove_leftovers(root: Path) -> list[Path]:
     return removed
 
 
-_APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_APPEND_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 def append_line(path: Path | str, line: str, mode: int = 0o644) -> None:
@@ -93,12 +99,23 @@ def append_line(path: Path | str, line: str, mode: int = 0o644) -> None:
     not at all, except after a crash mid-write, which can leave only a last line cut short (a
     reader of such a log skips a last line that does not parse).
 
+    Opened non-blocking and checked to be a regular file: a named pipe or device planted at
+    `path` is refused at once, never waited on.
+
     Raises:
-        OSError: the file cannot be opened (a link is refused with ELOOP) or written.
+        OSError: the file cannot be opened (a link is refused with ELOOP) or written;
+            `UnsafeFile` when it is not a regular file.
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, _APPEND_FLAGS, mode)
     try:
+        fd = os.open(path, _APPEND_FLAGS, mode)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENXIO):  # a link; a pipe with no reader
+            raise UnsafeFile(f"{path}: a link or a named pipe, not appended to") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeFile(f"{path}: not a regular file, not appended to")
         written = os.write(fd, data)
         while written < len(data):  # a short write (a full disk frees up, a signal): finish the line
             written += os.write(fd, data[written:])

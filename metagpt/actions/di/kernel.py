@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,12 @@ INTERRUPT_GRACE = 5.0
 """Seconds an interrupted cell gets to stop before the kernel is restarted."""
 SOCKET_PATH_MAX = 100
 """Unix socket paths longer than this (the limit is 107 bytes) cannot be bound."""
+STREAM_HEAD = STREAM_TAIL = 10_000
+"""Characters kept of the start and of the end of each output stream of a cell (the rest is cut)."""
+RICH_LIMIT = 1 << 20
+"""Bytes of rich output (images, HTML) kept per cell; more is dropped with a note."""
+FLOOD_CHARS = 20 << 20
+"""A cell that sends more output than this is interrupted: its output could only be cut anyway."""
 KERNEL_LIMITS = Limits(timeout=0, cpu_seconds=0, memory_bytes=4 << 30, file_size_bytes=200 << 20)
 """The kernel lives for the whole run: no wall-clock or CPU limit (cells have `cell_timeout`)."""
 
@@ -56,10 +64,38 @@ class CellResult:
     timed_out: bool = False
     restarted: str = ""
     """Set when the kernel had to be restarted during or after this cell: the note to show."""
+    seen: int = 0
+    """Characters (and rich bytes) of output the kernel sent, kept or not."""
+    flooded: bool = False
+    """The cell sent over `FLOOD_CHARS` and was interrupted."""
+    _clips: dict[int, _Clip] = field(default_factory=dict, repr=False)
+    _rich: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.error
+
+    def add_stream(self, name: str, text: str) -> None:
+        """Append printed text; each stream keeps its head and tail (`STREAM_HEAD`, `STREAM_TAIL`)."""
+        self.seen += len(text)
+        last = self.outputs[-1] if self.outputs else None
+        if last is None or last.get("output_type") != "stream" or last.get("name") != name:
+            last = {"output_type": "stream", "name": name, "text": ""}
+            self.outputs.append(last)
+            self._clips[len(self.outputs) - 1] = _Clip()
+        clip = self._clips[len(self.outputs) - 1]
+        clip.add(text)
+        last["text"] = clip.render()
+
+    def add_rich(self, output: dict[str, Any]) -> None:
+        """Append a display or result output, unless the cell's rich outputs are over `RICH_LIMIT`."""
+        size = sum(len(str(value)) for value in output.get("data", {}).values())
+        self.seen += size
+        if self._rich + size > RICH_LIMIT:
+            self.add_stream("stderr", f"[a display output of {size:,} bytes was dropped: over {RICH_LIMIT:,} a cell]\n")
+            return
+        self._rich += size
+        self.outputs.append(output)
 
     def text(self, limit: int = 4000) -> str:
         """The cell's printed output and result, then its error; the tail kept within `limit`."""
@@ -81,10 +117,43 @@ class CellResult:
         return text if len(text) <= limit else "[... cut ...]\n" + text[-limit:]
 
 
+class _Clip:
+    """The head and the tail of a stream of text, and how much was cut between them."""
+
+    def __init__(self) -> None:
+        self.head, self.tail, self.cut = "", "", 0
+
+    def add(self, text: str) -> None:
+        if len(self.head) < STREAM_HEAD:
+            room = STREAM_HEAD - len(self.head)
+            self.head, text = self.head + text[:room], text[room:]
+        if text:
+            self.tail += text
+            if len(self.tail) > STREAM_TAIL:
+                self.cut += len(self.tail) - STREAM_TAIL
+                self.tail = self.tail[-STREAM_TAIL:]
+
+    def render(self) -> str:
+        middle = f"\n[... {self.cut:,} characters cut ...]\n" if self.cut else ""
+        return self.head + middle + self.tail
+
+
 def _strip_ansi(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def clear_folder(folder: Path) -> None:
+    """Remove `folder` whatever code left there: a link or a file is unlinked, never followed."""
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(folder)
+    else:
+        os.unlink(folder)
 
 
 class SandboxedKernel:
@@ -147,7 +216,7 @@ class SandboxedKernel:
         if len(str(folder / "k-00000")) > SOCKET_PATH_MAX:
             raise UserError(f"The project folder path is too long for the kernel's sockets: {self.workdir}; "
                             "use a shorter WORKSPACE_PATH.")  # fmt: skip
-        shutil.rmtree(folder, ignore_errors=True)
+        clear_folder(folder)
         folder.mkdir(parents=True)
         connection, _ = write_connection_file(
             str(folder / "connection.json"), ip=str(folder / "k"), transport="ipc", key=secrets.token_hex(16).encode()
@@ -210,40 +279,55 @@ class SandboxedKernel:
             try:
                 message = await client.get_iopub_msg(timeout=wait)
             except (Empty, TimeoutError, asyncio.TimeoutError):
+                message = None
                 if not self.running:
                     result.error = result.error or "The kernel died while running this cell (memory limit?)"
                     result.restarted = await self.restart("it died")
                     return result
-                if loop.time() < deadline:
-                    continue
+            if loop.time() >= deadline:  # checked on every message too: a chatty cell times out as well
                 if not interrupted:
                     interrupted = True
                     result.timed_out = True
                     self._interrupt()
                     deadline = loop.time() + INTERRUPT_GRACE
                     continue
-                result.error = f"TimeoutError: the cell ran over CELL_TIMEOUT ({self.cell_timeout:g}s)"
+                result.error = (
+                    f"OutputFlood: the cell printed over {FLOOD_CHARS:,} characters and did not stop when interrupted"
+                    if result.flooded
+                    else f"TimeoutError: the cell ran over CELL_TIMEOUT ({self.cell_timeout:g}s)"
+                )
                 result.restarted = await self.restart("a cell did not stop when interrupted")
                 return result
+            if message is None:
+                continue
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = message["msg_type"], message["content"]
             if kind == "status" and content.get("execution_state") == "idle":
                 break
             if kind == "stream":
-                result.outputs.append({"output_type": "stream", "name": content["name"], "text": content["text"]})
+                result.add_stream(str(content.get("name", "stdout")), str(content.get("text", "")))
             elif kind in ("execute_result", "display_data"):
                 output = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
                 if kind == "execute_result":
                     output["execution_count"] = content.get("execution_count")
-                result.outputs.append(output)
+                result.add_rich(output)
+            if result.seen > FLOOD_CHARS and not result.flooded:
+                result.flooded = True
+                if not interrupted:
+                    interrupted = True
+                    self._interrupt()
+                    deadline = loop.time() + INTERRUPT_GRACE
             elif kind == "error":
                 result.outputs.append(
                     {"output_type": "error", **{k: content[k] for k in ("ename", "evalue", "traceback")}}
                 )
                 result.error = f"{content['ename']}: {content['evalue']}"
                 result.traceback = _strip_ansi("\n".join(content.get("traceback", [])))
-        if result.timed_out:
+        if result.flooded:
+            result.error = f"OutputFlood: the cell printed over {FLOOD_CHARS:,} characters and was interrupted"
+            result.traceback = ""  # the KeyboardInterrupt we caused says nothing about the code
+        elif result.timed_out:
             result.error = f"TimeoutError: interrupted after CELL_TIMEOUT ({self.cell_timeout:g}s)"
         return result
 
@@ -264,7 +348,8 @@ class SandboxedKernel:
                 result = await asyncio.shield(process.stop())
                 if result.strays:
                     logger.info(f"The kernel left processes behind, killed: {', '.join(result.strays)}")
-            shutil.rmtree(self.folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                clear_folder(self.folder)
 
     async def __aenter__(self) -> SandboxedKernel:
         return await self.start()
