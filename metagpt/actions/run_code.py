@@ -208,7 +208,8 @@ class RunCode(Action):
                     passed, failed, errors, failures = read_junit(report)
                     cases = junit_cases(report)
                 except JunitError as error:
-                    problem = str(error)
+                    died = result.returncode is not None and result.returncode < 0
+                    problem = f"{result.describe()}; {error}" if died else str(error)
                     passed, failed, errors, failures = 0, 0, 1, [output]
             failures = [scrub(text) for text in failures]
             outcome_root = work

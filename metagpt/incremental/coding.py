@@ -226,7 +226,7 @@ class CodeStage:
     async def _run(self) -> TestOutcome:
         snapshot, config = self.stages.snapshot, self.stages.config
         code = {p: t for p, t in snapshot.code.items() if p.endswith(".py")}
-        limits = Limits(timeout=config.test_timeout, cpu_seconds=int(config.test_timeout))
+        limits = Limits.wall_clock(config.test_timeout)
         assert self.qa is not None
         try:
             self.qa.isolation = isolation(config.sandbox)

@@ -163,7 +163,7 @@ class QaEngineer(Role):
         config = self.context.config
         allowed = self.test_round_allowed or config.test_round_allowed
         runner: RunCode = self.actions[1]
-        limits = Limits(timeout=config.test_timeout, cpu_seconds=int(config.test_timeout))
+        limits = Limits.wall_clock(config.test_timeout)
         try:
             self.report.isolation = isolation(config.sandbox)
         except SandboxUnavailable as error:

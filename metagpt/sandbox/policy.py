@@ -9,6 +9,7 @@ and the environment. Nothing here starts a process or touches a file.
 
 from __future__ import annotations
 
+import math
 import os
 import site
 import sys
@@ -63,6 +64,15 @@ class Limits:
     """Largest file the program may write (`RLIMIT_FSIZE`)."""
     output_bytes: int = 20_000
     """Kept of stdout and of stderr each: the head and the tail, the cut marked in between."""
+
+    @classmethod
+    def wall_clock(cls, timeout: float) -> Limits:
+        """Limits for a run bounded by `timeout` seconds of wall clock.
+
+        The CPU limit is a backstop set above what two busy threads can burn in that time, so a
+        busy loop is stopped, and reported, by the wall clock rather than racing SIGXCPU.
+        """
+        return cls(timeout=timeout, cpu_seconds=math.ceil(2 * timeout) + 1)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class Terminal:
         if not command.strip():
             raise ToolFailure("the command is empty")
         shell = shutil.which("bash") or "/bin/sh"
-        limits = Limits(timeout=self.timeout, cpu_seconds=max(1, int(self.timeout)))
+        limits = Limits.wall_clock(self.timeout)
         result = await run_sandboxed([shell, "-c", command], self.workdir, limits, mode=self.mode, network=self.network)
         self.isolated = result.isolation == "bwrap"
         ended = f"exit code 0 ({result.duration:.1f}s)" if result.ok else result.describe()
