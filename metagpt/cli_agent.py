@@ -21,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from metagpt.logs import echo
 from metagpt.utils.stop_signals import cancel_on_stop_signals
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -69,7 +70,7 @@ async def _main(goal, max_steps, check, project_name, investment, data, tools, v
         outcome = role.outcome
         _echo(f"Project: {context.project.path} (steps.jsonl, docs/agent.md, index.html)")
         _echo(context.cost_manager.summary())
-        typer.echo(outcome.line())
+        echo(outcome.line())
         return EXIT_CODES[outcome.stop_reason]
     except asyncio.CancelledError:
         if not caught:
@@ -95,7 +96,7 @@ def _final(role, detail: str) -> None:
     if outcome is not None:
         if detail:
             outcome.detail = detail
-        typer.echo(outcome.line())
+        echo(outcome.line())
 
 
 def _build(goal, max_steps, check, project_name, investment, data, tools):
@@ -144,7 +145,7 @@ class StdinHuman:
         from metagpt.utils.paths import clean_text
 
         _echo(f"\nThe agent asks: {clean_text(question)}")
-        typer.echo("> ", err=True, nl=False)
+        echo("> ", err=True, nl=False)
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[str] = loop.create_future()
 

@@ -10,11 +10,12 @@ The pool is the `WORKSPACE_PATH` folder's (`./workspace` by default).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
 import typer
+
+from metagpt.logs import echo, echo_json
 
 _APP = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
 list_app, show_app, clear_app, rebuild_app = (typer.Typer(**_APP) for _ in range(4))
@@ -46,7 +47,7 @@ def list_records(
     records = [r for r in pool.records() if not kind or r.kind == kind]
     records = sorted(records, key=lambda r: r.created)[-n if n else None :]
     if as_json:
-        _echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
+        echo_json([r.model_dump(mode="json") for r in records])
         return
     if not records:
         _echo(f"The experience pool {pool.path} is empty; run with --experience (and --run-tests) to fill it.")
@@ -69,7 +70,7 @@ def show(
     matches = [r for r in _pool().records() if r.key.startswith(key)]
     if len(matches) != 1:
         what = "No record has" if not matches else f"{len(matches)} records have"
-        typer.echo(f"Error: {what} a key starting with {key!r}; `metagpt experience list` shows them.", err=True)
+        echo(f"Error: {what} a key starting with {key!r}; `metagpt experience list` shows them.", err=True)
         raise typer.Exit(1)
     record = matches[0]
     if as_json:
@@ -113,7 +114,7 @@ def experience_main(args: list[str], prog: str) -> None:
     if args and args[0] in commands:
         commands[args[0]](args[1:], prog_name=f"{prog} experience {args[0]}")
     elif args and not args[0].startswith("-"):
-        typer.echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
+        echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
         raise SystemExit(2)
     else:
         list_app(args, prog_name=f"{prog} experience list")

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from metagpt.logs import echo
 from metagpt.utils.stop_signals import cancel_on_stop_signals
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -67,7 +68,7 @@ async def _main(instruction, data, max_tasks, project_name, investment, tools, h
         context, role = _build(instruction, data, max_tasks, project_name, investment, tools, hosts)
         message = await role.run(instruction)
         outcome = role.outcome
-        typer.echo(message.content if message else "")
+        echo(message.content if message else "")
         _echo(f"Project: {context.project.path} (notebook.ipynb, plan.json, index.html)")
         _echo(context.cost_manager.summary())
         if outcome is not None and not outcome.ok:

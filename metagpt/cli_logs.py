@@ -10,7 +10,6 @@ PROJECT_DIR defaults to the latest project in the workspace; it may also name a 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,11 +29,21 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 
 
 def _echo(text: str) -> None:
-    typer.echo(text)
+    from metagpt.logs import echo
+
+    echo(text)
+
+
+def _json(value: Any) -> None:
+    from metagpt.logs import echo_json
+
+    echo_json(value)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+    from metagpt.logs import echo
+
+    echo(f"Error: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -85,7 +94,7 @@ def logs(
     db = _open(project)
     rows = list_calls(db, Filters(role=role, action=action, model=model, status=status, since=when, limit=n))
     if as_json:
-        _echo(json.dumps(rows, indent=2))
+        _json(rows)
         return
     for row in rows:
         _echo(format_row(row))
@@ -111,15 +120,18 @@ def show(
     call_id: Annotated[int, typer.Argument(help="The call's id (the #N of `metagpt logs`).", metavar="ID")],
     project: ProjectArg = None,
     as_json: JsonOpt = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every text whole (long ones are cut to head and tail).")
+    ] = False,
 ) -> None:
-    """One call whole: its request (messages), response, tokens, cost and how it ended."""
-    from metagpt.journal.queries import get_call
+    """One call: its request (messages), response, tokens, cost and how it ended."""
+    from metagpt.journal.queries import SHOW_CHARS, get_call
 
-    call = get_call(_open(project), call_id)
+    call = get_call(_open(project), call_id, None if full else SHOW_CHARS)
     if call is None:
         raise _fail(f"No call #{call_id} in this journal; `metagpt logs -n 0` lists them.", 1)
     if as_json:
-        _echo(json.dumps(call, indent=2))
+        _json(call)
         return
     request, response = call.pop("request") or {}, call.pop("response") or {}
     for key, value in call.items():
@@ -138,7 +150,7 @@ def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
 
     report = summarise(_open(project))
     if as_json:
-        _echo(json.dumps(report, indent=2))
+        _json(report)
         return
     header = f"{'role':<18} {'action':<18} {'model':<20} {'calls':>5} {'tokens in/out':>15} {'dollars':>9}"
     _echo(header + f" {'p50 ms':>8} {'p95 ms':>8} {'errors':>6} {'retries':>7}")

@@ -40,7 +40,9 @@ CANCEL_GRACE = 10.0
 
 
 def _print_stream(delta: str) -> None:
-    sys.stdout.write(delta)
+    from metagpt.utils.paths import clean_text
+
+    sys.stdout.write(clean_text(delta))  # any ESC, C1 or bidi byte is dropped, whatever the split
     sys.stdout.flush()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -86,6 +87,26 @@ def redact(text: str) -> str:
 def scrub(text: str) -> str:
     """What may be shown or stored: secrets masked, escape sequences and control characters removed."""
     return redact(clean_text(text))
+
+
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """Print `text` to stdout (or stderr): the CLI's one way out to the terminal for any text that
+    may carry model, cell, file or journal content. Secrets are masked; C0 controls but newline
+    and tab, every ESC sequence (CSI, OSC, DCS, APC, PM, SOS), C1 controls and bidirectional
+    overrides are removed, so no byte of it can drive the terminal."""
+    import typer
+
+    typer.echo(scrub(text), err=err, nl=nl)
+
+
+def echo_json(value: Any) -> None:
+    """`value` as JSON on stdout, for scripts: exact, with every control and non-ASCII character
+    escaped (`\\u001b`), so it is safe on a terminal too."""
+    import json
+
+    import typer
+
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=True))
 
 
 def _patch(record) -> None:

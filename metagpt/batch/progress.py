@@ -105,8 +105,10 @@ class ProgressLine:
 
     def print(self, text: str) -> None:
         """A line of its own (an ended company), above the live line."""
+        from metagpt.utils.paths import clean_text
+
         self._erase()
-        self.stream.write(text + "\n")
+        self.stream.write(clean_text(text) + "\n")
         self.tick()
 
     def tick(self) -> None:

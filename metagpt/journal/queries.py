@@ -73,16 +73,54 @@ def list_calls(db: sqlite3.Connection, filters: Filters) -> list[dict[str, Any]]
     return [dict(zip(names, row, strict=True)) for row in reversed(rows)]
 
 
-def get_call(db: sqlite3.Connection, call_id: int) -> dict[str, Any] | None:
-    """One call whole, its request and response decoded."""
-    cursor = db.execute("SELECT * FROM calls WHERE id = ?", (call_id,))
-    row = cursor.fetchone()
-    if row is None:
+SHOW_CHARS = 20_000
+"""Characters `metagpt logs show` keeps of each long text (its head and tail) unless `--full`."""
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` within about `limit` characters: its head and tail, the cut marked between them."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters cut; --full shows them ...]\n{text[-half:]}"
+
+
+def _cut_strings(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return cut_text(value, limit)
+    if isinstance(value, list):
+        return [_cut_strings(item, limit) for item in value]
+    if isinstance(value, dict):
+        return {key: _cut_strings(item, limit) for key, item in value.items()}
+    return value
+
+
+def get_call(db: sqlite3.Connection, call_id: int, limit: int | None = None) -> dict[str, Any] | None:
+    """One call, its request and response decoded; with `limit`, every text cut to about that
+    many characters, and a request or response too large to decode cheaply read only as the head
+    and tail of its stored JSON (so showing a call with a huge answer stays small)."""
+    sizes = db.execute("SELECT length(request), length(response) FROM calls WHERE id = ?", (call_id,)).fetchone()
+    if sizes is None:
         return None
-    call = dict(zip([c[0] for c in cursor.description], row, strict=True))
+    stored = dict(zip(("request", "response"), (size or 0 for size in sizes), strict=True))
+    too_big = {key for key, size in stored.items() if limit and size > 8 * limit}
+    half = (limit or 0) // 2
+    columns = [row[1] for row in db.execute("PRAGMA table_info(calls)")]
+    select = ", ".join(
+        f"substr({c}, 1, {half}) || char(0) || substr({c}, -{half})" if c in too_big else c for c in columns
+    )
+    row = db.execute(f"SELECT {select} FROM calls WHERE id = ?", (call_id,)).fetchone()
+    call = dict(zip(columns, row, strict=True))
     for key in ("request", "response"):
-        if call.get(key):
+        if call.get(key) and key not in too_big:
             call[key] = json.loads(call[key])
+    if limit:
+        call = {key: value if key in too_big else _cut_strings(value, limit) for key, value in call.items()}
+    for key in too_big:
+        head, tail = call[key].split("\0", 1)
+        note = f"[... {stored[key] - 2 * half:,} characters of the stored JSON cut; --full shows them ...]"
+        cut = f"{head}\n{note}\n{tail}"
+        call[key] = {"text": cut} if key == "response" else {"messages": [{"role": "stored JSON", "content": cut}]}
     return call
 
 
