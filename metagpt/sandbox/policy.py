@@ -62,6 +62,8 @@ class Limits:
     """Address space (`RLIMIT_AS`); allocations beyond it fail (Python raises MemoryError)."""
     file_size_bytes: int = 50 << 20
     """Largest file the program may write (`RLIMIT_FSIZE`)."""
+    processes: int = 256
+    """Most processes the run may have at once; past it the supervisor kills the whole run."""
     output_bytes: int = 20_000
     """Kept of stdout and of stderr each: the head and the tail, the cut marked in between."""
 

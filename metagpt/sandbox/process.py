@@ -56,16 +56,20 @@ class RunResult:
     """`bwrap` when the run was isolated by bubblewrap, `none` under plain limits."""
     sandbox_error: str = ""
     """Set when the sandbox itself could not start the command (e.g. bubblewrap failed)."""
+    crowded: int = 0
+    """The process limit, when the run was killed for going past it; 0 otherwise."""
 
     @property
     def ok(self) -> bool:
         """The command exited with code 0 in time."""
-        return self.returncode == 0 and not self.timed_out and not self.sandbox_error
+        return self.returncode == 0 and not self.timed_out and not self.sandbox_error and not self.crowded
 
     def describe(self) -> str:
         """One line on how the run ended, naming the limit that stopped it when one did."""
         if self.sandbox_error:
             return f"the sandbox could not start the command: {self.sandbox_error}"
+        if self.crowded:
+            return f"killed: more than {self.crowded} processes at once (process limit)"
         if self.timed_out:
             limit = self.timeout if self.timeout is not None else self.duration
             return f"killed after {limit:g}s (timeout)"
@@ -176,6 +180,8 @@ class Supervised:
             "cpu": limits.cpu_seconds,
             "memory": limits.memory_bytes,
             "fsize": limits.file_size_bytes,
+            "processes": limits.processes,
+            "pidns": self.isolation == "bwrap",
         }
         argv = [*prefix, sys.executable, "-I", "-S", "-c", SUPERVISOR, json.dumps(config), *self.command]
         write_ends: list[int] = [status_write]
@@ -257,9 +263,10 @@ class Supervised:
         if child is None:
             error = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
         strays = [str(s) for s in status.get("strays", []) if isinstance(s, str)]
+        crowded = status.get("crowded") if isinstance(status.get("crowded"), int) else 0
         code = status.get("returncode") if finished else None
         if not isinstance(code, int):
-            code = None if timed_out or status.get("stopped") else proc.returncode
+            code = None if timed_out or crowded or status.get("stopped") else proc.returncode
         return RunResult(
             command=self.command,
             returncode=code,
@@ -271,6 +278,7 @@ class Supervised:
             strays=strays,
             isolation=self.isolation,
             sandbox_error=error,
+            crowded=crowded,
         )
 
 

@@ -6,8 +6,12 @@ Both runners start it (inside bubblewrap, or as a plain subprocess). It
   safe, unlike `preexec_fn` in the threaded parent);
 * becomes a child subreaper, so every process the command leaves behind, even one that called
   `setsid()`, is re-parented to it and cannot slip away;
-* enforces the wall-clock timeout itself and, when the command ends (or on SIGTERM from the
-  parent), kills every remaining descendant, naming each one;
+* enforces the wall-clock timeout itself, and the process limit: it counts the command's
+  processes several times a second and past the limit kills them all (in bubblewrap's pid
+  namespace with one `kill(-1)`, which a fork bomb cannot outrun; `RLIMIT_NPROC` does not bind
+  root, and counts every process of the user, not of the run);
+* when the command ends (or on SIGTERM from the parent), kills every remaining descendant,
+  naming each one;
 * writes one JSON line on its status pipe: the command's exit status (negative for a signal,
   exact even under bubblewrap), whether it timed out, and the stray processes it killed.
 
@@ -74,27 +78,6 @@ def report(**fields):
     except OSError:
         pass
 
-report(pid=pid)
-deadline = time.monotonic() + cfg["timeout"] if cfg["timeout"] > 0 else None
-code, timed_out = None, False
-while code is None:
-    done, raw = os.waitpid(pid, os.WNOHANG)
-    if done:
-        code = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
-        break
-    if stop:
-        break
-    remaining = None if deadline is None else deadline - time.monotonic()
-    if remaining is not None and remaining <= 0:
-        timed_out = True
-        break
-    readable, _, _ = select.select([wake_r], [], [], 0.5 if remaining is None else min(remaining, 0.5))
-    if readable:
-        try:
-            os.read(wake_r, 512)
-        except OSError:
-            pass
-
 def processes():
     table = {}
     for entry in os.listdir("/proc"):
@@ -111,16 +94,54 @@ def processes():
     return table
 
 def descendants(table, root):
-    found, frontier = [], [root]
+    children = {}
+    for child, (ppid, state, name) in table.items():
+        children.setdefault(ppid, []).append(child)
+    found, frontier, seen = [], [root], {root}
     while frontier:
-        parent = frontier.pop()
-        for child, (ppid, state, name) in table.items():
-            if ppid == parent and child not in found:
+        for child in children.get(frontier.pop(), ()):
+            if child not in seen:
+                seen.add(child)
                 found.append(child)
                 frontier.append(child)
     return found
 
+def sweep():
+    # In our own pid namespace (bubblewrap), one kill(-1) reaches every process but bubblewrap's
+    # init and ourselves at once, so even a fork bomb cannot outrun it. Never outside one.
+    if cfg["pidns"] and os.getpid() <= 3:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+
 me = os.getpid()
+report(pid=pid)
+deadline = time.monotonic() + cfg["timeout"] if cfg["timeout"] > 0 else None
+code, timed_out, crowded = None, False, False
+most = cfg["processes"]
+tick = (0.1 if cfg["pidns"] else 0.25) if most else 0.5
+while code is None:
+    done, raw = os.waitpid(pid, os.WNOHANG)
+    if done:
+        code = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+        break
+    if stop:
+        break
+    remaining = None if deadline is None else deadline - time.monotonic()
+    if remaining is not None and remaining <= 0:
+        timed_out = True
+        break
+    if most and len(descendants(processes(), me)) > most:
+        crowded = True
+        break
+    readable, _, _ = select.select([wake_r], [], [], tick if remaining is None else min(remaining, tick))
+    if readable:
+        try:
+            os.read(wake_r, 512)
+        except OSError:
+            pass
+
 strays = []
 if code is None:
     try:
@@ -128,12 +149,14 @@ if code is None:
     except OSError:
         pass
 for _ in range(200):
+    if crowded:
+        sweep()
     table = processes()
     others = [p for p in descendants(table, me) if p != pid]
     live = [p for p in others if table[p][1] not in "ZX"]
     for p in live:
         label = f"{table[p][2]} (pid {p})"
-        if label not in strays:
+        if len(strays) < 50 and label not in strays:
             strays.append(label)
     for p in [pid, *others] if code is None else others:
         try:
@@ -153,7 +176,10 @@ for _ in range(200):
     if reaped == -1:
         break
     time.sleep(0.01)
-report(returncode=None if (timed_out or stop) else code, timed_out=timed_out, stopped=bool(stop), strays=strays[:50])
+report(
+    returncode=None if (timed_out or stop or crowded) else code, timed_out=timed_out, stopped=bool(stop),
+    crowded=most if crowded else 0, strays=strays[:50],
+)
 """
 """Runs as `python -I -S -c SUPERVISOR <json config> <command...>`; see the module docstring."""
 SUPERVISOR_MARK = b"PR_SET_CHILD_SUBREAPER"

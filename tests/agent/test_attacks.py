@@ -9,9 +9,11 @@ no reader of the journal imports or calls what it names (`tests/robustness/test_
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,36 @@ def test_a_flooding_cell_is_cut_and_stopped(server, workspace):
     assert "OutputFlood" in steps[0]["observations"][0]["output"]
     assert "after" in steps[1]["observations"][0]["output"]
     assert (folder / "steps.jsonl").stat().st_size < 200_000
+
+
+BOMB = "fork-bomb-marker"
+"""In the command line of every process of the bounded bomb, to count what is left of it."""
+
+
+def bomb_processes() -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                count += BOMB.encode() in (entry / "cmdline").read_bytes()
+    return count
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_fork_bomb_is_stopped_at_the_process_limit(server, workspace, mode):
+    # Bounded (3 x 600 sleepers, in their own sessions), so a failure cannot take the machine down.
+    bomb = f"for i in $(seq 600); do setsid sh -c 'sleep 120 #{BOMB}' & sh -c 'sleep 120 #{BOMB}' & done; wait"
+    server.plan(
+        reply(answer(("Terminal.run", {"command": bomb}))),
+        reply(answer(("Terminal.run", {"command": "echo still here"}))),
+        reply(answer(("finish", {"reason": "done"}))),
+    )
+    started = time.monotonic()
+    result = run_cli(server, workspace, "fork", "--project-name", "p", SANDBOX=mode, timeout=90)
+    took = time.monotonic() - started
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = [json.loads(line) for line in (workspace / "p" / "steps.jsonl").read_text().splitlines()]
+    assert "process limit" in steps[0]["observations"][0]["output"], steps[0]
+    assert "still here" in steps[1]["observations"][0]["output"]
+    assert took < 60 and bomb_processes() == 0
