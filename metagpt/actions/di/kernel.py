@@ -20,6 +20,7 @@ import secrets
 import shutil
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -29,6 +30,7 @@ from loguru import logger
 
 from metagpt.exceptions import UserError
 from metagpt.sandbox import Limits, SandboxedProcess, SandboxMode
+from metagpt.utils.atomic import write_atomic
 
 KERNEL_DIR = ".kernel"
 """Folder of the connection file and the sockets, inside the work folder; removed at shutdown."""
@@ -218,9 +220,15 @@ class SandboxedKernel:
                             "use a shorter WORKSPACE_PATH.")  # fmt: skip
         clear_folder(folder)
         folder.mkdir(parents=True)
-        connection, _ = write_connection_file(
-            str(folder / "connection.json"), ip=str(folder / "k"), transport="ipc", key=secrets.token_hex(16).encode()
-        )
+        # Written by jupyter_client in a private folder, then put in place link-safely; the client
+        # keeps the settings in memory, never rereading a file the kernel could have replaced.
+        with tempfile.TemporaryDirectory(prefix="metagpt-kernel-") as private:
+            draft, info = write_connection_file(
+                os.path.join(private, "connection.json"), ip=str(folder / "k"), transport="ipc",
+                key=secrets.token_hex(16).encode(),
+            )  # fmt: skip
+            connection = str(folder / "connection.json")
+            write_atomic(connection, Path(draft).read_bytes(), mode=0o600)
         command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection, "--HistoryManager.enabled=False"]
         env = {**self.env, "IPYTHONDIR": str(folder / "ipython")}
         process = SandboxedProcess(command, self.workdir, self.limits, env, mode=self.mode, network=self.network)
@@ -228,7 +236,7 @@ class SandboxedKernel:
         self._process = process
         self.isolated = process.isolated
         client = AsyncKernelClient()
-        client.load_connection_file(connection)
+        client.load_connection_info(info)
         client.start_channels()
         self._client = client
         try:
