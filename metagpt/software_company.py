@@ -215,6 +215,10 @@ class SoftwareCompany(Team):
             journal.update_run(self._options(n_round), self.cost_manager.max_budget)
         if self.project is not None:
             self.context.diagrams.start()  # the browser starts while the roles work
+            if self.resumed_from is not None:
+                # What the interrupted run wrote after its last commit gets a commit of its own, so
+                # each later commit holds only the files of the stage it is labelled with.
+                await self.project.commit("Resumed: files the interrupted run wrote after its last commit")
         try:
             history = await super().run(n_round=n_round, auto_archive=auto_archive)
         except asyncio.CancelledError:

@@ -113,6 +113,32 @@ def git_tree(project: Path) -> str:
     ).stdout.strip()
 
 
+def commit_files(project: Path) -> list[tuple[str, set[str]]]:
+    """(subject, files it changed) of every commit, oldest first."""
+    log = subprocess.run(
+        ["git", "-C", str(project), "log", "--reverse", "--name-only", "--format=%x00%s"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    commits = []
+    for entry in log.split("\0")[1:]:
+        subject, *files = entry.strip().splitlines()
+        commits.append((subject, {f for f in files if f}))
+    return commits
+
+
+def assert_labelled_by_their_files(project: Path, baseline: dict) -> None:
+    """Each commit of a resumed history holds only files its stage wrote in the uninterrupted run,
+    but the one that records what the killed run left uncommitted."""
+    stages: dict[str, set[str]] = {}
+    for subject, files in baseline["commit_files"]:
+        stages.setdefault(subject, set()).update(files)
+    for subject, files in commit_files(project):
+        if subject.startswith("Resumed: "):
+            continue
+        assert subject in stages, subject
+        assert files <= stages[subject], f"{subject!r} holds {sorted(files - stages[subject])}"
+
+
 def journal_facts(project: Path) -> dict:
     db = sqlite3.connect(project / ".metagpt" / "state.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -150,6 +176,7 @@ def baseline(tmp_path_factory) -> dict:
             "bill": sum(dollars(u) for u in server.usages),
             "digest": tree_digest(project),
             "docs_tree": git_tree(project),
+            "commit_files": commit_files(project),
             "name": project.name,
             "seconds": seconds,
             "commits": int(
@@ -180,7 +207,8 @@ def cases() -> list[tuple[str, int]]:
     if SLOW:
         return [(point, k) for point in POINTS for k in range(1, 31)]
     rng = random.Random(SEED)
-    return [(point, -int(1000 * rng.random())) for point in POINTS]
+    seeded = [(point, -int(1000 * rng.random())) for point in POINTS]
+    return [*seeded, ("file", -800)]  # and one in the Engineer's files, after a commit or more
 
 
 @pytest.mark.parametrize(("point", "k"), cases())
@@ -203,6 +231,7 @@ def test_crash_at_a_point_then_resume_equals_the_uninterrupted_run(allow_model_r
         assert project.name == baseline["name"]
         assert tree_digest(project) == baseline["digest"]
         assert git_tree(project) == baseline["docs_tree"]  # the stage the crash cut short was committed
+        assert_labelled_by_their_files(project, baseline)
         extra = 1 if point == "after_answer" else 0  # its answer arrived but was never recorded
         assert len(server.requests) == baseline["requests"] + extra
         if extra:  # the one paid twice is the last request the killed run sent
