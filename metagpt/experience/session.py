@@ -10,7 +10,7 @@ on, so with the pool off no code path changes. Reading (`EXP_POOL_READ`):
 
 Writing (`EXP_POOL_WRITE`): `propose` notes a step's key while it runs; only `confirm` (called
 by whoever ran the external check, after it passed) or `record`/`lesson` (for a check that has
-just held) store anything.
+just held) store anything. Only records whose MAC holds are read (`trust`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from loguru import logger
 
 from metagpt.experience.pool import ExperiencePool
 from metagpt.experience.records import EXAMPLES_MARKER, Cost, Experience, lesson_key, step_key
+from metagpt.experience.trust import skipped_line
 
 TOP_K = 2
 
@@ -61,6 +62,8 @@ class ExperienceSession:
         """Examples shown in prompts in this run."""
         self.stored = 0
         """Records written in this run."""
+        self.written: list[Experience] = []
+        """The records this run stored, as built (before a merge with earlier ones)."""
         self._snapshot: list[Experience] | None = None
 
     @property
@@ -73,6 +76,9 @@ class ExperienceSession:
         """The pool's records as this run first read them (read once: a run reads what earlier runs stored)."""
         if self._snapshot is None:
             self._snapshot = self.pool.records()
+            pool = self.pool
+            if pool.skipped:
+                logger.warning(skipped_line(pool.skipped, pool.unsigned, f"the experience pool {pool.path}"))
         return self._snapshot
 
     def key(self, step: str, messages: list[dict[str, str]]) -> str:
@@ -134,6 +140,7 @@ class ExperienceSession:
                 outcome=outcome, cost=cost, source=source,
             )  # fmt: skip
             self.pool.add(record)
+            self.written.append(record)
             stored += 1
         self.pending.clear()
         self.stored += stored
@@ -144,17 +151,20 @@ class ExperienceSession:
         """Store a step whose check has just held (an interpreter cell that ran)."""
         if self.write:
             key = self.key(step, messages)
-            self.pool.add(Experience(key=key, step=step, family=self.family, task=task, result=result,
-                                     outcome=outcome, cost=cost, source=source))  # fmt: skip
-            self.stored += 1
+            self._store(Experience(key=key, step=step, family=self.family, task=task, result=result,
+                                   outcome=outcome, cost=cost, source=source))  # fmt: skip
 
     def lesson(self, step: str, task: str, error: str, fix: str, outcome: str, source: str) -> None:
         """Store a failure that a later attempt fixed, as confirmed by the check that then passed."""
         if self.write:
             key = lesson_key(step, error, fix)
-            self.pool.add(Experience(key=key, kind="lesson", step=step, family=self.family, task=task,
-                                     error=error, fix=fix, outcome=outcome, source=source))  # fmt: skip
-            self.stored += 1
+            self._store(Experience(key=key, kind="lesson", step=step, family=self.family, task=task,
+                                   error=error, fix=fix, outcome=outcome, source=source))  # fmt: skip
+
+    def _store(self, record: Experience) -> None:
+        self.pool.add(record)
+        self.written.append(record)
+        self.stored += 1
 
     def flush(self) -> None:
         """Count the uses of this run in the pool (for eviction); called once when the run ends."""
