@@ -4,7 +4,10 @@ Handed to the roles through `Context.experience`, which is None unless `EXP_POOL
 on, so with the pool off no code path changes. Reading (`EXP_POOL_READ`):
 
 - `reuse(step, messages)`: the stored result of an exact repeat (same step, same model family,
-  the same redacted inputs), so the step makes no model call; the step's check still runs.
+  the same redacted inputs), so the step makes no model call; the step's check still runs. A
+  step no check will run on (named in `no_check`: a company without QA) is never reused: it
+  makes its call. (An agent's check is part of its prompt, so a run without one never repeats a
+  confirmed step.)
 - `examples(query)`: the top-k (2) closest confirmed experiences and lessons, as a prompt section
   marked as examples, for a step that is not an exact repeat.
 
@@ -64,6 +67,9 @@ class ExperienceSession:
         """Records written in this run."""
         self.written: list[Experience] = []
         """The records this run stored, as built (before a merge with earlier ones)."""
+        self.no_check: dict[str, str] = {}
+        """Steps no check will run on in this run, with why: they are never reused."""
+        self._said: set[str] = set()
         self._snapshot: list[Experience] | None = None
 
     @property
@@ -89,6 +95,11 @@ class ExperienceSession:
     def reuse(self, step: str, messages: list[dict[str, str]]) -> Experience | None:
         """The confirmed result of this exact step with this model family, or None (also when reading is off)."""
         if not self.read:
+            return None
+        if step in self.no_check:
+            if step not in self._said:
+                self._said.add(step)
+                logger.info(f"experience pool: {step} steps are not reused in this run: {self.no_check[step]}")
             return None
         key = self.key(step, messages)
         record = next((r for r in self.snapshot() if r.key == key and r.kind == "step" and r.result), None)

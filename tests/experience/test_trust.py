@@ -3,7 +3,7 @@
 Each test plays the attacker against a workspace: a project whose files claim a pass it never had
 (what code running in the project could write), a record changed after it was signed, a project
 copied from another user (signed under another key). A genuine confirmed run still feeds the pool
-and is reused.
+and is reused, and a run no check will run on is never answered from the pool.
 """
 
 from __future__ import annotations
@@ -150,3 +150,13 @@ def test_a_genuine_run_feeds_the_pool_and_after_clear_and_rebuild_is_reused(serv
     assert again.returncode == 0 and "Tests: passed" in again.stderr, again.stderr[-3000:]
     assert code_requests(server, seen) == []
     assert again.stderr.count("answered from a confirmed run") == 3
+
+
+def test_without_tests_nothing_is_reused_and_the_log_says_why(server, tmp_path):
+    confirmed_run(server, tmp_path)
+    seen = len(server.bodies)
+    unchecked = metagpt(server, tmp_path, "a command-line snake game", "--experience")
+    assert unchecked.returncode == 0, unchecked.stderr[-3000:]
+    assert len(code_requests(server, seen)) == 3  # every file asked of the model
+    assert "write_code steps are not reused in this run: no QA engineer runs the tests" in unchecked.stderr
+    assert "answered from a confirmed run" not in unchecked.stderr
