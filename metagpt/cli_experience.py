@@ -3,9 +3,10 @@
     metagpt experience list [--kind step|lesson] [-n 20] [--json]
     metagpt experience show KEY [--json]          (a unique prefix of the key is enough)
     metagpt experience clear [--yes]
-    metagpt experience rebuild                    (from the projects' journals and QA reports)
+    metagpt experience rebuild                    (from the projects' signed evidence)
 
-The pool is the `WORKSPACE_PATH` folder's (`./workspace` by default).
+The pool is the `WORKSPACE_PATH` folder's (`./workspace` by default). Only records signed under
+this user's key are shown or used; each command says in one line how many it skipped.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def list_records(
     """One line per record, newest last: key, kind, step, model family, uses, what it cost, its task."""
     pool = _pool()
     records = [r for r in pool.records() if not kind or r.kind == kind]
+    _say_skipped(pool)
     records = sorted(records, key=lambda r: r.created)[-n if n else None :]
     if as_json:
         echo_json([r.model_dump(mode="json") for r in records])
@@ -67,7 +69,9 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One record whole."""
-    matches = [r for r in _pool().records() if r.key.startswith(key)]
+    pool = _pool()
+    matches = [r for r in pool.records() if r.key.startswith(key)]
+    _say_skipped(pool)
     if len(matches) != 1:
         what = "No record has" if not matches else f"{len(matches)} records have"
         echo(f"Error: {what} a key starting with {key!r}; `metagpt experience list` shows them.", err=True)
@@ -96,25 +100,45 @@ def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = Fals
 
 @rebuild_app.command()
 def rebuild() -> None:
-    """Rebuild the company's records from the workspace's projects: journals and QA reports."""
+    """Rebuild the company's records from the workspace's projects: the records their passing runs signed."""
     from metagpt.config import Config
     from metagpt.experience.rebuild import rebuild as rebuild_pool
 
     pool = _pool()
-    projects, records = rebuild_pool(pool, Config.default().resolve_workspace())
-    _echo(f"Rebuilt {pool.path}: {records} record(s), from {projects} project(s) whose tests passed.")
+    done = rebuild_pool(pool, Config.default().resolve_workspace())
+    _echo(f"Rebuilt {pool.path}: {done.records} record(s), from {done.projects} project(s) whose tests passed.")
+    if done.skipped_records or done.skipped_projects:
+        unsigned = f", {done.unsigned} unsigned (from before records were signed)" if done.unsigned else ""
+        _echo(
+            f"Skipped {done.skipped_projects} project(s) and {done.skipped_records} record(s){unsigned}: not confirmed "
+            "by a check this user's MetaGPT ran (copied in, changed, forged, or run without the pool); "
+            "run them again with --run-tests --experience."
+        )
+
+
+def _say_skipped(pool) -> None:
+    """One line on stderr when records were left out: their MAC does not hold."""
+    from metagpt.experience.trust import skipped_line
+
+    if pool.skipped:
+        echo(skipped_line(pool.skipped, pool.unsigned, str(pool.path)), err=True)
 
 
 def experience_main(args: list[str], prog: str) -> None:
     """`metagpt experience list|show|clear|rebuild`; `list` when no subcommand is given."""
+    from metagpt.exceptions import UserError
     from metagpt.logs import setup_console
 
     setup_console(False)
     commands = {"list": list_app, "show": show_app, "clear": clear_app, "rebuild": rebuild_app}
-    if args and args[0] in commands:
-        commands[args[0]](args[1:], prog_name=f"{prog} experience {args[0]}")
-    elif args and not args[0].startswith("-"):
-        echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
-        raise SystemExit(2)
-    else:
-        list_app(args, prog_name=f"{prog} experience list")
+    try:
+        if args and args[0] in commands:
+            commands[args[0]](args[1:], prog_name=f"{prog} experience {args[0]}")
+        elif args and not args[0].startswith("-"):
+            echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
+            raise SystemExit(2)
+        else:
+            list_app(args, prog_name=f"{prog} experience list")
+    except UserError as error:  # a bad key file or setting: one line, no traceback
+        echo(f"Error: {error}", err=True)
+        raise SystemExit(error.exit_code) from None

@@ -219,6 +219,7 @@ class SoftwareCompany(Team):
                 # What the interrupted run wrote after its last commit gets a commit of its own, so
                 # each later commit holds only the files of the stage it is labelled with.
                 await self.project.commit("Resumed: files the interrupted run wrote after its last commit")
+        self._arm_experience()
         try:
             history = await super().run(n_round=n_round, auto_archive=auto_archive)
         except asyncio.CancelledError:
@@ -232,6 +233,17 @@ class SoftwareCompany(Team):
         self._learn()
         self._end("finished", "")
         return history
+
+    def _arm_experience(self) -> None:
+        """With the experience pool on and no QA engineer hired, no test will run on the code: the
+        Engineer's steps are then never answered from the pool (they make their calls)."""
+        session = self.context.experience
+        if session is None:
+            return
+        from metagpt.roles.qa_engineer import QaEngineer
+
+        if not any(isinstance(role, QaEngineer) for role in self.env.roles.values()):
+            session.no_check["write_code"] = "no QA engineer runs the tests on this run's code (add --run-tests)"
 
     def _learn(self) -> None:
         """With the experience pool on: store what QA's passing tests confirmed, count what was used."""
@@ -247,6 +259,11 @@ class SoftwareCompany(Team):
         if summary is not None and self.project is not None:
             db = journal.db if journal is not None else None
             learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, journal and journal.run_id)
+        report = self.qa_report
+        if session.reused and (report is None or not report.runs):
+            why = f"QA: tests {report.final}" if report is not None else "QA did not report"
+            logger.warning(f"experience pool: {session.reused} step(s) answered from the pool, and no test ran on "
+                           f"them ({why})")  # fmt: skip
         session.flush()
 
     def _end(self, status: str, reason: str) -> None:

@@ -16,8 +16,11 @@ from tests.environ import SETTINGS_ENV
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setattr(metagpt.provider, "ALLOW_MODEL_REQUESTS", False)
+    # The user's data folder (the experience pool's key): one per test, never the real one; the
+    # processes a test starts inherit it.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("user-data")))
     # `MERMAID_ENGINE: auto` finds no engine, so tests start a browser only when they name an engine.
     monkeypatch.setattr(metagpt.render.engines, "AUTO_ORDER", ())
     # Which structured-output mode each endpoint accepted is remembered per process: forget it.

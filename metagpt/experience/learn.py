@@ -5,6 +5,11 @@ final content (what the tests passed) and what writing it cost, from the journal
 run that failed on a code file, which the Engineer then fixed, becomes a lesson: the error and
 the fixed file. A run whose tests did not pass stores nothing, whatever the model said of it, and a reused file
 its failing tests were pinned on is removed from the pool.
+
+The verdict is the in-memory report of the check the parent ran (QA's sandboxed test runs), never
+the project's `docs/qa_report.md` or its journal, which code running in the project could write.
+What is stored is signed (`trust`) and also appended, signed, to the project's
+`.metagpt/experience.jsonl`: the evidence `metagpt experience rebuild` reads back.
 """
 
 from __future__ import annotations
@@ -16,9 +21,15 @@ from typing import Any
 
 from loguru import logger
 
-from metagpt.experience.records import Cost
+from metagpt.const import STATE_DIR
+from metagpt.experience.records import Cost, Experience
 from metagpt.experience.session import ExperienceSession
+from metagpt.experience.trust import Signer
+from metagpt.utils.atomic import append_line
 from metagpt.utils.safe_read import UnsafeFile, read_text
+
+EVIDENCE = f"{STATE_DIR}/experience.jsonl"
+"""A project's signed copy of the records its confirmed runs stored (what `rebuild` reads)."""
 
 ERROR_LINES = 12
 """Lines of pytest's failure output a lesson keeps."""
@@ -73,6 +84,7 @@ def learn_from_qa(
             continue
         results[target] = (code, step_cost(db, run_id, "WriteCode", target))
     tasks = {t: p.task for t, p in session.pending.items()}
+    before = len(session.written)
     stored = session.confirm(results, outcome, source)
     prefix = f"{package}/"
     for run in report.runs[:-1]:
@@ -82,5 +94,15 @@ def learn_from_qa(
         task = tasks.get(target, f"Write {target}")
         session.lesson("write_code", task, error_summary(run.reason, run.output), results[target][0], outcome, source)
         stored += 1
+    keep_evidence(project, session.written[before:], session.pool.signer)
     logger.info(f"experience pool: {stored} record(s) stored from a run whose tests passed")
     return stored
+
+
+def keep_evidence(project: Path, records: list[Experience], signer: Signer) -> None:
+    """Append `records`, signed, to the project's evidence file, in one write."""
+    if not records:
+        return
+    (project / STATE_DIR).mkdir(exist_ok=True)
+    lines = [signer.sign(r.redacted()).model_dump_json() for r in records]
+    append_line(project / EVIDENCE, "\n".join(lines))

@@ -6,6 +6,10 @@ an eviction) rewrites the file atomically (`utils.atomic.write_atomic`). Both ha
 file, so companies of a batch can share the pool. The index is BM25 over each record's task text,
 built when searched (the pool is capped, so that stays cheap). A line that does not parse (the end
 of a write cut by a crash) is skipped.
+
+Every record is written with its MAC (`trust.Signer`) and read only when the MAC holds: a record
+changed in the file, copied from another user's pool or written before records were signed is
+skipped, counted in `skipped`, and dropped when the pool is next written.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from metagpt.experience.records import MAX_TEXT, Experience
+from metagpt.experience.trust import Signer
 from metagpt.tools.registry import bm25_scores, tokenize
 from metagpt.utils.atomic import append_line, write_atomic
 
@@ -36,15 +41,23 @@ class ExperiencePool:
     Args:
         folder: the pool's folder (`workspace/.experience`), created on the first write.
         max_entries: most records kept; beyond it the least used, then least valuable, go.
+        signer: signs what is written and checks what is read; default this user's key.
     """
 
-    def __init__(self, folder: Path, max_entries: int = DEFAULT_MAX_ENTRIES):
+    def __init__(self, folder: Path, max_entries: int = DEFAULT_MAX_ENTRIES, signer: Signer | None = None):
         self.folder = Path(folder)
         self.max_entries = max_entries
+        self.signer = signer or Signer()
+        self.skipped = 0
+        """Records the last `records()` left out because their MAC did not hold."""
+        self.unsigned = 0
+        """Of those, the records that carry no MAC at all (written before records were signed)."""
 
     @classmethod
-    def of_workspace(cls, workspace: Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> ExperiencePool:
-        return cls(Path(workspace) / POOL_DIR, max_entries)
+    def of_workspace(
+        cls, workspace: Path, max_entries: int = DEFAULT_MAX_ENTRIES, signer: Signer | None = None
+    ) -> ExperiencePool:
+        return cls(Path(workspace) / POOL_DIR, max_entries, signer)
 
     @property
     def path(self) -> Path:
@@ -53,7 +66,8 @@ class ExperiencePool:
     # -- reading --------------------------------------------------------------------------------
 
     def records(self) -> list[Experience]:
-        """Every record, oldest first; a line that does not parse is skipped."""
+        """Every record whose MAC holds, oldest first; a line that does not parse is skipped."""
+        self.skipped = self.unsigned = 0
         if not self.path.is_file():
             return []
         records: dict[str, Experience] = {}
@@ -65,6 +79,11 @@ class ExperiencePool:
                     record = Experience.model_validate_json(line)
                 except (ValidationError, ValueError):
                     logger.debug(f"{self.path}:{number}: not a record, skipped")
+                    continue
+                if not self.signer.verify(record):
+                    self.skipped += 1
+                    self.unsigned += not record.mac
+                    logger.debug(f"{self.path}:{number}: its MAC does not hold, skipped")
                     continue
                 records[record.key] = record  # a rewrite keeps one line a key; the last line wins
         return list(records.values())
@@ -97,9 +116,10 @@ class ExperiencePool:
                 existing[record.key] = merged
                 self._rewrite(list(existing.values()))
                 return merged
-            if len(existing) + 1 > self.max_entries or not self._ends_whole():
+            if len(existing) + 1 > self.max_entries or self.skipped or not self._ends_whole():
                 self._rewrite([*existing.values(), record])
             else:
+                record = self.signer.sign(record)
                 append_line(self.path, record.model_dump_json())
         return record
 
@@ -145,7 +165,7 @@ class ExperiencePool:
             return True
 
     def _rewrite(self, records: list[Experience]) -> list[Experience]:
-        kept = evict(records, self.max_entries)
+        kept = [self.signer.sign(r) for r in evict(records, self.max_entries)]
         if len(kept) < len(records):
             logger.info(f"experience pool: {len(records) - len(kept)} record(s) evicted (cap {self.max_entries})")
         data = "".join(r.model_dump_json() + "\n" for r in kept).encode("utf-8")

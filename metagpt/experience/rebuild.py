@@ -1,121 +1,114 @@
-"""`metagpt experience rebuild`: the pool again, from the projects' journals and their QA reports.
+"""`metagpt experience rebuild`: the pool's company records again, from the projects' signed evidence.
 
-A project counts only when its `docs/qa_report.md` says the last test run passed. Its code steps
-are the Engineer's first `WriteCode` request per file (the exact inputs, as journaled, redacted,
-without any examples shown), the model family of the call that answered it, what the file's calls
-cost, and the file as it is now (what the tests passed). Each failed test run pinned on a code
-file that was then fixed gives a lesson, its error taken from the fix request's pytest output.
-Records of other kinds (interpreter cells, agent steps) are kept as they are.
+Each project a company ran with the pool writing keeps, in `.metagpt/experience.jsonl`, the
+records its passing QA run stored, each signed by the parent process under this user's key
+(`learn.keep_evidence`, `trust`). Rebuild reads those files back and uses a record only when its
+MAC holds, so it gives back what the live runs stored: the code that passed (not the file as it
+is now), its key, its cost and its lessons.
+
+Nothing else in a project folder is evidence: a `docs/qa_report.md` saying passed and journal
+rows could have been written by the code that ran there, or the folder copied from another
+machine (its records then carry another user's MAC). Such a project gives nothing and is counted
+as skipped, as is every record whose MAC fails. Records of other kinds (interpreter cells, agent
+steps) are kept as they are.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
+from pydantic import ValidationError
 
-from metagpt.const import STATE_DB
-from metagpt.experience.learn import error_summary
+from metagpt.const import STATE_DIR
+from metagpt.experience.learn import EVIDENCE
 from metagpt.experience.pool import ExperiencePool
-from metagpt.experience.records import Cost, Experience, code_task, lesson_key, model_family, step_key
+from metagpt.experience.records import Experience
+from metagpt.experience.trust import Signer
 from metagpt.utils.safe_read import UnsafeFile, read_text
 
-_RESULT = re.compile(r"^\*\*Result: (.*)\*\*$", re.M)
-_ROW = re.compile(r"^\| (\d+) \| (.*?) \| (.*?) \| (.*?) \| (.*?) \|$", re.M)
-_OUTPUT = re.compile(r"# pytest output\n```\n(.*?)\n```\n", re.S)
-_TARGET_PROMPT = re.compile(r"write the complete code of `([^`]+)`")
+EVIDENCE_LIMIT = 64 << 20
+"""Largest evidence file read (64 MiB: thousands of records of at most 20,000 characters)."""
+_PASSED = re.compile(r"^\*\*Result: passed", re.M)
 
 
-def rebuild(pool: ExperiencePool, workspace: Path) -> tuple[int, int]:
-    """Replace the pool's company records with those rebuilt from `workspace`; (projects used, records)."""
+@dataclass
+class Rebuilt:
+    """What `rebuild` did."""
+
+    projects: int = 0
+    """Projects whose signed records were used."""
+    records: int = 0
+    """Records in the pool afterwards."""
+    skipped_records: int = 0
+    """Evidence records whose MAC does not hold under this user's key (changed, or made elsewhere)."""
+    unsigned: int = 0
+    """Of those, records with no MAC at all."""
+    skipped_projects: int = 0
+    """Projects that claim a pass (their QA report) or hold evidence, but gave no record signed here."""
+
+
+def rebuild(pool: ExperiencePool, workspace: Path) -> Rebuilt:
+    """Replace the pool's company records with the signed evidence of `workspace`'s projects."""
     records: list[Experience] = [r for r in pool.records() if r.step != "write_code"]
-    used = 0
-    for journal in sorted(workspace.glob(f"*/{STATE_DB}")):
-        project = journal.parents[1]
-        found = project_records(project, journal)
+    done = Rebuilt()
+    for project in projects(workspace):
+        found, skipped, unsigned = project_records(project, pool.signer)
+        done.skipped_records += skipped
+        done.unsigned += unsigned
         if found:
-            used += 1
+            done.projects += 1
             records += found
-    kept = pool.replace_all(records)
-    return used, len(kept)
+        elif skipped or claims_a_pass(project):
+            done.skipped_projects += 1
+            logger.info(f"experience rebuild: {project.name}: no record signed by this user's runs, skipped")
+    done.records = len(pool.replace_all(records))
+    return done
 
 
-def project_records(project: Path, journal: Path) -> list[Experience]:
-    """The confirmed code steps and lessons of one project; none unless its tests passed."""
+def projects(workspace: Path) -> list[Path]:
+    """The workspace's project folders (a folder with MetaGPT state or a QA report; never a link)."""
     try:
-        report = read_text(project, "docs/qa_report.md")
-    except (UnsafeFile, OSError):
+        folders = sorted(p for p in Path(workspace).iterdir() if not p.name.startswith("."))
+    except OSError:
         return []
-    result = _RESULT.search(report)
-    if result is None or not result.group(1).startswith("passed"):
-        return []
-    outcome = "QA " + result.group(1).split("(", 1)[-1].split(")", 1)[0] if "(" in result.group(1) else "QA passed"
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    return [p for p in folders if not p.is_symlink() and p.is_dir() and _has_state(p)]
+
+
+def _has_state(folder: Path) -> bool:
+    return (folder / STATE_DIR).is_dir() or (folder / "docs" / "qa_report.md").is_file()
+
+
+def project_records(project: Path, signer: Signer) -> tuple[list[Experience], int, int]:
+    """The records of `project`'s evidence whose MAC holds; (records, skipped, of which unsigned)."""
     try:
-        calls = db.execute(
-            "SELECT run_id, action, target, model, request, prompt_tokens, completion_tokens, cost, latency_ms"
-            " FROM calls WHERE status = 'ok' AND action IN ('WriteCode', 'DebugError') ORDER BY id"
-        ).fetchall()
-    finally:
-        db.close()
-    firsts: dict[str, tuple] = {}
-    costs: dict[str, Cost] = {}
-    fixes: dict[str, str] = {}
-    for run_id, action, target, model, request, prompt_tokens, completion_tokens, cost, ms in calls:
-        messages = json.loads(request or "{}").get("messages", [])
-        if action == "DebugError":
-            match = _OUTPUT.search(messages[-1]["content"]) if messages else None
-            fixes.setdefault(target, match.group(1) if match else "")
-            continue
-        if len(messages) == 2 and _TARGET_PROMPT.search(messages[-1]["content"] or ""):
-            firsts[target] = (run_id, model, messages)  # the latest run's first request wins
-        c = costs.setdefault(f"{run_id}/{target}", Cost())
-        c.calls += 1
-        c.prompt_tokens += prompt_tokens or 0
-        c.completion_tokens += completion_tokens or 0
-        c.dollars += cost or 0.0
-        c.seconds += (ms or 0.0) / 1000
+        text = read_text(project, EVIDENCE, limit=EVIDENCE_LIMIT)
+    except (UnsafeFile, OSError) as error:
+        logger.debug(f"experience rebuild: {project.name}: no evidence: {error}")
+        return [], 0, 0
     records: list[Experience] = []
-    finals: dict[str, str] = {}
-    for target, (run_id, model, messages) in firsts.items():
-        path = code_file(project, target)
-        if path is None:
+    skipped = unsigned = 0
+    for line in text.splitlines():
+        if not line.strip():
             continue
-        finals[target] = read_text(project, path)
-        tasks = messages[-1]["content"]
-        family = model_family(model or "")
-        records.append(Experience(
-            key=step_key("write_code", family, messages), step="write_code", family=family,
-            task=code_task(target, _tasks_section(tasks)), result=finals[target], outcome=outcome,
-            cost=costs.get(f"{run_id}/{target}", Cost()), source=f"{project.name} run {run_id}",
-        ))  # fmt: skip
-    for _, _, fault, send_to, why in _ROW.findall(report):
-        target = fault.split("/", 1)[-1]
-        if send_to != "Engineer" or target not in finals:
-            continue
-        error = error_summary(why, fixes.get(target, ""))
-        records.append(Experience(
-            key=lesson_key("write_code", error, finals[target]), kind="lesson", step="write_code",
-            family=records[0].family if records else "", task=f"Write {target}", error=error, fix=finals[target],
-            outcome=outcome, source=f"{project.name} (rebuilt)",
-        ))  # fmt: skip
-    logger.debug(f"experience rebuild: {project.name}: {len(records)} record(s)")
-    return records
+        try:
+            record = Experience.model_validate_json(line)
+        except (ValidationError, ValueError):
+            continue  # the end of a write cut by a crash
+        if signer.verify(record):
+            records.append(record)
+        else:
+            skipped += 1
+            unsigned += not record.mac
+    logger.debug(f"experience rebuild: {project.name}: {len(records)} record(s), {skipped} skipped")
+    return records, skipped, unsigned
 
 
-def code_file(project: Path, target: str) -> str | None:
-    """The project-relative path of the package file `target` (not under tests/ or docs/)."""
-    for candidate in sorted(project.glob(f"*/{target}")):
-        relative = candidate.relative_to(project).as_posix()
-        if relative.split("/", 1)[0] not in ("tests", "docs", ".metagpt", ".git") and candidate.is_file():
-            return relative
-    return None
-
-
-def _tasks_section(prompt: str) -> str:
-    """The design and task list of a `write_code` prompt, which `code_task` indexes."""
-    match = re.search(r"# Context\n(.*?)\n# Code of the files it uses", prompt, re.S)
-    return (match.group(1) if match else prompt).strip()
+def claims_a_pass(project: Path) -> bool:
+    """The project's QA report says passed: only ever used to count a project as skipped."""
+    try:
+        return bool(_PASSED.search(read_text(project, "docs/qa_report.md")))
+    except (UnsafeFile, OSError):
+        return False

@@ -1,7 +1,8 @@
 """What the experience pool keeps: confirmed steps and lessons, keyed by exact inputs and model family.
 
-A record is written only once an external check confirmed it (QA's tests passed, an interpreter
-cell ran, an agent's `--check` held), never on the model's opinion of its own work. Every text a
+A record is written only once an external check the parent process ran confirmed it (QA's tests
+passed, an interpreter cell ran, an agent's `--check` held), never on the model's opinion of its
+own work, and it carries a MAC under this user's key (`trust`). Every text a
 record holds passes `redact` before it is stored, so no configured secret reaches the pool.
 """
 
@@ -125,6 +126,9 @@ class Experience(BaseModel):
     """Times it was reused (exact repeat) or shown as an example."""
     confirmations: int = 1
     """Times a check confirmed it (a repeat that passed again adds one)."""
+    mac: str = ""
+    """HMAC-SHA256 of every other field under this user's key (`trust`): a record without a
+    matching one is never used."""
 
     def redacted(self) -> Experience:
         """This record with every text passed through `redact` and cut to `MAX_TEXT`."""

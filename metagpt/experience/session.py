@@ -4,13 +4,16 @@ Handed to the roles through `Context.experience`, which is None unless `EXP_POOL
 on, so with the pool off no code path changes. Reading (`EXP_POOL_READ`):
 
 - `reuse(step, messages)`: the stored result of an exact repeat (same step, same model family,
-  the same redacted inputs), so the step makes no model call; the step's check still runs.
+  the same redacted inputs), so the step makes no model call; the step's check still runs. A
+  step no check will run on (named in `no_check`: a company without QA) is never reused: it
+  makes its call. (An agent's check is part of its prompt, so a run without one never repeats a
+  confirmed step.)
 - `examples(query)`: the top-k (2) closest confirmed experiences and lessons, as a prompt section
   marked as examples, for a step that is not an exact repeat.
 
 Writing (`EXP_POOL_WRITE`): `propose` notes a step's key while it runs; only `confirm` (called
 by whoever ran the external check, after it passed) or `record`/`lesson` (for a check that has
-just held) store anything.
+just held) store anything. Only records whose MAC holds are read (`trust`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from loguru import logger
 
 from metagpt.experience.pool import ExperiencePool
 from metagpt.experience.records import EXAMPLES_MARKER, Cost, Experience, lesson_key, step_key
+from metagpt.experience.trust import skipped_line
 
 TOP_K = 2
 
@@ -61,6 +65,11 @@ class ExperienceSession:
         """Examples shown in prompts in this run."""
         self.stored = 0
         """Records written in this run."""
+        self.written: list[Experience] = []
+        """The records this run stored, as built (before a merge with earlier ones)."""
+        self.no_check: dict[str, str] = {}
+        """Steps no check will run on in this run, with why: they are never reused."""
+        self._said: set[str] = set()
         self._snapshot: list[Experience] | None = None
 
     @property
@@ -73,6 +82,9 @@ class ExperienceSession:
         """The pool's records as this run first read them (read once: a run reads what earlier runs stored)."""
         if self._snapshot is None:
             self._snapshot = self.pool.records()
+            pool = self.pool
+            if pool.skipped:
+                logger.warning(skipped_line(pool.skipped, pool.unsigned, f"the experience pool {pool.path}"))
         return self._snapshot
 
     def key(self, step: str, messages: list[dict[str, str]]) -> str:
@@ -83,6 +95,11 @@ class ExperienceSession:
     def reuse(self, step: str, messages: list[dict[str, str]]) -> Experience | None:
         """The confirmed result of this exact step with this model family, or None (also when reading is off)."""
         if not self.read:
+            return None
+        if step in self.no_check:
+            if step not in self._said:
+                self._said.add(step)
+                logger.info(f"experience pool: {step} steps are not reused in this run: {self.no_check[step]}")
             return None
         key = self.key(step, messages)
         record = next((r for r in self.snapshot() if r.key == key and r.kind == "step" and r.result), None)
@@ -134,6 +151,7 @@ class ExperienceSession:
                 outcome=outcome, cost=cost, source=source,
             )  # fmt: skip
             self.pool.add(record)
+            self.written.append(record)
             stored += 1
         self.pending.clear()
         self.stored += stored
@@ -144,17 +162,20 @@ class ExperienceSession:
         """Store a step whose check has just held (an interpreter cell that ran)."""
         if self.write:
             key = self.key(step, messages)
-            self.pool.add(Experience(key=key, step=step, family=self.family, task=task, result=result,
-                                     outcome=outcome, cost=cost, source=source))  # fmt: skip
-            self.stored += 1
+            self._store(Experience(key=key, step=step, family=self.family, task=task, result=result,
+                                   outcome=outcome, cost=cost, source=source))  # fmt: skip
 
     def lesson(self, step: str, task: str, error: str, fix: str, outcome: str, source: str) -> None:
         """Store a failure that a later attempt fixed, as confirmed by the check that then passed."""
         if self.write:
             key = lesson_key(step, error, fix)
-            self.pool.add(Experience(key=key, kind="lesson", step=step, family=self.family, task=task,
-                                     error=error, fix=fix, outcome=outcome, source=source))  # fmt: skip
-            self.stored += 1
+            self._store(Experience(key=key, kind="lesson", step=step, family=self.family, task=task,
+                                   error=error, fix=fix, outcome=outcome, source=source))  # fmt: skip
+
+    def _store(self, record: Experience) -> None:
+        self.pool.add(record)
+        self.written.append(record)
+        self.stored += 1
 
     def flush(self) -> None:
         """Count the uses of this run in the pool (for eviction); called once when the run ends."""

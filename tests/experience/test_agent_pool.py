@@ -45,6 +45,14 @@ async def test_a_run_without_a_check_stores_nothing(workspace):  # noqa: F811
     assert ExperiencePool.of_workspace(workspace).records() == []
 
 
+async def test_a_run_without_a_check_is_never_answered_from_the_pool(workspace):  # noqa: F811
+    await agent_run(workspace, [WRITE, FINISH], name="seed", **ON)
+    # the check is part of every step's prompt, so a run without one never repeats a confirmed step
+    agent, provider = await agent_run(workspace, [WRITE, FINISH], check=None, name="q", **ON)
+    assert len(provider.calls) == 2 and agent.outcome.calls == 2  # both steps asked of the model
+    assert agent.context.experience.reused == 0
+
+
 async def test_reading_off_sends_the_same_requests_as_no_pool(workspace):  # noqa: F811
     await agent_run(workspace, [WRITE, FINISH], name="seed", **ON)
     _, without = await agent_run(workspace, [WRITE, FINISH], name="a")

@@ -58,11 +58,13 @@ def test_experience_flag_reuses_confirmed_code_and_the_subcommands_manage_the_po
 
     rebuilt = metagpt(server, tmp_path, "experience", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
-    # the run that reused every file made no WriteCode call, so its journal adds no step
+    # the two runs with the pool on signed what they stored (the second re-confirmed the reused
+    # files); the run with it off left no signed evidence, so its passing QA report counts for nothing
     assert "from 2 project(s) whose tests passed" in rebuilt.stdout
+    assert "Skipped 1 project(s) and 0 record(s): not confirmed by a check" in rebuilt.stdout
     again = json.loads(metagpt(server, tmp_path, "experience", "list", "--json").stdout)
-    assert {r["key"] for r in again} == {r["key"] for r in records}  # the same steps, from the journals
-    assert all(r["cost"]["calls"] >= 1 for r in again)
+    assert {r["key"] for r in again} == {r["key"] for r in records}  # the same steps, from the evidence
+    assert all(r["cost"]["calls"] >= 1 and r["confirmations"] == 2 for r in again)
 
     cleared = metagpt(server, tmp_path, "experience", "clear", "--yes")
     assert cleared.returncode == 0 and f"Removed {len(records)} record(s)" in cleared.stdout

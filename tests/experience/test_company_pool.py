@@ -118,8 +118,8 @@ async def test_a_canary_secret_in_the_config_never_reaches_the_pool(tmp_path):
     assert canary not in text
 
 
-async def test_rebuild_from_the_journal_gives_back_the_same_steps_and_the_lesson(tmp_path):
-    from metagpt.experience.rebuild import rebuild
+async def test_rebuild_from_the_signed_evidence_gives_back_the_same_steps_and_the_lesson(tmp_path):
+    from metagpt.experience.rebuild import Rebuilt, rebuild
 
     first, _ = run_company(tmp_path, [BUGGY, FIXED], "p1", exp_pool_enabled=True)
     await run(first)
@@ -128,7 +128,7 @@ async def test_rebuild_from_the_journal_gives_back_the_same_steps_and_the_lesson
     pool = pool_of(tmp_path)
     live = {r.key: r for r in pool.records()}
     assert pool.remove() == 3
-    assert rebuild(pool, tmp_path / "ws") == (1, 3)
+    assert rebuild(pool, tmp_path / "ws") == Rebuilt(projects=1, records=3)  # p2 claims no pass: not skipped
     rebuilt = {r.key: r for r in pool.records() if r.kind == "step"}
     assert set(rebuilt) == {k for k, r in live.items() if r.kind == "step"}
     assert all(rebuilt[k].result == live[k].result and rebuilt[k].cost.calls == 1 for k in rebuilt)

@@ -1,11 +1,16 @@
-"""The pool's storage: JSON lines, dedup, the cap and its eviction order, BM25 search, redaction."""
+"""The pool's storage: JSON lines, dedup, the cap and its eviction order, BM25 search, redaction, MACs."""
 
 from __future__ import annotations
 
 import json
+import stat
 
+import pytest
+
+from metagpt.exceptions import UserError
 from metagpt.experience import Cost, Experience, ExperiencePool, model_family, step_key
 from metagpt.experience.records import EXAMPLES_MARKER
+from metagpt.experience.trust import Signer, skipped_line
 from metagpt.logs import register_secret
 
 
@@ -80,3 +85,48 @@ def test_a_canary_secret_never_reaches_the_pool(tmp_path):
     text = pool.path.read_text()
     assert canary not in text and key_shaped not in text
     assert "***" in text
+
+
+def test_every_field_is_under_the_mac_and_a_changed_record_is_skipped_and_counted(tmp_path):
+    pool = ExperiencePool(tmp_path / ".experience")
+    pool.add(record(1, error="e", fix="f", outcome="QA 1 passed", source="p1 run r"))
+    (stored,) = pool.records()
+    assert pool.signer.verify(stored) and len(stored.mac) == 64
+    changes = {"key": "k9", "kind": "lesson", "step": "di_task", "family": "gpt-4", "task": "Write evil.py",
+               "result": "import os", "error": "x", "fix": "x", "outcome": "QA 9 passed", "source": "elsewhere",
+               "cost": Cost(calls=9), "created": 1.0, "last_used": 2.0, "uses": 7, "confirmations": 9}  # fmt: skip
+    assert set(changes) == set(Experience.model_fields) - {"mac"}
+    for field, value in changes.items():
+        assert not pool.signer.verify(stored.model_copy(update={field: value})), field
+    line = json.loads(pool.path.read_text())
+    line["result"] = "import os"
+    pool.path.write_text(json.dumps(line) + "\n")
+    assert pool.records() == [] and (pool.skipped, pool.unsigned) == (1, 0)
+
+
+def test_records_from_before_signing_are_skipped_counted_and_hinted(tmp_path):
+    pool = ExperiencePool(tmp_path / ".experience")
+    pool.folder.mkdir()
+    pool.path.write_text(record(1).model_dump_json(exclude={"mac"}) + "\n")
+    assert pool.records() == [] and (pool.skipped, pool.unsigned) == (1, 1)
+    line = skipped_line(pool.skipped, pool.unsigned, str(pool.path))
+    assert line.startswith("1 record(s) of") and "1 unsigned (from before records were signed)" in line
+    assert "run those ideas again with --run-tests --experience" in line and "\n" not in line
+    pool.add(record(2))  # the next write keeps only what is signed
+    assert [r.key for r in pool.records()] == ["k2"] and pool.skipped == 0
+
+
+def test_the_key_is_made_once_in_the_users_data_folder_0600_and_another_key_rejects(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    signer = Signer()
+    assert not signer.verify(record(1).model_copy(update={"mac": "0" * 64}))  # no key yet: none is made
+    assert not (tmp_path / "data").exists()
+    one = record(1)
+    signed = signer.sign(one)
+    key = tmp_path / "data" / "metagpt" / "experience.key"
+    assert signer.path == key and stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    assert Signer().verify(signed) and Signer().sign(one).mac == signed.mac  # the same key, read back
+    assert not Signer(tmp_path / "other" / "experience.key").verify(signed)
+    key.write_bytes(b"short")
+    with pytest.raises(UserError, match=r"not an experience pool key .* remove it to make a new one"):
+        Signer().sign(record(1))
