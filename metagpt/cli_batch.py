@@ -226,8 +226,9 @@ def budget_line(ledger) -> str:
     line = f"Shared budget: ${used:.4f} used of ${budget:.4f}: ${spent:.4f} spent{before}"
     if ledger.lost_holds:
         line += (
-            f", ${figures['held_by_dead_workers']:.4f} held by dead workers ({ledger.lost_holds} calls cut when their "
-            "worker died; released from their holds but counted as spent, since the server may have billed them)"
+            f", ${figures['held_by_dead_workers']:.4f} held by dead workers ({ledger.lost_holds} "
+            f"{'call' if ledger.lost_holds == 1 else 'calls'} cut when their worker died; released from their holds "
+            "but counted as spent, since the server may have billed them)"
         )
     if ledger.held:
         line += f", ${ledger.held / 1e6:.4f} still held"
