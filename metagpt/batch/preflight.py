@@ -8,9 +8,9 @@
 * `first_call_dollars`: what a new company's first call (the Product Manager's PRD) holds in the
   budget before it is sent, computed by the same code the call itself runs (`LLM.prepare` and
   `LLM.reservation`). A total left too small for the smallest such call could pay for nothing:
-  the batch then stops before its first folder (`check_fits`), and a company whose first call
-  does not fit when its turn comes ends as a budget stop before making its folder
-  (`hold_first_call`).
+  the batch then stops before its first folder (`check_fits`). Each new company holds its first
+  call before it makes its folder (`hold_first_call`): one that cannot ends as a budget stop
+  with no folder, and one that made its folder gets that hold for its first call.
 """
 
 from __future__ import annotations
@@ -84,8 +84,38 @@ async def check_fits(ideas: list[Idea], standings: dict[str, Standing | None], c
         raise TotalBudgetTooSmall(to_dollars(ledger.total), to_dollars(ledger.before), smallest)
 
 
-async def hold_first_call(config: Config, idea: str, budget: SharedBudget) -> None:
-    """Raise the shared budget's refusal (`NoMoneyException`) when it cannot hold the first call of
-    a new company for `idea` now, before the company makes its folder (the hold is given back)."""
+async def hold_first_call(config: Config, idea: str, budget: SharedBudget) -> FirstCallHeld:
+    """Hold the first call of a new company for `idea` in the shared `budget` before the company
+    makes its folder; raises the budget's refusal (`NoMoneyException`) when it does not fit."""
     [dollars] = await first_call_dollars(config, [idea])
-    budget.release(await budget.reserve(dollars))
+    return FirstCallHeld(budget, await budget.reserve(dollars), dollars)
+
+
+class FirstCallHeld:
+    """A `SharedBudget` whose first hold was taken in advance (`hold_first_call`): the company's
+    first call gets that hold, so a company that made its folder can always make its first call,
+    however many others reserved meanwhile."""
+
+    def __init__(self, budget: SharedBudget, ticket: str, dollars: float):
+        self.budget = budget
+        self._held: tuple[str, float] | None = (ticket, dollars)
+
+    async def reserve(self, dollars: float) -> str:
+        held, self._held = self._held, None
+        if held is not None:
+            if dollars <= held[1]:
+                return held[0]  # its commit replaces the (equal or larger) hold by the real cost
+            self.budget.release(held[0])
+        return await self.budget.reserve(dollars)
+
+    def commit(self, ticket: str, dollars: float) -> None:
+        self.budget.commit(ticket, dollars)
+
+    def release(self, ticket: str) -> None:
+        self.budget.release(ticket)
+
+    def release_unused(self) -> None:
+        """Give the advance hold back if no call took it (the company ended before its first call)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self.budget.release(held[0])

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from metagpt.batch.preflight import first_call_dollars
+from metagpt.batch.ledger import Ledger, LocalBudget, to_micros
+from metagpt.batch.preflight import first_call_dollars, hold_first_call
 from metagpt.const import STATE_DB
+from metagpt.exceptions import NoMoneyException
 from tests.batch.conftest import IDEAS, bill, loopback_config
 from tests.batch.test_batch_asyncio import cli
 from tests.e2e.openai_server import OpenAIServer
@@ -107,3 +109,24 @@ def test_a_company_whose_first_call_no_longer_fits_makes_no_folder(allow_model_r
     assert all("Total budget exhausted" in r["error"] and not Path(r["project"]).exists() for r in others)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["command_line_snake_game"]
     assert billed <= report["total"]["used"] <= 0.0015
+
+
+async def test_a_company_that_made_its_folder_gets_its_advance_hold_for_its_first_call(openai_server):
+    """No race between the check before the folder and the first call: the call takes that hold."""
+    config = loopback_config(openai_server.base_url)
+    [dollars] = await first_call_dollars(config, [IDEAS[0]])
+    ledger = Ledger(dollars * 1.5)
+    held = await hold_first_call(config, IDEAS[0], LocalBudget(ledger))
+    assert ledger.state().held == to_micros(dollars)
+    assert ledger.reserve("another company", ledger.total - ledger.state().held)[0]  # takes all the rest
+    ticket = await held.reserve(dollars)  # the first call: granted, from the advance hold
+    held.commit(ticket, dollars / 4)
+    held.release_unused()  # nothing left to give back
+    state = ledger.state()
+    assert (state.spent, state.holds, state.granted, state.refused) == (to_micros(dollars / 4), 1, 2, 0)
+    with pytest.raises(NoMoneyException):
+        await held.reserve(dollars)  # later calls ask the ledger as usual
+
+    unused = await hold_first_call(config, IDEAS[1], LocalBudget(ledger := Ledger(1.0)))
+    unused.release_unused()  # the company ended before its first call
+    assert ledger.state().holds == 0
