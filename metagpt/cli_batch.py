@@ -132,7 +132,7 @@ async def _main(
         ideas = read_ideas(ideas_file)
         config = Config.load()
         register_secret(config.openai_api_key)
-        _echo(f"Running {len(ideas)} companies, {workers} at a time, on {backend}.")
+        tracker.on_begin = lambda: _echo(f"Running {len(ideas)} companies, {workers} at a time, on {backend}.")
         options = BatchOptions(address=address, shared_workspace=workspace is not None, max_restarts=max_restarts)
         if terminal or (progress_every > 0 and not as_json):
             shown = asyncio.ensure_future(show())
@@ -158,7 +158,7 @@ async def _main(
         ledger = results.ledger
         payload = {
             "results": [result.as_dict() for result in results],
-            "total": None if ledger is None else {"budget": ledger.total_dollars, "spent": ledger.spent_dollars},
+            "total": None if ledger is None else budget_figures(ledger),
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
@@ -199,8 +199,40 @@ def table(results) -> str:
     total = sum(result.cost for result in results)
     lines.append(f"Total: ${total:.4f} over {len(results)} companies")
     if results.ledger is not None:
-        lines.append(f"Shared budget: ${results.ledger.spent_dollars:.4f} spent of ${results.ledger.total_dollars:.4f}")
+        lines.append(budget_line(results.ledger))
     return "\n".join(lines)
+
+
+def budget_figures(ledger) -> dict[str, float | int]:
+    """The shared budget's final figures in dollars: `spent` includes `before` (earlier runs of
+    the batch's projects); `held_by_dead_workers` may have been billed and counts as used."""
+    from metagpt.batch.ledger import to_dollars
+
+    return {
+        "budget": ledger.total_dollars,
+        "spent": ledger.spent_dollars,
+        "before": to_dollars(ledger.before),
+        "held_by_dead_workers": to_dollars(ledger.lost),
+        "dead_worker_holds": ledger.lost_holds,
+        "used": to_dollars(ledger.used),
+    }
+
+
+def budget_line(ledger) -> str:
+    """`Shared budget: $0.0512 used of $0.0800: $0.0496 spent (...), $0.0016 held by dead workers (...)`."""
+    figures = budget_figures(ledger)
+    before = f" (${figures['before']:.4f} of it before this run)" if ledger.before else ""
+    used, budget, spent = figures["used"], figures["budget"], figures["spent"]
+    line = f"Shared budget: ${used:.4f} used of ${budget:.4f}: ${spent:.4f} spent{before}"
+    if ledger.lost_holds:
+        line += (
+            f", ${figures['held_by_dead_workers']:.4f} held by dead workers ({ledger.lost_holds} "
+            f"{'call' if ledger.lost_holds == 1 else 'calls'} cut when their worker died; released from their holds "
+            "but counted as spent, since the server may have billed them)"
+        )
+    if ledger.held:
+        line += f", ${ledger.held / 1e6:.4f} still held"
+    return line
 
 
 def batch_main(args: list[str], prog: str) -> None:

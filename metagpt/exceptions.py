@@ -121,6 +121,19 @@ class TotalBudgetExhausted(NoMoneyException):
         )
 
 
+class TotalBudgetTooSmall(NoMoneyException):
+    """What is left of a batch's total cannot hold any new company's first call: nothing starts."""
+
+    def __init__(self, total: float, before: float, smallest: float):
+        super().__init__(before, total, smallest)
+        spent = f" (the batch's projects spent ${before:.4f} before)" if before > 0 else ""
+        self.args = (
+            f"--investment-total ${total:.4f} leaves ${max(0.0, total - before):.4f}{spent}, less than the smallest "
+            f"first call may cost (${smallest:.4f}, its worst case at MAX_TOKENS): nothing was started. Raise "
+            f"--investment-total above ${before + smallest:.4f}, or lower MAX_TOKENS.",
+        )
+
+
 class BudgetLedgerUnavailable(NoMoneyException):
     """The shared budget could not be asked (its process died or restarted): spending is refused."""
 

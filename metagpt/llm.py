@@ -169,9 +169,9 @@ class LLM:
         not paid for again unchanged: the next request is sent hotter (`RETRY_TEMPERATURE_STEP`)
         and without the repeated answer, only a short note of what was wrong with it.
         """
-        first = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
-        messages = first
-        schema = output_schema(output_model)
+        first_request = self.model_request(msg, output_model, system_msgs)
+        messages = first = first_request.messages
+        schema = first_request.output_schema
         settings = self._settings()
         attempts = self.config.max_format_retries + 1
         seen: set[str] = set()
@@ -203,6 +203,13 @@ class LLM:
             "Try a stronger model (OPENAI_API_MODEL) or raise MAX_FORMAT_RETRIES."
         )
 
+    def model_request(
+        self, msg: str, output_model: type[BaseModel], system_msgs: list[str] | None = None
+    ) -> ModelRequest:
+        """The first request `aask_model` sends for `output_model` (a format retry adds to it)."""
+        messages = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
+        return ModelRequest(messages=messages, output_schema=output_schema(output_model), **self._settings())
+
     async def acompletion_schema(self, messages: list[dict[str, str]], schema: OutputSchema) -> ModelResponse:
         """One chat completion constrained to `schema` where the endpoint can (a grammar locally).
 
@@ -233,11 +240,7 @@ class LLM:
         Every attempt reserves its worst case first (`NoMoneyException` when it does not fit).
         """
         provider = self.provider
-        request = fit_to_window(request, provider)
-        prompt_tokens = provider.count_tokens(request.messages)
-        if request.output_schema is not None:
-            prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
-        request = request.model_copy(update={"prompt_tokens": prompt_tokens})
+        request = self.prepare(request)
         recorder = self._recorder(provider, request)
         if recorder is not None:
             replayed = recorder.replay()
@@ -260,6 +263,21 @@ class LLM:
                 logger.warning(f"{provider.model}: {exc}; retry {attempt} in {delay:.1f}s")
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def prepare(self, request: ModelRequest) -> ModelRequest:
+        """`request` fitted to the model's window, with the prompt tokens its budget hold counts
+        (the schema's too); `reservation` prices its worst case from them."""
+        provider = self.provider
+        request = fit_to_window(request, provider)
+        prompt_tokens = provider.count_tokens(request.messages)
+        if request.output_schema is not None:
+            prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
+        return request.model_copy(update={"prompt_tokens": prompt_tokens})
+
+    def reservation(self, request: ModelRequest) -> float:
+        """The dollars each attempt of the prepared `request` holds before it is sent (its worst case)."""
+        model, priced = self.provider.model, self.provider.priced
+        return self.cost_manager.worst_case(model, request.prompt_tokens or 0, request.max_tokens, priced)
 
     async def _attempt(
         self, provider: Provider, request: ModelRequest, stream: bool, recorder: CallRecorder | None, attempt: int

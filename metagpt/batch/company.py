@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from metagpt.batch.ideas import Idea
+from metagpt.batch.preflight import hold_first_call
 from metagpt.config import Config
 from metagpt.const import STATE_DB
 from metagpt.cost_manager import CostManager, SharedBudget
@@ -103,7 +104,9 @@ async def run_company(
     """Run (or resume, or skip) one company in `workspace/<project_name>`; never raises for
     how the company ended: a budget stop or a failure is its result's status.
 
-    Cancellation (Ctrl-C) propagates, after the company ended as interrupted (files kept).
+    A new company holds its first call in the shared `budget` before it makes its folder; one
+    whose first call does not fit ends as a budget stop without a folder. Cancellation (Ctrl-C)
+    propagates, after the company ended as interrupted (files kept).
     """
     from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
     from metagpt.software_company import NothingToResume, SoftwareCompany
@@ -113,11 +116,13 @@ async def run_company(
     config = settings.config.model_copy(update={"workspace_path": workspace})
     investment = idea.investment or settings.investment
     path = workspace / idea.project_name
-    company = None
+    company = held = None
     try:
         if (path / STATE_DB).is_file():
             company = SoftwareCompany.resume(path, config, investment)
         else:
+            if budget is not None:  # a company the total cannot start makes no folder
+                budget = held = await hold_first_call(config, idea.idea, budget)
             company = SoftwareCompany(config, workspace=workspace)
             roles = [ProductManager(), Architect(), ProjectManager(), Engineer(use_code_review=settings.code_review)]
             company.hire([*roles, QaEngineer()] if settings.run_tests else roles)
@@ -137,6 +142,8 @@ async def run_company(
     except Exception as exc:  # a bug in one company must not stop the others: reported as its result
         result.status, result.exit_code, result.error = FAILED, 1, f"unexpected {type(exc).__name__}: {exc}"
     finally:
+        if held is not None:
+            held.release_unused()
         if company is not None:
             await company.context.aclose()
     if company is not None:

@@ -11,6 +11,16 @@ rounded *up* to a whole micro-dollar (`to_micros`), so the ledger's sum bounds t
 
 Why one lock: the check and the update must be one step. The `Ledger` object takes a lock; on
 Ray it runs as a plain (not async) actor, whose methods Ray runs one at a time.
+
+Cumulative: a resumed batch's ledger starts at what its projects' journals say they spent
+(`before`), so `--investment-total` bounds all runs of the batch together, as `--investment`
+does for one resumed company.
+
+Dead workers: each hold names its owner (a Ray actor). When an owner dies mid-call its holds can
+never be committed, yet the server may have billed those calls. `abandon` moves them out of the
+live holds into `lost`, which still counts against the total (the conservative answer: the money
+may be spent) and is reported apart, as held by dead workers; a commit or release that still
+arrives for such a hold settles it as usual.
 """
 
 from __future__ import annotations
@@ -40,11 +50,22 @@ class LedgerState:
 
     total: int
     spent: int
+    """Committed, including `before`."""
     held: int
     holds: int
     granted: int
     refused: int
     epoch: str
+    before: int = 0
+    """Spent by earlier runs of the batch's projects (their journals), before this ledger started."""
+    lost: int = 0
+    """Held by workers that died mid-call: maybe billed, so still counted against the total."""
+    lost_holds: int = 0
+
+    @property
+    def used(self) -> int:
+        """What no further hold may take: spent, held, and held by dead workers."""
+        return self.spent + self.held + self.lost
 
     @property
     def spent_dollars(self) -> float:
@@ -61,42 +82,62 @@ class Ledger:
     Args:
         total: the total budget in dollars (converted once to micro-dollars).
         micros: the total in micro-dollars instead (a copy of another ledger's).
+        before: micro-dollars spent by earlier runs, counted as spent from the start.
     """
 
-    def __init__(self, total: float = 0.0, *, micros: int | None = None):
+    def __init__(self, total: float = 0.0, *, micros: int | None = None, before: int = 0):
         self.total = micros if micros is not None else to_micros(total)
-        self.spent = 0
-        self._holds: dict[str, int] = {}
+        self.before = max(0, before)
+        self.spent = self.before
+        self._holds: dict[str, tuple[int, str]] = {}
+        """ticket -> (micro-dollars, owner)"""
+        self._lost: dict[str, int] = {}
+        """ticket -> micro-dollars, of holds whose owner died"""
         self._lock = threading.Lock()
         self.granted = self.refused = 0
         self.epoch = uuid.uuid4().hex
         """Changes when a ledger starts again from scratch: a client seeing another refuses."""
 
-    def reserve(self, ticket: str, micros: int) -> tuple[bool, str]:
-        """Hold `micros` under `ticket` if it fits; returns (granted, epoch)."""
+    def reserve(self, ticket: str, micros: int, owner: str = "") -> tuple[bool, str]:
+        """Hold `micros` under `ticket` for `owner` if it fits; returns (granted, epoch)."""
         with self._lock:
-            if micros < 0 or self.spent + sum(self._holds.values()) + micros > self.total:
+            used = self.spent + sum(held for held, _ in self._holds.values()) + sum(self._lost.values())
+            if micros < 0 or used + micros > self.total:
                 self.refused += 1
                 return False, self.epoch
-            self._holds[ticket] = self._holds.get(ticket, 0) + micros
+            held, _ = self._holds.get(ticket, (0, owner))
+            self._holds[ticket] = (held + micros, owner)
             self.granted += 1
             return True, self.epoch
 
     def commit(self, ticket: str, micros: int) -> None:
-        """Replace the hold `ticket` by the call's real cost (also when the hold is unknown)."""
+        """Replace the hold `ticket` by the call's real cost (also when the hold is unknown or lost)."""
         with self._lock:
             self._holds.pop(ticket, None)
+            self._lost.pop(ticket, None)
             self.spent += max(0, micros)
 
     def release(self, ticket: str) -> None:
         """Drop the hold `ticket` (unknown tickets are ignored: a refused or released hold)."""
         with self._lock:
             self._holds.pop(ticket, None)
+            self._lost.pop(ticket, None)
+
+    def abandon(self, owner: str) -> int:
+        """`owner` died: move its holds to `lost` (see the module docstring); returns their micro-dollars."""
+        with self._lock:
+            tickets = [ticket for ticket, (_, holder) in self._holds.items() if owner and holder == owner]
+            for ticket in tickets:
+                self._lost[ticket] = self._holds.pop(ticket)[0]
+            return sum(self._lost[ticket] for ticket in tickets)
 
     def state(self) -> LedgerState:
         with self._lock:
-            held = sum(self._holds.values())
-            return LedgerState(self.total, self.spent, held, len(self._holds), self.granted, self.refused, self.epoch)
+            held = sum(micros for micros, _ in self._holds.values())
+            return LedgerState(
+                self.total, self.spent, held, len(self._holds), self.granted, self.refused, self.epoch,
+                self.before, sum(self._lost.values()), len(self._lost),
+            )  # fmt: skip
 
 
 def new_ticket() -> str:
@@ -105,8 +146,7 @@ def new_ticket() -> str:
 
 def refusal(ledger_state: LedgerState, estimate: float) -> TotalBudgetExhausted:
     """The error a company gets when the ledger refuses a hold of `estimate` dollars."""
-    used = ledger_state.spent + ledger_state.held
-    return TotalBudgetExhausted(to_dollars(used), ledger_state.total_dollars, estimate)
+    return TotalBudgetExhausted(to_dollars(ledger_state.used), ledger_state.total_dollars, estimate)
 
 
 class LocalBudget:

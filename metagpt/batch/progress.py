@@ -50,6 +50,8 @@ class Tracker:
     """Companies started, ended and their spend, as the backends report them."""
 
     on_result: Callable[[CompanyResult], None] | None = None
+    on_begin: Callable[[], None] | None = None
+    """Told when the batch starts its companies (after the checks that may refuse it)."""
     companies: int = 0
     total: float | None = None
     results: dict[int, CompanyResult] = field(default_factory=dict)
@@ -59,6 +61,8 @@ class Tracker:
 
     def begin(self, companies: int, total: float | None) -> None:
         self.companies, self.total, self.started_at = companies, total, time.monotonic()
+        if self.on_begin is not None:
+            self.on_begin()
 
     def started(self, index: int, meter: Meter | None = None) -> None:
         self.running[index] = meter if meter is not None else 0.0

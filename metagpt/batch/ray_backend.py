@@ -6,8 +6,10 @@ With `ray_worker` (what runs inside the actors), the only modules that import `r
 * Session: with no `address` we start a local cluster and shut it down at the end; with
   `--address auto` or `ray://...` we join a cluster and leave it as it was. A local cluster keeps
   its files under a folder we choose (`temp_dir`, default a new temporary folder), without the
-  dashboard; its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing is
-  written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
+  dashboard's web UI and with usage reporting off (Ray 2.60 still starts a head `dashboard.py`
+  and a per-node `ray::DashboardAgent`, which the raylet requires; with plain `ray` neither
+  listens on a port); its auth token is passed in the environment (`RAY_AUTH_TOKEN`), so nothing
+  is written to `~/.ray` (unless the user configured Ray's authentication: then theirs is used).
 * Companies: a pool of long-lived async actors started together, each warmed by its first call
   (`company.warm_up`), because a new process costs seconds of CPU; one actor per CPU of the
   cluster, running several companies at once when there are more workers (`pool_shape`),
@@ -21,7 +23,10 @@ With `ray_worker` (what runs inside the actors), the only modules that import `r
   its project back packed; the driver merges it into its workspace. With `shared_workspace`,
   actors write straight into the workspace (a path every node sees).
 * Budget: a plain (not async) actor runs the `Ledger`, one method at a time; companies await its
-  answers (`await ref`), so no event loop blocks. A dead or restarted ledger refuses.
+  answers (`await ref`), so no event loop blocks. A dead or restarted ledger refuses. Each actor's
+  holds carry its owner name; when the driver sees an actor die (or kills it), it has the ledger
+  `abandon` them: they stay counted against the total, as held by dead workers (the server may
+  have billed the calls they covered), instead of holding forever or being forgotten.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ from metagpt.exceptions import UserError
 __all__ = ["RESOURCE", "CompanyWorker", "RayBackend", "RayBudget", "pool_shape", "ray_session"]
 
 AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+USAGE_STATS = "RAY_USAGE_STATS_ENABLED"
+"""Off for a cluster we start (unless the user set it): its head would otherwise report usage to Ray."""
 UNAVAILABLE_RETRIES = 20
 """Times a company's call is sent again to an actor Ray reports as restarting or unreachable."""
 STOP_GRACE = 30.0
@@ -78,8 +85,10 @@ def ray_session(address: str | None, temp_dir: Path | None) -> Iterator[Path | N
         return
     own_temp = temp_dir is None
     folder = Path(tempfile.mkdtemp(prefix="metagpt-ray-")) if own_temp else Path(temp_dir)
-    saved = {name: os.environ.get(name) for name in AUTH_VARIABLES}
-    if all(value is None for value in saved.values()):
+    saved = {name: os.environ.get(name) for name in (*AUTH_VARIABLES, USAGE_STATS)}
+    if saved[USAGE_STATS] is None:
+        os.environ[USAGE_STATS] = "0"
+    if all(saved[name] is None for name in AUTH_VARIABLES):
         # Token authentication on, with the token in the environment of the processes we start,
         # instead of the file Ray would otherwise create under ~/.ray.
         os.environ["RAY_AUTH_MODE"] = "token"
@@ -170,7 +179,10 @@ class _Driver:
         self.unavailable = [0] * len(self.ideas)
         self.pending: dict[Any, tuple[int, Any]] = {}
         self.batch_id = new_ticket()[:12]
-        self.budget: tuple[Any, str] | None = None
+        self.ledger_actor: Any = None
+        self.epoch = ""
+        self.owners: dict[Any, str] = {}
+        """Each actor -> the owner name its companies' holds carry."""
         self.stopping = False
         self.warming: list[Any] = []
         self.actors: set[Any] = set()
@@ -180,7 +192,9 @@ class _Driver:
     async def run(self, started: float) -> list[CompanyResult]:
         ledger_actor = None
         if self.ledger is not None:
-            ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(micros=self.ledger.total)
+            ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(
+                micros=self.ledger.total, before=self.ledger.before
+            )
         queue = deque(range(len(self.ideas)))
         actors, per_actor, slots = pool_shape(min(self.workers, len(queue)), self.options.companies_per_actor)
         resources = {RESOURCE: per_actor} if RESOURCE in ray.cluster_resources() else None
@@ -197,7 +211,7 @@ class _Driver:
             warmed = asyncio.ensure_future(self._time_warm_up(list(self.warming)))
             if ledger_actor is not None:
                 state = await ledger_actor.state.remote()
-                self.budget = (ledger_actor, state.epoch)
+                self.ledger_actor, self.epoch = ledger_actor, state.epoch
             while queue and free:
                 self._submit(queue.popleft(), free.pop())
             meter = asyncio.ensure_future(self._meter())
@@ -216,6 +230,7 @@ class _Driver:
                     task.cancel()
             for actor in self.actors:
                 ray.kill(actor)
+                self._abandon(actor)  # holds left by a company stopped without settling (Ctrl-C)
             if ledger_actor is not None:
                 with contextlib.suppress(RayError):
                     self.backend.ledger_state = await ledger_actor.state.remote()
@@ -232,6 +247,7 @@ class _Driver:
         """A new actor, told to warm up first (its company's call then waits behind it)."""
         actor = self.actor_class.remote()
         self.actors.add(actor)
+        self.owners[actor] = new_ticket()
         self.warming.append(actor.warm.remote(self.settings.config))
         if self.backend.on_launch is not None:
             self.backend.on_launch(None, actor)
@@ -241,18 +257,23 @@ class _Driver:
         """Kill `actor`; the new one in its place (one for all its companies), None when stopping."""
         if actor not in self.replacements:
             ray.kill(actor)
+            self._abandon(actor)
             self.actors.discard(actor)
             self.replacements[actor] = None if self.stopping else self._new_actor()
         return self.replacements[actor]
+
+    def _abandon(self, actor: Any) -> None:
+        """Tell the ledger that `actor` is dead: its holds can no longer be settled by it."""
+        if self.ledger_actor is not None:
+            self.ledger_actor.abandon.remote(self.owners[actor])
 
     def _submit(self, index: int, actor: Any) -> None:
         idea = self.ideas[index]
         shared = str(self.workspace) if self.options.shared_workspace else None
         local = self.workspace / idea.project_name
         seed = pack(local) if shared is None and local.is_dir() else None
-        ref = actor.run.options(max_task_retries=0).remote(
-            idea, self.settings, shared, self.budget, seed, self.batch_id
-        )
+        budget = (self.ledger_actor, self.epoch, self.owners[actor]) if self.ledger_actor is not None else None
+        ref = actor.run.options(max_task_retries=0).remote(idea, self.settings, shared, budget, seed, self.batch_id)
         self.pending[ref] = (index, actor)
         self.tracker.started(index)
 

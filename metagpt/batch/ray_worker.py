@@ -28,16 +28,21 @@ RESOURCE = "metagpt_company"
 
 
 class RayBudget:
-    """A `SharedBudget` on the ledger actor, used inside company actors."""
+    """A `SharedBudget` on the ledger actor, used inside company actors.
 
-    def __init__(self, actor: Any, epoch: str):
+    Args:
+        owner: names this worker's holds, so the driver can `abandon` them if the worker dies.
+    """
+
+    def __init__(self, actor: Any, epoch: str, owner: str = ""):
         self.actor = actor
         self.epoch = epoch
+        self.owner = owner
 
     async def reserve(self, dollars: float) -> str:
         ticket = new_ticket()
         try:
-            granted, epoch = await self.actor.reserve.remote(ticket, to_micros(dollars))
+            granted, epoch = await self.actor.reserve.remote(ticket, to_micros(dollars), self.owner)
         except asyncio.CancelledError:
             self.actor.release.remote(ticket)  # in case it was granted: Ray runs it after the reserve
             raise
@@ -83,11 +88,14 @@ class CompanyWorker:
         idea: Idea,
         settings: CompanySettings,
         workspace: str | None,
-        budget: tuple[Any, str] | None,
+        budget: tuple[Any, str, str] | None,
         seed: bytes | None,
         batch_id: str,
     ) -> tuple[CompanyResult, bytes | None]:
-        """Run the company; returns its result and, without a shared workspace, its project packed."""
+        """Run the company; returns its result and, without a shared workspace, its project packed.
+
+        `budget` is (ledger actor, its epoch, the owner name this actor's holds carry).
+        """
         shared = workspace is not None
         name = idea.project_name
         root = Path(workspace) if shared else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id

@@ -10,6 +10,9 @@ most `workers` companies at once. Each company has its own budget (`investment`)
 together never spend more than the total. A company stopped by either budget ends like a
 budget stop of `metagpt`: its files are kept, its status is `budget`. A project whose journal
 says its last run finished is skipped (`skipped`); one with an unfinished journal is resumed.
+The total is cumulative: a resumed batch's ledger starts at what its projects' journals say they
+spent. A total that cannot hold any new company's first call starts nothing and makes no folder
+(`TotalBudgetTooSmall`); neither does a company whose first call does not fit when its turn comes.
 
 Backends implement `Backend.run`: `asyncio` (this process, `local.py`) and `ray` (a pool of warm
 actors, one company at a time each, `ray_backend.py`, the only module that imports Ray); each
@@ -24,7 +27,8 @@ from typing import Protocol
 
 from metagpt.batch.company import BatchOptions, CompanyResult, CompanySettings
 from metagpt.batch.ideas import Idea, name_ideas
-from metagpt.batch.ledger import Ledger, LedgerState
+from metagpt.batch.ledger import Ledger, LedgerState, to_micros
+from metagpt.batch.preflight import check_fits, standing
 from metagpt.batch.progress import Tracker
 from metagpt.config import Config
 from metagpt.cost_manager import parse_money
@@ -107,6 +111,7 @@ async def run_batch(
     Raises:
         UserError: bad figures, an unknown backend, or (without `resume`) a project folder
             that already exists.
+        TotalBudgetTooSmall: what is left of `investment_total` fits no new company's first call.
     """
     ideas = as_ideas(ideas)
     if workers < 1:
@@ -122,10 +127,15 @@ async def run_batch(
                 f"{root / existing[0]} exists already ({len(existing)} of the batch's folders do): rerun with "
                 "--resume to continue them, or choose another --workspace."
             )
+    ledger = None
+    if total is not None:
+        standings = {idea.project_name: standing(root / idea.project_name) for idea in ideas} if resume else {}
+        before = sum(found.spent for found in standings.values() if found is not None)
+        ledger = Ledger(total, before=to_micros(before))
+        await check_fits(ideas, standings, config, ledger)
     root.mkdir(parents=True, exist_ok=True)
     runner = make_backend(backend, options or BatchOptions()) if isinstance(backend, str) else backend
     settings = CompanySettings(config, investment, code_review, run_tests, n_round)
-    ledger = Ledger(total) if total is not None else None
     tracker = tracker or Tracker()
     tracker.on_result = tracker.on_result or on_result
     tracker.begin(len(ideas), total)

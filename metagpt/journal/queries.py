@@ -200,6 +200,22 @@ def summary(db: sqlite3.Connection) -> dict[str, Any]:
     return {"groups": ordered, "total": {**totals, "runs": runs}}
 
 
+def spent_and_held(db: sqlite3.Connection) -> tuple[float, float]:
+    """Dollars the project's calls were charged (as the budget counts them), and dollars still
+    held by calls left `started`: a process killed in flight leaves those, and the next run
+    charges each at its worst case (`Journal.recover`), since the server may have billed it."""
+    marks = ",".join("?" * len(CHARGED))
+    charged = db.execute(f"SELECT COALESCE(SUM(cost), 0) FROM calls WHERE status IN ({marks})", CHARGED).fetchone()
+    held = db.execute("SELECT COALESCE(SUM(reserved), 0) FROM calls WHERE status = 'started'").fetchone()
+    return float(charged[0]), float(held[0])
+
+
+def last_run_status(db: sqlite3.Connection) -> str | None:
+    """The status of the newest run (`running`, `finished`, `failed`, `interrupted`), or None."""
+    row = db.execute("SELECT status FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
 def open_readonly(path: Path) -> sqlite3.Connection:
     """The journal at `path`, opened for reading only (a running company may be writing it)."""
     if not path.is_file():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from metagpt.batch import run_batch
+from metagpt.batch.ledger import to_micros
 from tests.batch.conftest import IDEAS, MAX_TOKENS, bill, digests, kept_files, loopback_config
 from tests.e2e.openai_server import OpenAIServer
 from tests.e2e.test_resume import STARTUP, environ
@@ -75,15 +76,22 @@ async def test_a_total_covering_half_the_work_is_never_exceeded_and_resume_compl
     stopped = [r for r in half if r.status == "budget"]
     assert stopped and all(r.exit_code == 3 and "Total budget" in r.error for r in stopped)
     assert any(kept_files(Path(r.project)) for r in stopped)  # files kept, like a budget stop of one company
+    # A company whose first call no longer fitted when its turn came made no folder.
+    assert all(kept_files(Path(r.project)) if r.calls else not Path(r.project).exists() for r in stopped)
     assert sum(r.cost for r in half) == pytest.approx(spent)
 
+    # The total is cumulative: what the first run spent counts against it, plus room for the holds.
+    second = whole * 1.5
     rest = await run_batch(
-        IDEAS, workers=2, config=config, workspace=tmp_path / "half", resume=True, investment_total=whole
+        IDEAS, workers=2, config=config, workspace=tmp_path / "half", resume=True, investment_total=second
     )
     statuses = Counter(r.status for r in rest)
     assert statuses["budget"] == 0 and statuses["skipped"] == Counter(r.status for r in half)["done"]
     assert answered(openai_server) == calls  # the resumed companies paid no finished call again
-    assert bill(openai_server.usages) == pytest.approx(whole)
+    assert bill(openai_server.usages) == pytest.approx(whole) and whole <= second
+    assert rest.ledger is not None and rest.ledger.before == to_micros(spent)
+    # Both runs, as the journals and this run's commits say (each amount rounded up to a micro-dollar).
+    assert whole <= rest.ledger.spent_dollars <= whole + calls / 1e6
     assert digests(tmp_path / "half") == digests(tmp_path / "full")
 
 

@@ -117,3 +117,26 @@ async def test_without_a_ledger_areserve_is_reserve():
     costs = CostManager(1.0)
     reserved = await costs.areserve("gpt-4o-mini", 1000, 1000)
     assert type(reserved) is float and reserved == costs.worst_case("gpt-4o-mini", 1000, 1000)
+
+
+def test_what_earlier_runs_spent_counts_against_the_total():
+    ledger = Ledger(1.0, before=700_000)
+    assert not ledger.reserve("a", 400_000)[0] and ledger.reserve("a", 300_000)[0]
+    ledger.commit("a", 100_000)
+    state = ledger.state()
+    assert (state.before, state.spent, state.used) == (700_000, 800_000, 800_000)
+
+
+def test_a_dead_owners_holds_stay_counted_apart_and_a_late_settlement_replaces_them():
+    ledger = Ledger(1.0)
+    assert ledger.reserve("cut", 300_000, "dead")[0] and ledger.reserve("late", 200_000, "dead")[0]
+    assert ledger.reserve("alive", 100_000, "other")[0]
+    assert ledger.abandon("dead") == 500_000 and ledger.abandon("dead") == 0
+    state = ledger.state()
+    assert (state.held, state.lost, state.lost_holds, state.used) == (100_000, 500_000, 2, 600_000)
+    assert not ledger.reserve("next", 500_000, "other")[0]  # the lost holds may have been billed
+    ledger.commit("late", 50_000)  # a commit sent before the owner died, arriving after
+    ledger.release("alive")
+    state = ledger.state()
+    assert (state.spent, state.held, state.lost, state.lost_holds) == (50_000, 0, 300_000, 1)
+    assert ledger.abandon("") == 0 and ledger.reserve("next", 650_000, "other")[0]

@@ -36,7 +36,53 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-async def test_six_ideas_on_ray_make_the_asyncio_projects_and_leave_nothing_behind(
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (the raylet and what it starts are children of our driver)."""
+    children: dict[int, list[int]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def listening_ports(pid: int) -> list[int]:
+    """TCP ports process `pid` listens on."""
+    listening = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                listening[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+    ports = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in listening:
+                    ports.append(listening[link[8:-1]])
+    return ports
+
+
+def dashboard_processes() -> dict[int, tuple[str, bytes]]:
+    """Ray's dashboard processes below this one: pid -> (command line, environment)."""
+    found = {}
+    for pid in descendants(os.getpid()):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            if argv[0].startswith("ray::Dashboard") or (len(argv) > 1 and argv[1].endswith("/dashboard.py")):
+                found[pid] = (" ".join(argv), Path(f"/proc/{pid}/environ").read_bytes())
+    return found
+
+
+async def test_six_ideas_on_ray_make_the_asyncio_projects_serve_no_dashboard_and_leave_nothing_behind(
     openai_server, tmp_path, monkeypatch
 ):
     home = tmp_path / "home"
@@ -47,6 +93,15 @@ async def test_six_ideas_on_ray_make_the_asyncio_projects_and_leave_nothing_behi
     config = loopback_config(openai_server.base_url)
 
     local = await run_batch(IDEAS, workers=2, config=config, workspace=tmp_path / "asyncio")
+    seen: list[dict[int, tuple[str, bytes]]] = []
+
+    def handler(body):
+        if not seen:  # Ray is up and a company runs: what dashboard processes are there?
+            seen.append({pid: (cmd, env) for pid, (cmd, env) in dashboard_processes().items()})
+            seen.append({pid: listening_ports(pid) for pid in seen[0]})
+        return realistic_reply(body)
+
+    openai_server.handler = handler
     backend = RayBackend(BatchOptions())
     started = time.monotonic()
     on_ray = await run_batch(IDEAS, workers=2, backend=backend, config=config, workspace=tmp_path / "ray")
@@ -65,7 +120,18 @@ async def test_six_ideas_on_ray_make_the_asyncio_projects_and_leave_nothing_behi
         time.sleep(0.2)
     assert processes_mentioning(str(folder)) == []
     assert list(home.iterdir()) == [] and not real_ray_dir.exists()  # no token or file in the home folder
-    assert "RAY_AUTH_TOKEN" not in os.environ
+    assert "RAY_AUTH_TOKEN" not in os.environ and "RAY_USAGE_STATS_ENABLED" not in os.environ
+    # Ray 2.60 always starts a head `dashboard.py` and a per-node `ray::DashboardAgent` (the raylet
+    # refuses to run without one); we start them without the web UI: neither listens on any port,
+    # and the head, which would report usage to Ray, runs with usage stats off.
+    processes, ports = seen
+    names = [cmd.split()[0] if cmd.startswith("ray::") else Path(cmd.split()[1]).name for cmd, _ in processes.values()]
+    commands = sorted(names)
+    assert commands == ["dashboard.py", "ray::DashboardAgent"], processes
+    head = next(cmd for cmd, _ in processes.values() if "dashboard.py" in cmd)
+    assert "--disable-frontend" in head and "--modules-to-load=UsageStatsHead" in head
+    assert all(b"RAY_USAGE_STATS_ENABLED=0" in env.split(b"\0") for _, env in processes.values())
+    assert ports == {pid: [] for pid in processes}
     print(f"ray: {seconds:.1f}s for 6 companies, start-up {backend.startup_seconds:.1f}s")
 
 
