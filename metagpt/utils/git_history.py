@@ -178,10 +178,16 @@ class GitHistory:
         return self._git("rev-parse", "--short", "HEAD").stdout.strip()
 
     def _stage(self, pictures: bool) -> None:
-        """`git add` everything, but the rendered diagrams only with `pictures` (see `PICTURES`)."""
+        """`git add` everything, but the rendered diagrams only with `pictures` (see `PICTURES`).
+
+        A nested repository's gitlink is left as it is: `git add` would run `git status` inside
+        it, where its own config's drivers are not ours to neutralise (see `git_safe`).
+        """
         self.clear_stale_lock()
         self.put_back()
-        self._git("add", "-A", "--", ".", *(() if pictures else PICTURES))
+        entries = self._git("ls-files", "--stage", "-z").stdout.split("\0")
+        nested = [f":(exclude,literal){entry.split(chr(9), 1)[1]}" for entry in entries if entry.startswith("160000 ")]
+        self._git("add", "-A", "--", ".", *(() if pictures else PICTURES), *nested)
 
     def clear_stale_lock(self) -> bool:
         """Remove `.git/index.lock` when no git process works in this repository; True if removed.

@@ -3,7 +3,7 @@
 Generated code may have run in the project folder, and `--inc` opens the user's own repository:
 either may hold configuration that git obeys by running a command (a `[filter "x"] clean = ...`
 selected by a `.gitattributes` line, an fsmonitor, a hook, a `diff.x.textconv`, a merge driver,
-an `include.path` bringing more of them). Every
+an `include.path` bringing more of them, a nested repository with drivers of its own). Every
 command of ours runs them off, and nothing of ours is written into the repository's config or
 attributes, so the user's own git (remotes, branches, identity, text diffs, normal merges) works
 exactly as before.
@@ -32,7 +32,11 @@ Each git call
 * runs in its own process group with a time limit: a git that hangs (a config that is a pipe)
   is killed with all it started.
 
-Like any look before a run, the listing leaves a moment in which code running at
+A nested repository (a submodule, or one generated code made) has drivers in its own config,
+which this listing does not see, and git runs `git status` inside it to tell whether its work
+tree is dirty. `diff.ignoreSubmodules=dirty` stops that (a new commit in it still counts) in
+every command but `git add`, which ignores the setting: the history keeps gitlinks out of its
+`git add`. Like any look before a run, the listing leaves a moment in which code running at
 the same time could add a driver; isolated code cannot see `.git` at all.
 """
 
@@ -66,6 +70,8 @@ SAFE_SETTINGS: tuple[Setting, ...] = (
     ("credential.helper", ""),
     ("protocol.allow", "never"),
     ("submodule.recurse", "false"),
+    ("diff.ignoreSubmodules", "dirty"),
+    ("status.submoduleSummary", "false"),
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
     ("init.defaultBranch", "main"),

@@ -110,6 +110,41 @@ async def test_a_hostile_repository_of_its_own_runs_nothing_and_stays_as_it_was(
     assert _git(root, "log", "-1", "--format=%an", first).strip() == "MetaGPT"
 
 
+def test_a_nested_repositorys_drivers_never_run(project: Path, tmp_path: Path) -> None:
+    """Generated code made a repository inside the project, with a filter and an fsmonitor in its
+    own config: `git add`, `status` or `stash` would run `git status` in it, where our settings
+    cannot name its drivers."""
+    marker = tmp_path / "pwned"
+    history = ChangeHistory(project)
+    history.open()
+    first = history.commit_now("first")
+    nested = project / "vendor"
+    nested.mkdir()
+    _git(nested, "init", "-q")
+    (nested / ".gitattributes").write_text("* filter=evil\n")
+    (nested / "y.txt").write_text("y\n")
+    _git(nested, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    _git(nested, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "nested")
+    _git(nested, "config", "filter.evil.clean", f"sh -c 'touch {marker}; cat'")
+    _git(nested, "config", "core.fsmonitor", f"touch {marker}")
+    second = history.commit_now("with a nested repository")  # its gitlink
+    assert "160000" in _git(project, "ls-files", "--stage", "vendor")
+
+    def stat_dirty(step: int) -> None:
+        later = time.time() + 10 + step
+        os.utime(nested / "y.txt", (later, later))
+        (project / f"more{step}.py").write_text("x = 1\n")
+
+    stat_dirty(0)
+    third = history.commit_now("round 0")
+    stat_dirty(1)
+    assert history.dirty() == ["?? more1.py"]
+    assert history.rewind(second) == [third]  # stashes the tree, resets it
+    stat_dirty(2)
+    history.restore_tree(first)
+    assert not marker.exists()
+
+
 async def test_links_planted_for_info_and_config_are_moved_aside_and_nothing_moves_outside(
     project: Path, tmp_path: Path
 ) -> None:
