@@ -11,6 +11,7 @@ there, and what code we ran changed in them is put back (`GitHistory.put_back`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 from loguru import logger
@@ -171,8 +172,11 @@ class ChangeHistory(GitHistory):
         return list(self.reuse)
 
     def forget_interrupted(self) -> None:
-        """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced)."""
+        """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced),
+        and the folder git made for it: the repository is left with none of our refs."""
         self.query("update-ref", "-d", RESUME_REF, check=False)
+        with contextlib.suppress(OSError):  # only while empty; a link is not a folder to rmdir
+            os.rmdir(self.path / ".git" / os.path.dirname(RESUME_REF))
 
     def _commit(self, message: str, pictures: bool) -> str | None:
         if not self.reuse:

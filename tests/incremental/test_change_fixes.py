@@ -105,6 +105,9 @@ async def test_a_repository_of_its_own_keeps_its_config_and_history(server, tmp_
     assert (root / ".git/config").read_bytes() == own
     assert not (root / ".git/info/attributes").exists()  # and none was left behind
     assert [p.name for p in (root / ".git").iterdir() if "metagpt" in p.name] == []
+    assert git(root, "for-each-ref", "--format=%(refname)") == (
+        "refs/heads/experiment\nrefs/heads/main\n"
+    )  # the change's resume ref is gone
     assert git(root, "merge-base", "--is-ancestor", base, "HEAD") == ""
     assert git(root, "log", "-1", "--format=%an", base).strip() == "The User"
     assert git(root, "log", "-1", "--format=%an").strip() == "MetaGPT"
