@@ -163,6 +163,8 @@ class SoftwareCompany(Team):
         return super()._default_storage()
 
     def _release(self) -> None:
+        if self.project is not None:
+            self.project.history.put_back()  # what code we ran changed in .git/config or attributes
         if self.context.journal is not None:
             self.context.journal.close()
         if self._lock is not None:

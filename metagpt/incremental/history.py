@@ -2,24 +2,25 @@
 
 Changing a project needs its history (the base commit must stay an ancestor, a failed change
 must leave the tree as it was), so here a git failure is an error, not a warning. Every command
-still runs the way `GitHistory` runs them: scrubbed environment, our config put back first, no
-filter, hook or fsmonitor of the repository's.
+still runs the way `GitHistory` runs them (see `metagpt.utils.git_safe`): scrubbed environment,
+our settings per call, no filter, driver, hook or fsmonitor of the repository's. The user's
+repository keeps its own config, remotes, identity and attributes: nothing of ours is written
+there, and what code we ran changed in them is put back (`GitHistory.put_back`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 from loguru import logger
 
 from metagpt.exceptions import HistoryError
-from metagpt.utils.atomic import write_atomic
 from metagpt.utils.faults import crash_point
-from metagpt.utils.git_history import CONFIG, IGNORED, GitHistory, _GitFailed
+from metagpt.utils.git_history import IGNORED, GitHistory
+from metagpt.utils.git_safe import GitFailed
 
-FOREIGN_CONFIG = "config.before-metagpt"
-"""Where a repository's own `.git/config` is kept when ours replaces it (remotes, branches...)."""
 REPORT = "index.html"
 """The project report (`metagpt.report.REPORT_FILE`): rebuilt at every run's end, not history."""
 RESUME_REF = "refs/metagpt/interrupted"
@@ -45,8 +46,8 @@ class ChangeHistory(GitHistory):
     def open(self) -> bool:
         """Use the folder's repository, making one when there is none; True when it was made.
 
-        A repository whose config is not ours keeps it as `.git/config.before-metagpt` (once)
-        before ours replaces it. The `.gitignore` lines are not added here (see `ignore_state`),
+        An existing repository is taken as found (its config and attributes are kept, see
+        `GitHistory.put_back`). The `.gitignore` lines are not added here (see `ignore_state`),
         so a working tree can be checked for changes first.
         """
         if not self.enabled:
@@ -57,27 +58,21 @@ class ChangeHistory(GitHistory):
                 if not self._ready:
                     raise HistoryError(f"Could not make {self.path} a git repository; see the warning above.")
                 return True
-            self._check_git_dir()
-            found = self._read_git_file("config")
-            backup = self.path / ".git" / FOREIGN_CONFIG
-            if found is not None and found != CONFIG and not os.path.lexists(backup):
-                write_atomic(backup, found)
-            self._restore()
-        except (_GitFailed, OSError) as error:
+            self._adopt()
+        except (GitFailed, OSError) as error:
             raise HistoryError(f"Cannot use the git history of {self.path}: {error}") from None
         self._ready = True
         return False
 
     def query(self, *args: str, check: bool = True) -> str:
-        """The output of one git command (after our config is put back).
+        """The output of one git command.
 
         Raises:
             HistoryError: git failed, naming the command.
         """
         try:
-            self._restore()
             result = self._git(*args, check=check)
-        except (_GitFailed, OSError) as error:
+        except (GitFailed, OSError) as error:
             raise HistoryError(f"git {args[0]} failed in {self.path}: {error}") from None
         return result.stdout
 
@@ -111,7 +106,7 @@ class ChangeHistory(GitHistory):
         """
         try:
             sha = self._commit(message, pictures)
-        except (_GitFailed, OSError) as error:
+        except (GitFailed, OSError) as error:
             raise HistoryError(f"Could not commit {message!r} in {self.path}: {error}") from None
         return None if sha is None else self.head()
 
@@ -127,7 +122,8 @@ class ChangeHistory(GitHistory):
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Paths that differ between `base` and `head` (renames as a deletion and an addition)."""
-        return self.query("diff", "--name-only", "--no-renames", "--no-ext-diff", base, head).splitlines()
+        names = self.query("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv", base, head)
+        return names.splitlines()
 
     def diff(self, base: str, head: str = "HEAD") -> str:
         """The patch from `base` to `head`."""
@@ -135,9 +131,8 @@ class ChangeHistory(GitHistory):
 
     def is_ancestor(self, older: str, newer: str = "HEAD") -> bool:
         try:
-            self._restore()
             return self._git("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
-        except (_GitFailed, OSError) as error:
+        except (GitFailed, OSError) as error:
             raise HistoryError(f"git merge-base failed in {self.path}: {error}") from None
 
     def restore_tree(self, base: str) -> None:
@@ -177,8 +172,11 @@ class ChangeHistory(GitHistory):
         return list(self.reuse)
 
     def forget_interrupted(self) -> None:
-        """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced)."""
+        """Drop `RESUME_REF` once the change finished (its commits are HEAD's or were replaced),
+        and the folder git made for it: the repository is left with none of our refs."""
         self.query("update-ref", "-d", RESUME_REF, check=False)
+        with contextlib.suppress(OSError):  # only while empty; a link is not a folder to rmdir
+            os.rmdir(self.path / ".git" / os.path.dirname(RESUME_REF))
 
     def _commit(self, message: str, pictures: bool) -> str | None:
         if not self.reuse:

@@ -1,27 +1,22 @@
 """The generated project's history: a git repository in the project folder, one commit a stage.
 
-History is a convenience for the user (`git log` shows how the project evolved), so it must
+History is a convenience for the user (`git log -p` shows how the project evolved), so it must
 never fail a run: without `git` it is off (said once per process), and a failing git command
 logs a warning and is skipped.
 
-Git is our tool, not the repository's: generated code may have run in the project folder and
-planted configuration that git would obey (a `[filter] clean = ...` command with an attribute
-selecting it, a `core.worktree` pointing outside, a hook, an fsmonitor command). So every git
-call
+Git is our tool, run as `metagpt.utils.git_safe` describes: our settings travel with each call
+and nothing of ours is written into the repository's config or attributes. The identity
+("MetaGPT <metagpt@localhost>") is one of those settings, so a repository's own `user.name`
+stays, and the user's commits in a generated project are the user's.
 
-* gets an environment built from scratch (PATH, a private HOME, `LC_ALL=C`): no API key or
-  other secret of ours can reach anything git starts;
-* ignores the user's and the system's configuration (`GIT_CONFIG_GLOBAL=/dev/null`,
-  `GIT_CONFIG_NOSYSTEM=1`) and sets hooks, fsmonitor, signing and prompts off on the command
-  line, with the git folder and work tree named explicitly;
-* runs after `.git/config` has been restored to exactly what we wrote and `.git/info/attributes`
-  to `* -filter -diff -merge -text -ident -working-tree-encoding`, which outranks any
-  `.gitattributes`, so no filter or conversion of the repository's runs;
-* runs in its own process group with a time limit: a git that hangs is killed with all it
-  started, and the `index.lock` it left behind is removed (the error names it).
-
-The identity ("MetaGPT <metagpt@localhost>") goes in the repository's own config; the user's
-global config is never written.
+What the user's git reads stays the user's: `.git/config` and `.git/info/attributes` are kept
+as found when the history opens (their bytes, or that there is none). If code we ran changed
+one (or planted a link in its place), it is put back before each commit and when the run ends;
+what replaced it is moved aside as `<name>.changed-during-metagpt`, never deleted. What an
+earlier version wrote is repaired on open: its `.git/info/attributes` (`* -filter -diff -merge
+-text ...`, which made every file binary to git, so no diff, and every merge touching a file a
+conflict) is removed, and its config in place of a repository's own is replaced by the copy it
+kept (`.git/config.before-metagpt`).
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -40,50 +34,40 @@ from loguru import logger
 
 from metagpt.utils.atomic import write_atomic
 from metagpt.utils.faults import crash_point
+from metagpt.utils.git_safe import SAFE_SETTINGS, GitFailed, GitTimedOut, git_running_in, neutralised, run_git
+from metagpt.utils.safe_read import UnsafeFile, read_bytes, read_text
 
 AUTHOR_NAME = "MetaGPT"
 AUTHOR_EMAIL = "metagpt@localhost"
+IDENTITY = (("user.name", AUTHOR_NAME), ("user.email", AUTHOR_EMAIL))
+"""Who our commits are by: set per call, never written into a config."""
 IGNORED = ("__pycache__/", ".pytest_cache/", "/mermaid.min.js", "/.metagpt/", "/logs/")
 """Lines the project's `.gitignore` gets: files that running the code leaves behind, the
 report's copy of the mermaid bundle (5 MB, copied again by every run), the project's state
 (`.metagpt/`: the call journal) and the run's log (`logs/`): both hold every prompt and answer,
 which stay private and are never committed."""
-ATTRIBUTES = b"* -filter -diff -merge -text -ident -working-tree-encoding\n"
-"""`.git/info/attributes`: outranks the tree's `.gitattributes`, so none of its filters or
-conversions apply to our commits."""
 PICTURES = tuple(f":(exclude)resources/*.{fmt}" for fmt in ("svg", "png", "pdf"))
 """Pathspecs keeping the rendered diagrams out of a stage's commit: they are drawn in the
 background and arrive whenever the browser is done, so they all go in the run's last commit
 ("Diagrams and the project report") and every other commit holds the same files on every run."""
 LOCK_FILE = "index.lock"
-CONFIG = (
+KEPT = ("config", "info/attributes")
+"""The files under `.git` that say how the user's git behaves, kept as found (see the module doc)."""
+ASIDE = ".changed-during-metagpt"
+"""Suffix of what replaced a kept file during a run, moved aside when the file is put back."""
+LEGACY_ATTRIBUTES = b"* -filter -diff -merge -text -ident -working-tree-encoding\n"
+"""`.git/info/attributes` as versions before this one wrote it (removed on open)."""
+LEGACY_CONFIG = (
     "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"
-    f"\thooksPath = {os.devnull}\n\tfsmonitor = false\n"
-    f"[user]\n\tname = {AUTHOR_NAME}\n\temail = {AUTHOR_EMAIL}\n"
+    f"\thooksPath = /dev/null\n\tfsmonitor = false\n[user]\n\tname = {AUTHOR_NAME}\n\temail = {AUTHOR_EMAIL}\n"
 ).encode()
-"""`.git/config`, whole: written at `init` and put back before every commit, whatever was added."""
-GIT_TIMEOUT = 60.0
-"""Seconds any one git command may take before it counts as failed."""
+"""`.git/config` as versions before this one wrote it over a repository's own."""
+LEGACY_BACKUP = "config.before-metagpt"
+"""Where those versions kept the repository's own config (put back on open)."""
+MAX_KEPT_BYTES = 1 << 20
 
-_SAFE_OPTIONS = (
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "tag.gpgsign=false",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.untrackedCache=false",
-    "-c",
-    "diff.external=",
-    "-c",
-    "core.sshCommand=false",
-    "-c",
-    "init.defaultBranch=main",
-)
-
+_UNSAFE = object()
+"""A kept file's state when a link, a folder or a pipe is in its place."""
 _warned_missing = False
 
 
@@ -92,29 +76,6 @@ def _warn_git_missing() -> None:
     if not _warned_missing:
         _warned_missing = True
         logger.warning("git not found: the project's history is off")
-
-
-def git_env(home: Path) -> dict[str, str]:
-    """Git's environment, from scratch: PATH, a private HOME and locale, git's safety switches.
-
-    Nothing else of the parent's reaches git or anything it starts: no API key, no GIT_DIR.
-    """
-    return {
-        "PATH": os.environ.get("PATH") or os.defpath,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home),
-        "LC_ALL": "C",
-        "LANG": "C",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_ATTR_NOSYSTEM": "1",
-    }
-
-
-class _GitFailed(Exception):
-    """A git command failed; caught inside this module and logged, never raised to callers."""
 
 
 class GitHistory:
@@ -132,8 +93,9 @@ class GitHistory:
         self._lock = asyncio.Lock()
         self._failed = False
         self._ready = False
-        self._config: bytes | None = CONFIG
-        """`.git/config` as we write it; restored before every commit."""
+        self._kept: dict[str, bytes | None] | None = None
+        """`KEPT` files as found when the history opened (None: there was none); one that was
+        not a plain file then (a link, a pipe) is not kept, so never put back."""
 
     @property
     def enabled(self) -> bool:
@@ -146,9 +108,9 @@ class GitHistory:
         return True
 
     def init(self) -> None:
-        """Make the project folder a repository with our config (identity included) and a `.gitignore`.
+        """Make the project folder a repository (when it is none) with a `.gitignore`.
 
-        Safe to call again: an existing repository keeps its history; its config is replaced by ours.
+        Safe to call again: an existing repository keeps its history and its config.
         """
         if not self.enabled:
             return
@@ -156,9 +118,9 @@ class GitHistory:
             self.path.mkdir(parents=True, exist_ok=True)
             if not os.path.lexists(self.path / ".git"):
                 self._git("init", "-q", bare=True)
-            self._restore()
+            self._adopt()
             self._write_gitignore()
-        except (_GitFailed, OSError) as error:
+        except (GitFailed, OSError) as error:
             self._failed = True
             logger.warning(f"the project's history is off: git init failed in {self.path}: {error}")
             return
@@ -181,7 +143,7 @@ class GitHistory:
                 return None
             try:
                 return await asyncio.to_thread(self._commit, message, pictures)
-            except (_GitFailed, OSError) as error:
+            except (GitFailed, OSError) as error:
                 logger.warning(f"could not record {message!r} in the project's history: {error}")
                 return None
 
@@ -190,13 +152,22 @@ class GitHistory:
         if not self.enabled or not (self.path / ".git").exists():
             return []
         try:
-            self._restore()  # a planted `log.showSignature` + `gpg.program` would run on `git log`
             result = self._git("log", "--reverse", "--format=%s", check=False)
-        except (_GitFailed, OSError):
+        except (GitFailed, OSError):
             return []
         if result.returncode != 0:
             return []
         return result.stdout.splitlines()
+
+    def put_back(self) -> None:
+        """Put a kept file that changed since the history opened back as it was (see the module
+        doc); what replaced it is moved aside. Failures are logged, never raised."""
+        try:
+            for name, kept in (self._kept or {}).items():
+                if self._found(name) != kept:
+                    self._put_back(name, kept)
+        except (GitFailed, OSError) as error:
+            logger.warning(f"could not put back {self.path / '.git'}'s config and attributes: {error}")
 
     def _commit(self, message: str, pictures: bool) -> str | None:
         self._stage(pictures)
@@ -207,10 +178,16 @@ class GitHistory:
         return self._git("rev-parse", "--short", "HEAD").stdout.strip()
 
     def _stage(self, pictures: bool) -> None:
-        """`git add` everything, but the rendered diagrams only with `pictures` (see `PICTURES`)."""
+        """`git add` everything, but the rendered diagrams only with `pictures` (see `PICTURES`).
+
+        A nested repository's gitlink is left as it is: `git add` would run `git status` inside
+        it, where its own config's drivers are not ours to neutralise (see `git_safe`).
+        """
         self.clear_stale_lock()
-        self._restore()
-        self._git("add", "-A", *(() if pictures else ("--", ".", *PICTURES)))
+        self.put_back()
+        entries = self._git("ls-files", "--stage", "-z").stdout.split("\0")
+        nested = [f":(exclude,literal){entry.split(chr(9), 1)[1]}" for entry in entries if entry.startswith("160000 ")]
+        self._git("add", "-A", "--", ".", *(() if pictures else PICTURES), *nested)
 
     def clear_stale_lock(self) -> bool:
         """Remove `.git/index.lock` when no git process works in this repository; True if removed.
@@ -220,7 +197,7 @@ class GitHistory:
         project, per `/proc/*/cwd`) is left alone.
         """
         lock = self.path / ".git" / LOCK_FILE
-        if not os.path.lexists(lock) or _git_running_in(self.path):
+        if not os.path.lexists(lock) or git_running_in(self.path):
             return False
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
@@ -232,34 +209,68 @@ class GitHistory:
         """`.git` must be a real folder of ours: a link or a `gitdir:` file would redirect git."""
         info = os.lstat(self.path / ".git")
         if not stat.S_ISDIR(info.st_mode):
-            raise _GitFailed(f"{self.path / '.git'} is not a folder (a link or a file); history is off")
+            raise GitFailed(f"{self.path / '.git'} is not a folder (a link or a file); history is off")
 
-    def _read_git_file(self, name: str) -> bytes | None:
-        from metagpt.utils.safe_read import UnsafeFile, read_bytes
-
-        try:
-            return read_bytes(self.path, f".git/{name}", 1 << 20)
-        except UnsafeFile:
-            return None
-
-    def _restore(self) -> None:
-        """Put back `.git/config` as we wrote it and our `.git/info/attributes` (see the module doc)."""
+    def _adopt(self) -> None:
+        """Take an existing repository as found: repair what an earlier version wrote, keep `KEPT`."""
         self._check_git_dir()
-        for name, data in (("config", self._config), ("info/attributes", ATTRIBUTES)):
-            if data is None or self._read_git_file(name) == data:
+        config = self.path / ".git" / "config"
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.stat(config).st_mode):  # git would block reading a pipe
+                raise GitFailed(f"{config} is not a plain file (a pipe or a device); history is off")
+        if self._kept is not None:
+            return
+        self._repair_legacy()
+        found = {name: self._found(name) for name in KEPT}
+        self._kept = {name: state for name, state in found.items() if state is not _UNSAFE}
+
+    def _found(self, name: str) -> bytes | object | None:
+        """`.git/<name>` now: its bytes, None when there is none, `_UNSAFE` for anything but a
+        plain file under plain folders (a link is never followed)."""
+        parts = name.split("/")
+        where = self.path / ".git"
+        for index, part in enumerate(parts):
+            where = where / part
+            try:
+                mode = os.lstat(where).st_mode
+            except FileNotFoundError:
+                return None
+            if not (stat.S_ISREG(mode) if index == len(parts) - 1 else stat.S_ISDIR(mode)):
+                return _UNSAFE
+        try:
+            return read_bytes(self.path, f".git/{name}", MAX_KEPT_BYTES)
+        except UnsafeFile:
+            return _UNSAFE
+
+    def _put_back(self, name: str, kept: bytes | None) -> None:
+        self._check_git_dir()
+        target = self.path / ".git" / name
+        moved = []
+        for path in (target.parent, target):  # `info/` first: through a planted link, nothing moves outside
+            if path == self.path / ".git" or not os.path.lexists(path):
                 continue
-            target = self.path / ".git" / name
-            if target.parent.is_symlink() or (target.parent.exists() and not target.parent.is_dir()):
-                target.parent.unlink()  # a link planted for `info/` must not take our write outside
+            if path == target or not stat.S_ISDIR(os.lstat(path).st_mode):
+                moved.append(_move_aside(path))
+        if kept is not None:
             target.parent.mkdir(exist_ok=True)
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            write_atomic(target, data)
+            write_atomic(target, kept)
+        shown = ", ".join(str(path) for path in moved) or "nothing"
+        logger.warning(f"{target} changed during the run and is put back as it was (moved aside: {shown})")
+
+    def _repair_legacy(self) -> None:
+        """Undo what versions before this one wrote into the repository (see the module doc)."""
+        git_dir = self.path / ".git"
+        if self._found("info/attributes") == LEGACY_ATTRIBUTES:
+            (git_dir / "info" / "attributes").unlink()
+            logger.info(f"removed {git_dir / 'info' / 'attributes'}, written by an earlier MetaGPT")
+        backup = self._found(LEGACY_BACKUP)
+        if isinstance(backup, bytes) and self._found("config") == LEGACY_CONFIG:
+            write_atomic(git_dir / "config", backup)
+            (git_dir / LEGACY_BACKUP).unlink()
+            logger.info(f"put back {git_dir / 'config'} from {LEGACY_BACKUP}, replaced by an earlier MetaGPT")
 
     def _write_gitignore(self) -> None:
         """Add our lines to `.gitignore`; one that is a link or not a regular file is replaced."""
-        from metagpt.utils.safe_read import UnsafeFile, read_text
-
         try:
             lines = read_text(self.path, ".gitignore").splitlines()
         except UnsafeFile:
@@ -269,58 +280,43 @@ class GitHistory:
             write_atomic(self.path / ".gitignore", ("\n".join([*lines, *missing]) + "\n").encode("utf-8"))
 
     def _git(self, *args: str, check: bool = True, bare: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run git in the project (see `git_safe`); `bare` names neither git folder nor work tree (`init`)."""
         git = shutil.which("git")
         if git is None:
-            raise _GitFailed("git not found")
-        where = [] if bare else [f"--git-dir={self.path / '.git'}", f"--work-tree={self.path}"]
+            raise GitFailed("git not found")
+        where = []
+        settings = [*SAFE_SETTINGS, *IDENTITY]
+        if not bare:
+            self._check_git_dir()
+            where = [f"--git-dir={self.path / '.git'}", f"--work-tree={self.path}"]
         with tempfile.TemporaryDirectory(prefix="metagpt-git-") as home:
-            process = subprocess.Popen(
-                [git, *where, *_SAFE_OPTIONS, *args],
-                cwd=self.path,
-                env=git_env(Path(home)),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-            )
             try:
-                stdout, stderr = process.communicate(timeout=GIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
+                if not bare:
+                    listing = [*where, "config", "--list", "--null", "--name-only"]
+                    listed = run_git(git, listing, self.path, Path(home), settings)
+                    if listed.returncode != 0:
+                        raise GitFailed(f"git {args[0]} failed: cannot read the config: {_last_line(listed)}")
+                    settings += neutralised(listed.stdout.split("\0"))
+                result = run_git(git, [*where, *args], self.path, Path(home), settings)
+            except GitTimedOut as error:
                 lock = self.path / ".git" / LOCK_FILE
-                removed = self.clear_stale_lock()
-                note = f"; removed its stale lock {lock}" if removed else ""
-                raise _GitFailed(f"git {args[0]} took longer than {GIT_TIMEOUT:g}s and was killed{note}") from None
-            except BaseException:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                raise
-        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+                note = f"; removed its stale lock {lock}" if self.clear_stale_lock() else ""
+                raise GitFailed(f"{error}{note}") from None
         if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise _GitFailed(f"git {args[0]} failed: {detail[-1] if detail else f'exit code {result.returncode}'}")
+            raise GitFailed(f"git {args[0]} failed: {_last_line(result)}")
         return result
 
 
-def _git_running_in(folder: Path) -> bool:
-    """True when a process named git (or git-*) has its working folder inside `folder`."""
-    root = os.path.realpath(folder)
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/comm", encoding="utf-8", errors="replace") as file:
-                comm = file.read().strip()
-            if comm != "git" and not comm.startswith("git-"):
-                continue
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            continue
-        if cwd == root or cwd.startswith(root + os.sep):
-            return True
-    return False
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    detail = (result.stderr or result.stdout).strip().splitlines()
+    return detail[-1] if detail else f"exit code {result.returncode}"
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename `path` (whatever it is; a link is not followed) to a free `<name>.changed-during-metagpt[.N]`."""
+    for number in range(100):
+        aside = path.with_name(path.name + ASIDE + (f".{number}" if number else ""))
+        if not os.path.lexists(aside):
+            os.replace(path, aside)
+            return aside
+    raise OSError(f"no free name to move {path} aside")

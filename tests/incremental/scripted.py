@@ -144,6 +144,30 @@ def calculator(root: Path, report: bool = False) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
+def users_repository(root: Path, attributes: str | None = None) -> str:
+    """The fixture as a person's own repository, made and committed with their git: their
+    identity, a remote the branch tracks, a second branch and, with `attributes`, their own
+    `.git/info/attributes`. Returns the HEAD sha."""
+    shutil.copytree(FIXTURE, root)
+    git(root, "init", "-q", "-b", "main")
+    for key, value in (
+        ("user.name", "The User"),
+        ("user.email", "user@example.com"),
+        ("remote.origin.url", "https://example.com/me/calculator.git"),
+        ("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
+        ("branch.main.remote", "origin"),
+        ("branch.main.merge", "refs/heads/main"),
+    ):
+        git(root, "config", key, value)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "My calculator")
+    git(root, "branch", "experiment")
+    if attributes is not None:
+        (root / ".git" / "info").mkdir(exist_ok=True)
+        (root / ".git" / "info" / "attributes").write_text(attributes)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
 def git(root: Path, *args: str) -> str:
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30)
     return result.stdout

@@ -13,7 +13,7 @@ from metagpt.cli import app
 from tests.e2e.conftest import API_KEY, MODEL
 from tests.environ import settings_free_environ
 from tests.incremental.conftest import needs_git
-from tests.incremental.scripted import calculator, change_handler, git, subjects
+from tests.incremental.scripted import calculator, change_handler, git, subjects, users_repository
 
 pytestmark = needs_git
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
@@ -110,6 +110,43 @@ def test_cli_changes_the_project_and_a_second_change_goes_on_top(server, tmp_pat
     logs = run_cli(server, tmp_path, "logs", str(root))
     assert logs.returncode == 0, logs.stderr
     assert "WriteChangePlan" in logs.stdout and "EditCode" in logs.stdout
+
+
+def test_cli_leaves_the_users_git_as_it_was(server, tmp_path):
+    """`--inc` on a person's repository: their config (remote, tracking branch, identity) and
+    their `.git/info/attributes` are byte for byte as before, the change's commits show real
+    diffs, and their own git merges two branches touching different lines of one file."""
+    root = tmp_path / "workspace" / "calculator"
+    base = users_repository(root, attributes="*.py diff=python\n*.md linguist-documentation\n")
+    before = {name: (root / ".git" / name).read_bytes() for name in ("config", "info/attributes")}
+    server.handler = change_handler()
+
+    changed = run_cli(server, tmp_path, "add subtraction", "--inc", "--project-path", str(root), EDIT_FORMAT="diff")
+
+    assert changed.returncode == 0, changed.stderr
+    assert {name: (root / ".git" / name).read_bytes() for name in before} == before
+    assert [p.name for p in (root / ".git").rglob("*") if "metagpt" in p.name] == []
+    assert git(root, "config", "--get", "user.name") == "The User\n"
+    assert git(root, "remote", "get-url", "origin") == "https://example.com/me/calculator.git\n"
+    assert git(root, "for-each-ref", "--format=%(refname)") == "refs/heads/experiment\nrefs/heads/main\n"
+    patch = git(root, "log", "-p", f"{base}..HEAD")
+    assert "Binary files" not in patch
+    assert "+def subtract(a: float, b: float) -> float:\n" in patch
+    code = git(root, "log", "-1", "--format=%H", "--grep", "): code$").strip()
+    assert "+def subtract" in git(root, "show", code, "--", "calculator/calc.py")
+
+    calc = root / "calculator/calc.py"
+    lines = calc.read_text().splitlines(keepends=True)
+    git(root, "checkout", "-q", "-b", "docstring")
+    calc.write_text("".join(['"""Arithmetic, by hand."""\n', *lines[1:]]))
+    git(root, "commit", "-qam", "A better docstring")
+    git(root, "checkout", "-q", "main")
+    calc.write_text("".join([*lines, "\n\ndef negate(a: float) -> float:\n    return -a\n"]))
+    git(root, "commit", "-qam", "Negation")
+    merged = subprocess.run(["git", "merge", "--no-edit", "docstring"], cwd=root, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    text = calc.read_text()
+    assert text.startswith('"""Arithmetic, by hand."""\n') and text.endswith("    return -a\n")
 
 
 def test_cli_refuses_what_it_cannot_change_with_one_line_and_exit_2(tmp_path):

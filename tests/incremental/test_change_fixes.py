@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from tests.incremental.conftest import needs_git
-from tests.incremental.scripted import SUBTRACTION_EDITS, blocks, calculator, change_handler, git, subjects
+from tests.incremental.scripted import (
+    SUBTRACTION_EDITS,
+    blocks,
+    calculator,
+    change_handler,
+    git,
+    subjects,
+    users_repository,
+)
 from tests.incremental.test_change import change
 
 pytestmark = needs_git
@@ -88,13 +96,18 @@ async def test_python_that_does_not_parse_after_the_edits_goes_back_once(server,
 
 async def test_a_repository_of_its_own_keeps_its_config_and_history(server, tmp_path):
     root = tmp_path / "workspace" / "calculator"
-    calculator(root)
-    git(root, "config", "remote.origin.url", "https://example.com/me/calculator.git")
-    own = (root / ".git/config").read_text()
-    base = git(root, "rev-parse", "HEAD").strip()
+    base = users_repository(root)  # no .git/info/attributes of its own
+    own = (root / ".git/config").read_bytes()
     server.handler = change_handler()
 
     await change(server, root, run_tests=False)
 
-    assert (root / ".git/config.before-metagpt").read_text() == own
+    assert (root / ".git/config").read_bytes() == own
+    assert not (root / ".git/info/attributes").exists()  # and none was left behind
+    assert [p.name for p in (root / ".git").iterdir() if "metagpt" in p.name] == []
+    assert git(root, "for-each-ref", "--format=%(refname)") == (
+        "refs/heads/experiment\nrefs/heads/main\n"
+    )  # the change's resume ref is gone
     assert git(root, "merge-base", "--is-ancestor", base, "HEAD") == ""
+    assert git(root, "log", "-1", "--format=%an", base).strip() == "The User"
+    assert git(root, "log", "-1", "--format=%an").strip() == "MetaGPT"

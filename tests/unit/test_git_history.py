@@ -39,6 +39,14 @@ def _no_user_git_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     for key in [k for k in os.environ if k.startswith("GIT_")]:
         monkeypatch.delenv(key)
     monkeypatch.setattr(git_history, "_warned_missing", False)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "The User")  # the user's own git, as `_git` runs it
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "user@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "The User")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "user@example.com")
+
+
+PLAIN = ("-c", "core.hooksPath=", "-c", "commit.gpgSign=false")
+"""The user's git without the failing hook and the signing `_no_user_git_config` gives it."""
 
 
 def _git(path: Path, *args: str) -> str:
@@ -53,8 +61,8 @@ async def test_init_commits_and_log(tmp_path: Path) -> None:
     history.init()
     assert (project / ".git").is_dir()
     assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n"
-    assert _git(project, "config", "--local", "user.name").strip() == "MetaGPT"
-    assert _git(project, "config", "--local", "user.email").strip() == "metagpt@localhost"
+    local = subprocess.run(["git", "config", "--local", "--list"], cwd=project, capture_output=True, text=True)
+    assert "user." not in local.stdout and "hooks" not in local.stdout.lower()  # the identity is per call
     assert not (Path(os.environ["HOME"]) / ".gitconfig").read_text().count("MetaGPT")
 
     (project / "docs").mkdir()
@@ -149,13 +157,13 @@ async def test_git_failure_is_a_warning_not_an_error(
     history.init()
     (project / "a.txt").write_text("a")
     (project / ".git" / "index.lock").write_text("")
-    running = git_history._git_running_in
-    monkeypatch.setattr(git_history, "_git_running_in", lambda folder: True)  # a live git holds it
+    running = git_history.git_running_in
+    monkeypatch.setattr(git_history, "git_running_in", lambda folder: True)  # a live git holds it
     assert await history.commit("blocked") is None
     assert any("could not record 'blocked'" in m for m in warnings)
     assert (project / ".git" / "index.lock").exists()
     monkeypatch.setattr(
-        git_history, "_git_running_in", running
+        git_history, "git_running_in", running
     )  # now nobody holds it: the stale lock is removed and the commit lands
     assert await history.commit("unblocked")
     assert history.log() == ["unblocked"]
@@ -212,3 +220,85 @@ def test_rendered_diagrams_wait_for_the_runs_last_commit(tmp_path: Path) -> None
     assert files("HEAD") == ["main.py"]
     asyncio.run(history.commit("Diagrams and the project report", pictures=True))
     assert files("HEAD") == ["resources/seq_flow.png"]
+
+
+async def test_git_log_p_shows_text_diffs(tmp_path: Path) -> None:
+    """`git log -p` shows how the project evolved: nothing makes its files binary to git."""
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+    (project / "main.py").write_text("x = 1\ny = 2\n")
+    await history.commit("Write the code")
+    (project / "main.py").write_text("x = 10\ny = 2\n")
+    await history.commit("Change x")
+    patch = _git(project, "log", "-p", "--format=%s")
+    assert "Binary files" not in patch
+    assert "-x = 1\n+x = 10\n y = 2\n" in _git(project, "show", "HEAD")
+    assert "+x = 1\n+y = 2\n" in patch
+    assert not os.path.lexists(project / ".git" / "info" / "attributes")
+
+
+async def test_branches_touching_different_lines_of_a_file_merge_cleanly(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    history = GitHistory(project)
+    history.init()
+    (project / "main.py").write_text("".join(f"line {i}\n" for i in range(10)))
+    await history.commit("Write the code")
+    _git(project, "checkout", "-q", "-b", "top")
+    (project / "main.py").write_text((project / "main.py").read_text().replace("line 0\n", "line zero\n"))
+    _git(project, *PLAIN, "commit", "-qam", "top")
+    _git(project, "checkout", "-q", "main")
+    (project / "main.py").write_text((project / "main.py").read_text().replace("line 9\n", "line nine\n"))
+    await history.commit("Change the last line")
+    merged = subprocess.run(
+        ["git", *PLAIN, "merge", "-q", "--no-edit", "top"], cwd=project, capture_output=True, text=True
+    )
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    text = (project / "main.py").read_text()
+    assert text.startswith("line zero\n") and text.endswith("line nine\n")
+
+
+async def test_a_repositorys_own_config_and_attributes_stay_byte_for_byte(tmp_path: Path) -> None:
+    root = tmp_path / "theirs"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "The User")
+    _git(root, "remote", "add", "origin", "https://example.com/me/theirs.git")
+    (root / "a.txt").write_text("a\n")
+    _git(root, "add", "a.txt")
+    _git(root, *PLAIN, "commit", "-qm", "mine")
+    _git(root, "branch", "feature")
+    (root / ".git" / "info" / "attributes").write_text("*.txt diff\n")
+    config, attributes = (root / ".git" / "config").read_bytes(), (root / ".git" / "info" / "attributes").read_bytes()
+    history = GitHistory(root)
+    history.init()
+    (root / "b.txt").write_text("b\n")
+    assert await history.commit("ours")
+    history.put_back()
+    assert (root / ".git" / "config").read_bytes() == config
+    assert (root / ".git" / "info" / "attributes").read_bytes() == attributes
+    assert sorted(p.name for p in (root / ".git").iterdir() if "metagpt" in p.name) == []
+    assert _git(root, "log", "--format=%an: %s").splitlines() == ["MetaGPT: ours", "The User: mine"]
+
+
+def test_what_an_earlier_version_wrote_is_repaired_on_open(tmp_path: Path) -> None:
+    """Versions before this one wrote `* -filter -diff -merge -text ...` attributes and their own
+    config over the repository's (kept as `config.before-metagpt`): both are undone on open."""
+    root = tmp_path / "theirs"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "remote", "add", "origin", "https://example.com/me/theirs.git")
+    own = (root / ".git" / "config").read_bytes()
+    (root / ".git" / "config.before-metagpt").write_bytes(own)
+    (root / ".git" / "config").write_bytes(git_history.LEGACY_CONFIG)
+    (root / ".git" / "info" / "attributes").write_bytes(git_history.LEGACY_ATTRIBUTES)
+    GitHistory(root).init()
+    assert (root / ".git" / "config").read_bytes() == own
+    assert not os.path.lexists(root / ".git" / "config.before-metagpt")
+    assert not os.path.lexists(root / ".git" / "info" / "attributes")
+    made_by_us = tmp_path / "ours"  # a project an earlier version made keeps that config: it is its own
+    made_by_us.mkdir()
+    _git(made_by_us, "init", "-q")
+    (made_by_us / ".git" / "config").write_bytes(git_history.LEGACY_CONFIG)
+    GitHistory(made_by_us).init()
+    assert (made_by_us / ".git" / "config").read_bytes() == git_history.LEGACY_CONFIG
