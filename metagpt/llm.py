@@ -364,8 +364,9 @@ class LLM:
         if journal is None:
             return None
         config = self.config
-        base_url = getattr(provider, "base_url", "") or config.openai_base_url or ""
-        return CallRecorder(journal, self.role, provider.model, config.resolved_api_type, base_url, request)
+        base_url = getattr(provider, "base_url", "") or ""
+        api_type = getattr(provider, "api_type", "") or config.resolved_api_type
+        return CallRecorder(journal, self.role, provider.model, api_type, base_url, request)
 
     async def _stream(self, provider: Provider, request: ModelRequest) -> ModelResponse:
         final: ModelResponse | None = None

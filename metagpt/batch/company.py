@@ -94,7 +94,7 @@ def warm_up(config: Config) -> None:
     import metagpt.software_company  # noqa: F401
     from metagpt.utils.token_counter import encoding_name_for, get_encoding
 
-    get_encoding(encoding_name_for(config.openai_api_model or ""))
+    get_encoding(encoding_name_for(config.resolved_model))
     guess_lexer_for_filename("main.py", "print()")
 
 

@@ -39,6 +39,8 @@ class LegacyConfig:
         if key == "workspace_path":
             return config.resolve_workspace()
         name = type(config).field_aliases().get(key, key)
+        if name == "openai_api_model":  # the model calls use, the provider's default when unset
+            return config.resolved_model
         if name in type(config).model_fields:
             return getattr(config, name)
         raise AttributeError(f"CONFIG has no {key!r}; the known keys are the fields of metagpt.config.Config")

@@ -28,12 +28,28 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class LLMType(str, Enum):
-    """The providers this package has (MetaGPT lists more; those run through `OPENAI`'s base_url)."""
+    """The providers this package has (`metagpt.configs.catalogue`), by MetaGPT's names."""
 
     OPENAI = "openai"
     AZURE = "azure"
+    ANTHROPIC = "anthropic"
+    CLAUDE = "anthropic"  # MetaGPT's alias: the same provider
+    GEMINI = "gemini"
+    OLLAMA = "ollama"
     LOCAL = "local"
     FAKE = "fake"
+    DEEPSEEK = "deepseek"
+    MOONSHOT = "moonshot"
+    MISTRAL = "mistral"
+    OPENROUTER = "openrouter"
+    GROQ = "groq"
+    TOGETHER = "together"
+    FIREWORKS = "fireworks"
+    SILICONFLOW = "siliconflow"
+    DASHSCOPE = "dashscope"
+    ZHIPUAI = "zhipuai"
+    XAI = "xai"
+    OPEN_LLM = "open_llm"
 
 
 def set_field(config: Config, name: str, value: Any) -> None:
@@ -67,8 +83,16 @@ class LLMConfig:
             raise AttributeError(f"LLMConfig has no {key!r}; it has: {', '.join(LLM_FIELDS)}")
         if key == "api_type":
             return LLMType(self.config.resolved_api_type)
-        value = getattr(self.config, LLM_FIELDS[key])
-        return OPENAI_BASE_URL if key == "base_url" and value is None else value
+        if key == "model":
+            return self.config.resolved_model
+        if key in ("api_key", "base_url"):
+            from metagpt.configs.catalogue import PRESETS
+
+            preset = PRESETS[self.config.resolved_api_type]
+            field = (preset.key_field or "openai_api_key") if key == "api_key" else preset.base_url_field
+            value = getattr(self.config, field)
+            return (preset.base_url or OPENAI_BASE_URL) if key == "base_url" and value is None else value
+        return getattr(self.config, LLM_FIELDS[key])
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key not in LLM_FIELDS:

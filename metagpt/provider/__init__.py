@@ -7,6 +7,7 @@ reach a model by accident; a test that starts its own loopback server sets it ba
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from metagpt.exceptions import ForbiddenInTests
@@ -27,20 +28,49 @@ def check_allowed(provider_name: str) -> None:
         )
 
 
+ProviderFactory = Callable[["Config"], "Provider"]
+
+_FACTORIES: dict[str, ProviderFactory] = {}
+"""Wire protocol (`metagpt.configs.catalogue.Protocol`) or `api_type` -> what builds its provider."""
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    """Let `api_type: name` (or every `api_type` speaking protocol `name`) build its provider with `factory`.
+
+    A package of its own can add a provider this way; an `api_type` registered by name wins over
+    the protocol it would otherwise use.
+    """
+    _FACTORIES[name] = factory
+
+
+def _builtin(module: str, cls: str) -> ProviderFactory:
+    def build(config: Config) -> Provider:
+        import importlib
+
+        return getattr(importlib.import_module(f"metagpt.provider.{module}"), cls).from_config(config)
+
+    return build
+
+
+for _protocol, (_module, _cls) in {
+    "fake": ("fake", "FakeProvider"),
+    "local": ("local_llama", "LocalLlamaProvider"),
+    "openai": ("openai_api", "OpenAIProvider"),
+    "azure": ("openai_api", "OpenAIProvider"),
+    "anthropic": ("anthropic_api", "AnthropicProvider"),
+    "gemini": ("gemini_api", "GeminiProvider"),
+    "ollama": ("ollama_api", "OllamaProvider"),
+}.items():
+    register_provider(_protocol, _builtin(_module, _cls))
+
+
 def create_provider(config: Config) -> Provider:
-    """The provider the configuration selects."""
+    """The provider the configuration selects: its `api_type`'s factory, else its protocol's."""
+    from metagpt.configs.catalogue import PRESETS
+
     api_type = config.resolved_api_type
-    if api_type == "fake":
-        from metagpt.provider.fake import FakeProvider
-
-        return FakeProvider()
-    if api_type == "local":
-        from metagpt.provider.local_llama import LocalLlamaProvider
-
-        return LocalLlamaProvider.from_config(config)
-    from metagpt.provider.openai_api import OpenAIProvider
-
-    return OpenAIProvider(config)
+    factory = _FACTORIES.get(api_type) or _FACTORIES[PRESETS[api_type].protocol]
+    return factory(config)
 
 
 def prepare(config: Config) -> threading.Thread | None:
@@ -51,14 +81,16 @@ def prepare(config: Config) -> threading.Thread | None:
     lost when the thread is not done in time: an import or a vocabulary being loaded is waited
     for, not loaded twice. Only for OpenAI-compatible endpoints (the embedded model loads itself).
     """
-    if config.resolved_api_type in ("fake", "local"):
+    from metagpt.configs.catalogue import PRESETS
+
+    if PRESETS[config.resolved_api_type].protocol not in ("openai", "azure"):
         return None
 
     def load() -> None:
         from metagpt.provider.openai_api import tls_context
         from metagpt.utils.token_counter import encoding_name_for, get_encoding
 
-        get_encoding(encoding_name_for(config.openai_api_model))
+        get_encoding(encoding_name_for(config.resolved_model))
         tls_context()
 
     thread = threading.Thread(target=load, name="metagpt-prepare", daemon=True)

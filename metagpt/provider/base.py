@@ -20,6 +20,10 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     counted: bool = False
     """True when the counts are ours (tiktoken), not the server's."""
+    cache_read_tokens: int = 0
+    """Of `prompt_tokens`, those read from the provider's prompt cache (priced lower)."""
+    cache_write_tokens: int = 0
+    """Of `prompt_tokens`, those written to the provider's prompt cache (priced higher by some)."""
 
     @property
     def total_tokens(self) -> int:
@@ -118,12 +122,21 @@ class Provider(abc.ABC):
 
     model: str
     """Model name used for pricing and logs."""
+    api_type: str = ""
+    """The `api_type` its calls are journaled under (`openai`, `anthropic`, `deepseek`, ...)."""
+    base_url: str = ""
+    """Where its calls go (journaled, secrets redacted); empty for in-process models."""
     context_window: int | None = None
     """Maximum prompt + completion tokens, when the provider knows it."""
     max_completion_tokens: int | None = None
     """A cap on completion tokens below `MAX_TOKENS`, for slow or loop-prone models."""
     priced: bool = True
     """False for local and fake models, which cost nothing."""
+
+    @classmethod
+    def from_config(cls, config: Any) -> Provider:
+        """The provider as `config` (a `metagpt.config.Config`) sets it up."""
+        raise NotImplementedError(f"{cls.__name__} is not built from a configuration")
 
     @abc.abstractmethod
     async def complete(self, request: ModelRequest) -> ModelResponse:

@@ -34,6 +34,12 @@ class FakeProvider(Provider):
 
     priced = False
 
+    api_type = "fake"
+
+    @classmethod
+    def from_config(cls, config: Any) -> FakeProvider:
+        return cls()
+
     def __init__(self, responses: list[Responder] | None = None, model: str = "fake"):
         self.model = model
         self.scripted = responses is not None

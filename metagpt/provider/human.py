@@ -39,6 +39,8 @@ class HumanProvider(Provider, metaclass=_HumanCheck):
 
     priced = False
 
+    api_type = "human"
+
     def __init__(self, who: Any = "you", stdin: TextIO | None = None, stdout: TextIO | None = None):
         self.model = "human"
         self.who = who if isinstance(who, str) and who else "you"

@@ -229,6 +229,8 @@ class LocalLlamaProvider(Provider):
 
     priced = False
 
+    api_type = "local"
+
     def __init__(
         self,
         model_path: Path,

@@ -72,31 +72,35 @@ class OpenAIProvider(Provider):
     """Chat completions on an OpenAI-compatible endpoint."""
 
     def __init__(self, config: Config):
-        self.model = config.openai_api_model
-        self.base_url = (config.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
+        from metagpt.configs.catalogue import endpoint
+
+        where = endpoint(config)
+        self.api_type = where.api_type
+        self.model = where.model
+        self.base_url = where.base_url or DEFAULT_BASE_URL
+        self.key_name, self.url_name = where.key_name or "OPENAI_API_KEY", where.url_name
         self.timeout = config.timeout
+        self.context_window = config.context_window
         # A server on this machine costs nothing, unless it serves a priced model (a local proxy).
         self.priced = not is_loopback(self.base_url) or lookup_price(self.model, config.model_prices) is not None
-        key = config.openai_api_key
-        if key is None and self.base_url == DEFAULT_BASE_URL:
-            raise ConfigError(
-                "No OpenAI API key: set OPENAI_API_KEY in config/key.yaml (or the environment), "
-                "or OPENAI_BASE_URL for a local server."
-            )
         common: dict[str, Any] = {
-            "api_key": key or "sk-no-key-required",
+            "api_key": where.api_key or "sk-no-key-required",
             "timeout": config.timeout,
             "max_retries": 0,
             "http_client": openai.DefaultAsyncHttpxClient(verify=tls_context()),
         }
-        if config.resolved_api_type == "azure":
-            if not config.openai_base_url or not config.openai_api_version:
+        if where.protocol == "azure":
+            if not config.openai_api_version:
                 raise ConfigError("Azure needs OPENAI_BASE_URL (your resource endpoint) and OPENAI_API_VERSION.")
             self.client = openai.AsyncAzureOpenAI(
-                azure_endpoint=config.openai_base_url, api_version=config.openai_api_version, **common
+                azure_endpoint=self.base_url, api_version=config.openai_api_version, **common
             )
         else:
             self.client = openai.AsyncOpenAI(base_url=self.base_url, **common)
+
+    @classmethod
+    def from_config(cls, config: Config) -> OpenAIProvider:
+        return cls(config)
 
     @property
     def format_mode(self) -> FormatMode:
@@ -172,7 +176,7 @@ class OpenAIProvider(Provider):
     def _error(self, exc: Exception) -> ProviderError | ConfigError:
         """Our error for anything the SDK raised, including answers it could not decode."""
         if isinstance(exc, openai.APIError):
-            return _translate(exc, self.base_url, self.model)
+            return _translate(exc, self.base_url, self.model, self.key_name)
         return ProviderError(
             f"{self._where} sent an answer that is not a valid chat completion ({_brief(exc)}); check that "
             "OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint.",
@@ -240,7 +244,7 @@ class OpenAIProvider(Provider):
             try:
                 return await self.client.chat.completions.create(**self._kwargs(request, mode, stream))
             except openai.APIStatusError as exc:
-                error = _translate(exc, self.base_url, self.model)
+                error = _translate(exc, self.base_url, self.model, self.key_name)
                 if isinstance(error, ResponseFormatUnsupported) and mode != "prompt":
                     following = FORMAT_MODES[FORMAT_MODES.index(mode) + 1]
                     _endpoint_modes[(self.base_url, self.model)] = following
@@ -340,7 +344,9 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
 _BROKEN_ANSWER = {"RemoteProtocolError", "ReadError", "IncompleteRead", "ProtocolError", "DecodingError"}
 
 
-def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError | ConfigError:
+def _translate(
+    exc: openai.APIError, base_url: str, model: str, key_name: str = "OPENAI_API_KEY"
+) -> ProviderError | ConfigError:
     """Our error for an SDK error, with a message that says what to do."""
     where = f"{base_url} ({model})"
     if isinstance(exc, openai.APITimeoutError):
@@ -361,7 +367,7 @@ def _translate(exc: openai.APIError, base_url: str, model: str) -> ProviderError
         return ProviderError(f"{where}: {exc}")
     status, detail = exc.status_code, _detail(exc)
     if status in (401, 403):
-        return AuthenticationError(f"{where} refused the API key ({status}: {detail}). Check OPENAI_API_KEY.")
+        return AuthenticationError(f"{where} refused the API key ({status}: {detail}). Check {key_name}.")
     if status == 404:
         return ConfigError(
             f"{where}: model or endpoint not found ({detail}). Check OPENAI_API_MODEL and OPENAI_BASE_URL."

@@ -12,6 +12,13 @@ from urllib.parse import urlsplit
 
 from metagpt.exceptions import QUOTE_LIMIT
 
+_PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True when a secret is empty or still a template placeholder (`sk-...`, `YOUR_API_KEY`)."""
+    return value is None or bool(_PLACEHOLDER.match(value.strip()))
+
 
 def unsendable(text: str | None) -> str | None:
     """What makes `text` unfit for an HTTP header or URL (`a line break at position 12`); None when fine."""

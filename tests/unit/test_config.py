@@ -26,7 +26,8 @@ def test_defaults_when_nothing_is_configured(tmp_path):
     config = Config.load(tmp_path, env={})
 
     assert config == Config()
-    assert config.openai_api_model == "gpt-4o-mini"
+    assert config.openai_api_model is None and config.resolved_model == "SmolLM2-135M-Instruct"
+    assert Config(api_type="openai").resolved_model == "gpt-4o-mini"
     assert config.max_tokens == 4096
     assert config.max_budget == 3.0
     assert config.resolved_api_type == "local"
@@ -178,7 +179,8 @@ def test_unknown_environment_variables_are_ignored(tmp_path):
         ("MAX_TOKENS: -1", "MAX_TOKENS: Input should be greater than 0 (got -1)."),
         ("MAX_TOKENS: abc", "MAX_TOKENS: Input should be a valid integer"),
         ("TEMPERATURE: 3", "TEMPERATURE: Input should be less than or equal to 2 (got 3)."),
-        ("API_TYPE: claude", "API_TYPE: Input should be 'openai', 'azure', 'local' or 'fake'"),
+        ("API_TYPE: cohere", "API_TYPE: is not a known provider; use one of: openai, azure, anthropic"),
+            ("API_TYPE: bedrock", "API_TYPE: is not supported here: AWS Bedrock"),
         ("MODEL_PRICES: {m: {prompt: -1, completion: 1}}", "MODEL_PRICES: Input should be greater than or equal"),
     ],
 )
