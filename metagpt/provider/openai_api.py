@@ -33,10 +33,10 @@ from metagpt.config import Config
 from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
-from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage, prompt_allowance
+from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.usage import checked_usage
 from metagpt.utils.paths import clean_text
 from metagpt.utils.structured import strict_json_schema
-from metagpt.utils.token_counter import count_text_tokens
 
 T = TypeVar("T")
 
@@ -201,41 +201,12 @@ class OpenAIProvider(Provider):
         return choices[0]
 
     def _checked_usage(self, reported: Any, request: ModelRequest, text: str) -> Usage:
-        """The server's usage when this request could have used it, otherwise our own count.
-
-        A server may omit usage, or report negative counts, more completion tokens than
-        `max_tokens`, or more tokens in all than the prompt plus `max_tokens`; trusting those
-        would let spend leave what the budget check reserved. The prompt bound allows a quarter
-        more than our count, for tokenizers and chat templates that differ from tiktoken.
-        """
-        counted = self._counted_usage(request, text)
-        if reported is None:
-            return counted
-        prompt, completion = getattr(reported, "prompt_tokens", None), getattr(reported, "completion_tokens", None)
-        allowance = prompt_allowance(request.prompt_tokens or self._prompt_allowance(request))
-        problem = None
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (prompt, completion)):
-            problem = "is not a pair of token counts"
-        elif prompt < 0 or completion < 0:
-            problem = "is negative"
-        elif completion > request.max_tokens:
-            problem = f"has {completion} completion tokens where max_tokens is {request.max_tokens}"
-        elif prompt + completion > allowance + request.max_tokens:
-            limit = allowance + request.max_tokens
-            problem = f"has {prompt + completion} tokens where the prompt and max_tokens allow {limit}"
-        if problem is None:
-            return Usage(prompt_tokens=prompt, completion_tokens=completion)
-        logger.warning(
-            f"{self._where} reported usage that {problem}; charging our own count "
-            f"({counted.prompt_tokens}+{counted.completion_tokens} tokens) instead."
-        )
-        return counted
-
-    def _prompt_allowance(self, request: ModelRequest) -> int:
-        tokens = self.count_tokens(request.messages)
-        if request.output_schema is not None:
-            tokens += count_text_tokens(str(request.output_schema.json_schema), self.model)
-        return tokens
+        """The server's usage when this request could have used it, otherwise our own count."""
+        prompt = getattr(reported, "prompt_tokens", None) if reported is not None else None
+        completion = getattr(reported, "completion_tokens", None) if reported is not None else None
+        if reported is not None and prompt is None and completion is None:
+            prompt = completion = "missing"  # a usage object without counts: not trusted
+        return checked_usage(self, request, text, prompt, completion, self._where)
 
     async def _create(self, request: ModelRequest, stream: bool) -> Any:
         """Send the request, falling back to weaker structured-output modes on rejection."""
@@ -280,14 +251,6 @@ class OpenAIProvider(Provider):
         elif request.output_schema and mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs
-
-    def _counted_usage(self, request: ModelRequest, text: str) -> Usage:
-        """Usage from tiktoken, for endpoints that do not report it."""
-        return Usage(
-            prompt_tokens=self.count_tokens(request.messages),
-            completion_tokens=count_text_tokens(text, self.model),
-            counted=True,
-        )
 
 
 def is_loopback(url: str) -> bool:
