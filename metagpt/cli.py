@@ -90,6 +90,13 @@ def startup(
             help="Use the workspace's experience pool (reuse steps whose tests passed) [default: EXP_POOL_ENABLED].",
         ),
     ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="A config2.yaml (llm:, roles:) over config/*.yaml; command-line options win."),
+    ] = None,
+    init_config: Annotated[
+        bool, typer.Option("--init-config", help="Write a commented ~/.metagpt/config2.yaml to fill in, and stop.")
+    ] = False,
 ) -> None:
     """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
 
@@ -106,6 +113,8 @@ def startup(
     from metagpt.logs import setup_console
 
     setup_console(verbose)
+    if init_config:
+        raise typer.Exit(_init_config())
     if recover_path is not None and idea:
         _echo("Error: give an IDEA or --recover-path, not both (the idea is read from the project).")
         raise typer.Exit(2)
@@ -125,6 +134,7 @@ def startup(
     run = Run(
         idea or "", investment, n_round, implement, project_name, verbose,
         code_review=code_review, run_tests=run_tests, model=model, base_url=base_url, experience=experience,
+        config_file=config_file,
     )  # fmt: skip
     run.resume = recover_path
     run.change = (project_path, allow_dirty) if inc else None
@@ -150,6 +160,9 @@ def resume(
             help="module:Class of a role of your own the run hired (repeatable); journal names are never imported.",
         ),
     ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="A config2.yaml (llm:, roles:) over config/*.yaml.")
+    ] = None,
 ) -> None:
     """Continue an interrupted run: calls the journal answered are not paid again."""
     from metagpt.exceptions import UserError
@@ -163,7 +176,7 @@ def resume(
     except UserError as exc:
         _echo(f"Error: {exc}")
         raise typer.Exit(2) from None
-    run = Run("", investment, None, True, None, verbose, model=model, base_url=base_url)
+    run = Run("", investment, None, True, None, verbose, model=model, base_url=base_url, config_file=config_file)
     run.resume = project
     raise typer.Exit(asyncio.run(run.main()))
 
@@ -181,7 +194,7 @@ class Run:
         verbose: bool,
         code_review: bool = True,
         run_tests: bool = False,
-        **overrides: str | None,
+        **overrides: Any,
     ):
         self.idea, self.investment, self.n_round = idea, investment, n_round
         self.implement, self.project_name, self.verbose = implement, project_name, verbose
@@ -245,9 +258,10 @@ class Run:
         if self.resume is None:  # a new run's idea, or a change's request
             check_idea(self.idea)  # before any setting is loaded or a model started for it
         config, sources = Config.load_with_sources(
-            None, openai_api_model=self.overrides["model"], openai_base_url=self.overrides["base_url"],
-            exp_pool_enabled=self.overrides.get("experience"),
+            None, config_file=self.overrides.get("config_file"), openai_api_model=self.overrides["model"],
+            openai_base_url=self.overrides["base_url"], exp_pool_enabled=self.overrides.get("experience"),
         )  # fmt: skip
+        self.sources = sources
         register_secret(config.openai_api_key)
         prepare(config)  # the SDK and the vocabulary load while the project is set up
         if self.verbose:
@@ -276,6 +290,8 @@ class Run:
             if self.run_tests:
                 roles.append(QaEngineer())
         company.hire(roles)
+        if self.verbose:
+            self._describe_models(company)
         company.invest(self.investment if self.investment is not None else DEFAULT_INVESTMENT)
         self.company = company
         folder = company.start_project(self.idea, project_name=self.project_name)
@@ -299,6 +315,17 @@ class Run:
         self.company = company
         add_run_log(folder)
         self.started = time.monotonic()
+
+    def _describe_models(self, company: Any) -> None:
+        """`-v`: the provider and model each role asks, and the setting that chose them."""
+        from metagpt.configs.catalogue import describe_model
+
+        config = company.context.config
+        _echo("Models:")
+        for role in company.env.roles.values():
+            own = config.for_role(type(role).__name__, role.profile, role.name)
+            where = self.sources.get("roles", "ROLES").removesuffix("ROLES") + "roles" if own is not config else None
+            _echo(f"  {role.profile}: {describe_model(own, self.sources, where)}")
 
     def _rounds(self) -> int:
         """`--n-round`, or the SOP's 5 rounds plus a write-fix-rerun pair per allowed test round."""
@@ -336,6 +363,20 @@ class Run:
             import traceback
 
             _echo(traceback.format_exc().rstrip())
+
+
+def _init_config() -> int:
+    """`--init-config`: write MetaGPT 0.7's commented `~/.metagpt/config2.yaml`, never over one."""
+    from metagpt.configs.template import write_home_config
+    from metagpt.exceptions import UserError
+
+    try:
+        path = write_home_config()
+    except UserError as exc:
+        _echo(f"Error: {exc}")
+        return exc.exit_code
+    _echo(f"Wrote {path}: fill in llm: (and roles:, for a model per role); `metagpt -v IDEA` shows what is used.")
+    return 0
 
 
 def _check_text(text: str, what: str) -> None:

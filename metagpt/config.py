@@ -8,7 +8,6 @@ configuration is needed and pass the result down.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from enum import Enum
 from pathlib import Path
@@ -16,12 +15,13 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metagpt.configs.config2_file import read_config2
 from metagpt.configs.provider_settings import PROVIDER_SECRETS, ProviderSettings
-from metagpt.const import CONFIG_DIR, CONFIG_FILES, WORKSPACE_DIR
-from metagpt.exceptions import QUOTE_LIMIT, ConfigError, UserError, brief
+from metagpt.configs.sources import describe_settings, read_sources, read_yaml, settings_error
+from metagpt.configs.sources import redact_key as redact_key
+from metagpt.const import WORKSPACE_DIR
+from metagpt.exceptions import ConfigError
+from metagpt.utils.sendable import check_sendable_text as check_sendable_text
 from metagpt.utils.sendable import is_placeholder, unsendable, url_problem
-from metagpt.utils.yaml_file import read_yaml_mapping
 
 ApiType = str
 """An `api_type` of `metagpt.configs.catalogue.API_TYPES` (`openai`, `anthropic`, `ollama`, ...)."""
@@ -337,49 +337,18 @@ class Config(ProviderSettings):
         Sources, later winning: the environment, `~/.metagpt/config2.yaml`, `root/config/config2.yaml`,
         `root/config/config.yaml`, `root/config/key.yaml`, `config_file` (`--config`), `overrides`.
         """
-        root = root or Path.cwd()
-        env = os.environ if env is None else env
-        aliases = cls.field_aliases()
-        merged: dict[str, Any] = {}
-        sources: dict[str, str] = {}
-        for key, name in aliases.items():
-            if key in env and not _unset(env[key]) and name != "roles":
-                merged[name], sources[name] = env[key], f"environment variable {key}"
-        files: list[tuple[Path, Any]] = [(path, _config2_reader(aliases)) for path in _config2_paths(root)]
-        files += [(root / CONFIG_DIR / name, _read_yaml) for name in CONFIG_FILES]
-        if config_file is not None:
-            if not config_file.is_file():
-                raise ConfigError(f"--config {config_file}: no such file.")
-            files.append((config_file, _config2_reader(aliases)))
-        for path, read in files:
-            for key, value in read(path).items():
-                if key not in aliases:
-                    known = ", ".join(sorted(aliases))
-                    raise ConfigError(f"{path}: unknown key {redact_key(key)!r}. Known keys: {known}.")
-                if not _unset(value):
-                    merged[aliases[key]], sources[aliases[key]] = value, f"{path}: {key}"
-        for name, value in overrides.items():
-            if value is not None:
-                merged[name], sources[name] = value, "command line"
+        merged, sources = read_sources(cls.field_aliases(), root or Path.cwd(), env, config_file, overrides)
         try:
             config = cls.model_validate(merged)
         except _InvalidSettings as exc:  # said again with the file or variable each value came from
             raise config_error(exc.validation, sources) from None
         for entry in config.roles:  # a role's bad model settings fail now, not when the role first asks
-            config.for_role(entry.role, where=sources.get("roles", "roles"))
+            config.for_role(entry.role, where=sources.get("roles", "ROLES").removesuffix("ROLES") + "roles")
         return config, sources
 
     def describe(self, sources: dict[str, str]) -> list[str]:
         """One line per setting: its key, effective value (secrets hidden) and where it came from."""
-        aliases = {name: key for key, name in self.field_aliases().items()}
-        lines = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            shown = ("(hidden)" if value else "(unset)") if name in SECRET_FIELDS else value
-            if name == "api_type" and value is None:
-                shown = f"{self.resolved_api_type} (chosen automatically)"
-            lines.append(f"{aliases.get(name, name.upper())} = {shown}  [{sources.get(name, 'default')}]")
-        return lines
+        return describe_settings(self, sources, SECRET_FIELDS)
 
     @classmethod
     def default(cls) -> Config:
@@ -397,41 +366,8 @@ class _InvalidSettings(ConfigError):
 
 
 def config_error(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
-    """The first problem of `exc` as one line naming its source; at most a few hundred characters.
-
-    The value is quoted (briefly: a YAML file can hold a huge one) unless it is a secret.
-    """
-    error = exc.errors(include_url=False)[0]
-    field = str(error["loc"][0]) if error["loc"] else "?"
-    where = sources.get(field, "setting")
-    if where in ("setting", "command line"):
-        where = OPTION_NAMES.get(field, f"setting {field}") if where == "command line" else f"setting {field}"
-    message = error["msg"].removeprefix("Value error, ")
-    message = message if len(message) <= QUOTE_LIMIT else message[: QUOTE_LIMIT - 3] + "..."
-    shown = "(hidden)" if field in SECRET_FIELDS or field == "google_cse_id" else brief(error.get("input"))
-    return ConfigError(f"{where}: {message} (got {shown}).")
-
-
-OPTION_NAMES = {"openai_api_model": "--model", "openai_base_url": "--base-url"}
-"""The CLI options that set a field, named in errors about the values they were given."""
-
-
-def check_sendable_text(text: str, what: str) -> None:
-    """Refuse text that is not valid Unicode (a lone surrogate, from bytes that were not UTF-8).
-
-    Such text fails every request and every file write, so it is refused before any of them,
-    as a user error rather than an endpoint failure that would be retried.
-
-    Raises:
-        UserError: naming `what` and the position of the bad character.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise UserError(
-            f"{what} holds a character that is not valid Unicode (U+{ord(exc.object[exc.start]):04X} at position "
-            f"{exc.start + 1}); pass it as UTF-8 text (check the terminal's locale or how the text was decoded)."
-        ) from None
+    """The first problem of `exc` as one line naming its source (secrets never quoted)."""
+    return settings_error(exc, sources, SECRET_FIELDS | {"google_cse_id"})
 
 
 def __getattr__(name: str) -> Any:
@@ -443,30 +379,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def redact_key(key: Any) -> str:
-    """A YAML key for a message: a mistyped line such as `sk-abc...: x` must not echo the key."""
-    text = str(key)
-    return text if len(text) <= 40 and not text.lower().startswith("sk-") else f"{text[:3]}..."
-
-
-def _config2_reader(aliases: dict[str, str]) -> Any:
-    return lambda path: read_config2(path, aliases)
-
-
-def _config2_paths(root: Path) -> list[Path]:
-    """MetaGPT 0.7's `config2.yaml` files: the user's, then the project's."""
-    paths = []
-    with contextlib.suppress(RuntimeError):  # no home folder known: only the project's
-        paths.append(Path("~/.metagpt/config2.yaml").expanduser())
-    paths.append(root / CONFIG_DIR / "config2.yaml")
-    return paths
-
-
-def _unset(value: Any) -> bool:
-    """Values that leave a key to the sources below: None, empty, or a template placeholder."""
-    return value is None or (isinstance(value, str) and is_placeholder(value))
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML settings file ({} when there is none); errors never quote its text."""
-    return read_yaml_mapping(path) or {}
+_read_yaml = read_yaml
+"""The mapping in a YAML settings file ({} when there is none); its text is never quoted."""

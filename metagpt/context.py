@@ -56,6 +56,8 @@ class Context:
         self.cost_manager = cost_manager or CostManager(self.config.max_budget, self.config.model_prices)
         self.rate_limiter = RateLimiter(self.config.rpm)
         self._provider = provider
+        self._providers: dict[str, Provider] = {}
+        """Providers of roles that use a model of their own (`roles:`), one per distinct configuration."""
         self._diagrams: DiagramRenderer | None = None
         self.project: ProjectRepo | None = None
         """The project folder the roles write to, once a project has started."""
@@ -109,6 +111,19 @@ class Context:
             self._provider = create_provider(self.config)
         return self._provider
 
+    def provider_for(self, config: Config) -> Provider:
+        """The provider `config` selects: the company's own for the company's configuration, else one
+        per distinct configuration, shared by the roles that use it. All are charged to one budget."""
+        if config is self.config:
+            return self.provider
+        key = repr(sorted((name, repr(value)) for name, value in dict(config).items()))
+        if key not in self._providers:
+            from metagpt.provider import create_provider
+
+            register_config_secrets(config, Path(os.environ.get("METAGPT_ROOT") or Path.cwd()))
+            self._providers[key] = create_provider(config)
+        return self._providers[key]
+
     @property
     def git_repo(self) -> GitHistory | None:
         """The current project's git history, once a project has started."""
@@ -132,7 +147,8 @@ class Context:
         """Close the provider's connections and the diagram browser, if they were created."""
         if self._diagrams is not None:
             await self._diagrams.aclose()
-        if self._provider is not None:
-            await self._provider.aclose()
+        for provider in [self._provider, *self._providers.values()]:
+            if provider is not None:
+                await provider.aclose()
         if self._journal is not None:
             self._journal.close()

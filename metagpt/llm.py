@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, ValidationError
@@ -28,6 +28,9 @@ from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
 from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
+
+if TYPE_CHECKING:
+    from metagpt.config import Config
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -54,6 +57,8 @@ class LLM:
         role: name charged for the calls in the cost breakdown.
         stream_sink: receives streamed text; prints to stdout by default.
         provider: a provider of its own (e.g. a human at the terminal) instead of the context's.
+        config: settings of its own (a role's model from `roles:`) instead of the context's; the
+            budget stays the context's.
     """
 
     def __init__(
@@ -62,15 +67,17 @@ class LLM:
         role: str = "",
         stream_sink: Callable[[str], None] = _print_stream,
         provider: Provider | None = None,
+        config: Config | None = None,
     ):
         self.context = context or Context()
         self.role = role
         self.stream_sink = stream_sink
         self._provider = provider
+        self._config = config
 
     @property
-    def config(self):
-        return self.context.config
+    def config(self) -> Config:
+        return self._config if self._config is not None else self.context.config
 
     @property
     def provider(self) -> Provider:

@@ -150,3 +150,18 @@ def endpoint(config) -> Endpoint:
             "local server (or api_key: in config2.yaml)."
         )
     return Endpoint(api_type, preset.protocol, model, base_url.rstrip("/"), key, key_name, url_name)
+
+
+def describe_model(config, sources: dict[str, str], where: str | None = None) -> str:
+    """`anthropic claude-sonnet-4-5 at https://api.anthropic.com [config/config2.yaml: llm]`, for `-v`.
+
+    `where` names the source when it is not a setting of `config` itself (a role's `roles:` entry).
+    """
+    api_type, model = config.resolved_api_type, config.resolved_model
+    preset = PRESETS[api_type]
+    url = getattr(config, preset.base_url_field) or preset.base_url
+    if where is None:
+        chosen = [sources[name] for name in ("api_type", "openai_api_model") if name in sources]
+        where = "; ".join(dict.fromkeys(chosen)) or "default"
+    shown = f"{api_type} {model}" + (f" at {url}" if url and preset.protocol not in ("local", "fake") else "")
+    return f"{shown} [{where}]"

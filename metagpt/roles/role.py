@@ -137,12 +137,15 @@ class Role(MetaGPTRoleNames, Declared):
     def llm(self) -> LLM:
         """The role's model: the team's provider, or the person at the terminal (`is_human`)."""
         if self._llm is None:
-            provider = None
+            context = self.context
+            config = context.config.for_role(type(self).__name__, self.profile, self.name)
+            provider = None if config is context.config else context.provider_for(config)
             if self.is_human:
                 from metagpt.provider.human import HumanProvider
 
                 provider = HumanProvider(self._setting)
-            self._llm = LLM(self.context, role=self.profile, provider=provider)
+            own = None if config is context.config else config
+            self._llm = LLM(context, role=self.profile, provider=provider, config=own)
         return self._llm
 
     @llm.setter

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from metagpt.exceptions import QUOTE_LIMIT
+from metagpt.exceptions import QUOTE_LIMIT, UserError
 
 _PLACEHOLDER = re.compile(r"^(|sk-\.\.\.|your[_ -]?api[_ -]?key|<.*>|x{3,}|\.\.\.)$", re.IGNORECASE)
 
@@ -55,3 +55,21 @@ def url_problem(url: str) -> str | None:
     if not parts.hostname or not _HOST.fullmatch(parts.hostname):
         return "no valid host name"
     return None
+
+
+def check_sendable_text(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, from bytes that were not UTF-8).
+
+    Such text fails every request and every file write, so it is refused before any of them,
+    as a user error rather than an endpoint failure that would be retried.
+
+    Raises:
+        UserError: naming `what` and the position of the bad character.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{what} holds a character that is not valid Unicode (U+{ord(exc.object[exc.start]):04X} at position "
+            f"{exc.start + 1}); pass it as UTF-8 text (check the terminal's locale or how the text was decoded)."
+        ) from None

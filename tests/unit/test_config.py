@@ -180,7 +180,7 @@ def test_unknown_environment_variables_are_ignored(tmp_path):
         ("MAX_TOKENS: abc", "MAX_TOKENS: Input should be a valid integer"),
         ("TEMPERATURE: 3", "TEMPERATURE: Input should be less than or equal to 2 (got 3)."),
         ("API_TYPE: cohere", "API_TYPE: is not a known provider; use one of: openai, azure, anthropic"),
-            ("API_TYPE: bedrock", "API_TYPE: is not supported here: AWS Bedrock"),
+        ("API_TYPE: bedrock", "API_TYPE: is not supported here: AWS Bedrock"),
         ("MODEL_PRICES: {m: {prompt: -1, completion: 1}}", "MODEL_PRICES: Input should be greater than or equal"),
     ],
 )
