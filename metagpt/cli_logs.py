@@ -145,7 +145,8 @@ def show(
 
 @summary_app.command()
 def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
-    """Per role, action and model: calls, tokens, dollars, p50/p95 latency, errors, retries; totals."""
+    """Per role, action and model: calls, tokens, dollars, p50/p95 latency, errors, retries; totals;
+    then dollars per provider and model."""
     from metagpt.journal.queries import summary as summarise
 
     report = summarise(_open(project))
@@ -162,6 +163,13 @@ def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
             f"{group['role'] or '-':<18.18} {group['action'] or '-':<18.18} {group['model'] or '-':<20.20} "
             f"{group['calls']:>5} {tokens:>15} {group['cost']:>9.4f} {p50:>8} {p95:>8} {group['errors']:>6} "
             f"{group['retries']:>7}"
+        )
+    if report["providers"]:
+        _echo(f"\n{'provider':<18} {'model':<39} {'calls':>5} {'tokens in/out':>15} {'dollars':>9}")
+    for row in report["providers"]:
+        tokens = f"{row['prompt_tokens']}/{row['completion_tokens']}"
+        _echo(
+            f"{row['api_type'] or '-':<18.18} {row['model'] or '-':<39.39} {row['calls']:>5} {tokens:>15} {row['cost']:>9.4f}"
         )
 
 

@@ -197,7 +197,20 @@ def summary(db: sqlite3.Connection) -> dict[str, Any]:
     for name in ("role", "action", "model"):
         totals.pop(name)
     runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    return {"groups": ordered, "total": {**totals, "runs": runs}}
+    return {"groups": ordered, "total": {**totals, "runs": runs}, "providers": by_provider(db)}
+
+
+def by_provider(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Per provider (`api_type`) and model: charged calls, tokens and dollars, as the budget counts them."""
+    marks = ",".join("?" * len(CHARGED))
+    rows = db.execute(
+        "SELECT COALESCE(api_type, ''), COALESCE(model, ''), COUNT(*), COALESCE(SUM(prompt_tokens), 0),"
+        f" COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0) FROM calls WHERE status IN ({marks})"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        CHARGED,
+    )
+    keys = ("api_type", "model", "calls", "prompt_tokens", "completion_tokens", "cost")
+    return [{**dict(zip(keys, row, strict=True)), "cost": round(row[5], 10)} for row in rows]
 
 
 def spent_and_held(db: sqlite3.Connection) -> tuple[float, float]:

@@ -3,6 +3,7 @@ endpoint, are journaled with its provider and model, and are charged to one budg
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -82,4 +83,17 @@ def test_cli_config_file_and_v_say_which_model_each_role_uses(allow_model_reques
             result.stderr
         )
         assert "sk-arch-key" not in result.stderr
+        logs = subprocess.run(
+            [sys.executable, str(STARTUP), "logs", "summary", str(tmp_path / "workspace/cli_snake_game"), "--json"],
+            cwd=tmp_path,
+            env=settings_free_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        providers = {(row["api_type"], row["model"]): row for row in json.loads(logs.stdout)["providers"]}
+        assert sorted(providers) == [("open_llm", ARCHITECT_MODEL), ("openai", MODEL)]
+        assert providers[("open_llm", ARCHITECT_MODEL)]["cost"] == pytest.approx(bill(other, ARCHITECT_MODEL))
+        assert providers[("openai", MODEL)]["calls"] == 8
         assert "ROLES = [{'role': 'Architect', 'api_type': 'open_llm'" in result.stderr
