@@ -168,9 +168,8 @@ def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
         _echo(f"\n{'provider':<18} {'model':<39} {'calls':>5} {'tokens in/out':>15} {'dollars':>9}")
     for row in report["providers"]:
         tokens = f"{row['prompt_tokens']}/{row['completion_tokens']}"
-        _echo(
-            f"{row['api_type'] or '-':<18.18} {row['model'] or '-':<39.39} {row['calls']:>5} {tokens:>15} {row['cost']:>9.4f}"
-        )
+        where = f"{row['api_type'] or '-':<18.18} {row['model'] or '-':<39.39}"
+        _echo(f"{where} {row['calls']:>5} {tokens:>15} {row['cost']:>9.4f}")
 
 
 def logs_main(args: list[str], prog: str) -> None:
