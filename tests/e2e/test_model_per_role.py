@@ -4,6 +4,8 @@ endpoint, are journaled with its provider and model, and are charged to one budg
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -97,3 +99,26 @@ def test_cli_config_file_and_v_say_which_model_each_role_uses(allow_model_reques
         assert providers[("open_llm", ARCHITECT_MODEL)]["cost"] == pytest.approx(bill(other, ARCHITECT_MODEL))
         assert providers[("openai", MODEL)]["calls"] == 8
         assert "ROLES = [{'role': 'Architect', 'api_type': 'open_llm'" in result.stderr
+
+
+def test_resume_of_a_run_that_mixed_providers_pays_nothing_again(allow_model_requests, tmp_path):
+    with OpenAIServer(company_reply) as main, OpenAIServer(company_reply) as other:
+        path = config_file(tmp_path, main, other)
+        env = {**settings_free_environ(), "HOME": str(tmp_path), "MERMAID_ENGINE": "none", "ENGINEER_CONCURRENCY": "1"}
+
+        def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, str(STARTUP), *args, "--config", str(path)]
+            return subprocess.run(
+                command, cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True, timeout=60, check=False
+            )
+
+        crashed = cli(IDEA, METAGPT_CRASH_AT="after_journal:3")  # after the Architect's and the tasks' answers
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+        assert (len(main.requests), len(other.requests)) == (2, 1)
+
+        resumed = cli("resume", str(tmp_path / "workspace/cli_snake_game"))
+
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert (len(main.requests), len(other.requests)) == (8, 1)  # the design is not asked again
+        total = bill(main, MODEL) + bill(other, ARCHITECT_MODEL)
+        assert re.search(rf"Spent \${total:.4f} of", resumed.stderr), resumed.stderr[-2000:]
