@@ -3,6 +3,7 @@ passes (answers, streams, structured output, cost, retries, errors, cut or lying
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.exceptions import AuthenticationError, ConfigError, ForbiddenInTests, ProviderError
 from metagpt.llm import LLM
+from metagpt.provider import ollama_api
 from metagpt.provider.base import ModelRequest, prompt_allowance
 from metagpt.provider.ollama_api import OllamaProvider
 from metagpt.utils.structured import strict_json_schema
@@ -217,6 +219,15 @@ async def test_no_request_is_sent_while_tests_forbid_them():
             await anext(aiter(provider.stream(request)))
         await provider.aclose()
     assert server.requests == []
+
+
+def test_without_an_http_client_the_error_says_what_to_install(monkeypatch):
+    for name in ("httpx2", "httpx"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails
+    spec = importlib.util.spec_from_file_location("ollama_api_without_httpx", ollama_api.__file__)
+
+    with pytest.raises(ConfigError, match=r"API_TYPE ollama needs httpx, .*: pip install httpx"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
 # -- retries --------------------------------------------------------------------------------------
