@@ -197,8 +197,9 @@ class OllamaProvider(Provider):
                 raw = b""
             finally:
                 await response.aclose()
-            error = self._status_error(response.status_code, raw, response.headers)
-            if isinstance(error, ResponseFormatUnsupported) and request.output_schema and not self.json_only:
+            schema_sent = request.output_schema is not None and not self.json_only
+            error = self._status_error(response.status_code, raw, response.headers, schema_sent)
+            if isinstance(error, ResponseFormatUnsupported):
                 logger.warning(f"{self._where} takes no JSON schema as format; asking for plain JSON from now on.")
                 self.json_only = True
                 continue
@@ -252,7 +253,7 @@ class OllamaProvider(Provider):
         """An `{"error": ...}` object where an answer was due: the model failed while answering."""
         if "error" in data:
             raise ProviderError(
-                f"{self._where} failed while answering: {_detail(data['error'])}.", retryable=True, billable=True
+                f"{self._where} failed while answering: {_brief(data['error'], 500)}.", retryable=True, billable=True
             )
 
     def _usage(self, final: dict[str, Any], request: ModelRequest, text: str) -> Usage:
@@ -307,8 +308,13 @@ class OllamaProvider(Provider):
             billable=True,
         )
 
-    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError | ConfigError:
-        """Our error for an answer with an error status, with a message that says what to do."""
+    def _status_error(
+        self, status: int, raw: bytes, headers: Mapping[str, str], schema_sent: bool = False
+    ) -> ProviderError | ConfigError:
+        """Our error for an answer with an error status, with a message that says what to do.
+
+        `ResponseFormatUnsupported` only for a request that sent a JSON schema as `format`.
+        """
         where, detail = self._where, _error_detail(raw)
         if status in (401, 403):
             check = f"Check {self.key_name}" if self.key_name else f"Ollama asks for no key: check {self.url_name}"
@@ -336,7 +342,7 @@ class OllamaProvider(Provider):
                 "window the model runs with, so prompts are trimmed to fit it.",
                 status=status,
             )
-        if status in (400, 422, 500) and _FORMAT.search(detail):
+        if schema_sent and status in (400, 422) and _FORMAT.search(detail):
             return ResponseFormatUnsupported(f"{where} rejected the format ({status}: {detail}).", status=status)
         if _NO_MEMORY.search(detail):
             return ProviderError(
@@ -357,16 +363,12 @@ def _shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def _brief(value: Any) -> str:
-    """A short, printable excerpt of an unexpected answer or error."""
+def _brief(value: Any, limit: int = 80) -> str:
+    """A short, printable, one-line excerpt of an unexpected answer or of the server's message."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     text = clean_text(str(value), keep_newlines=False).strip()
-    return text[:80] + ("..." if len(text) > 80 else "")
-
-
-def _detail(value: Any) -> str:
-    return clean_text(str(value), keep_newlines=False).strip()[:500]
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 def _error_detail(raw: bytes) -> str:
@@ -377,8 +379,8 @@ def _error_detail(raw: bytes) -> str:
         data = None
     if isinstance(data, dict) and data.get("error"):
         error = data["error"]
-        return _detail(error.get("message", error) if isinstance(error, dict) else error)
-    return _detail(raw.decode("utf-8", "replace")) or "no details"
+        return _brief(error.get("message", error) if isinstance(error, dict) else error, 500)
+    return _brief(raw, 500) or "no details"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -248,7 +248,7 @@ async def test_rate_limit_is_retried_after_the_retry_after_it_names(ollama, make
 
 async def test_a_busy_or_failing_server_is_retried_until_it_answers(ollama, make_llm):
     busy = error(503, "server busy, please try again.  maximum pending requests exceeded")
-    crashed = error(500, "llama runner process has terminated: signal: killed", headers=RETRY_NOW)
+    crashed = error(500, "llama runner process has terminated: unknown model format", headers=RETRY_NOW)
     ollama.plan(busy, crashed, answer("third time lucky", counts=counts(40, 4)))
     llm = make_llm(**PRICED)
 
