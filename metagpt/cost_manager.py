@@ -53,12 +53,6 @@ TOKEN_PRICES: dict[str, ModelPrice] = {
         ("gpt-4", 30.0, 60.0),
         ("gpt-4-32k", 60.0, 120.0),
         ("gpt-3.5-turbo", 0.50, 1.50),
-        # Google Gemini (prompts up to 200k tokens)
-        ("gemini-2.5-pro", 1.25, 10.0),
-        ("gemini-2.5-flash", 0.30, 2.50),
-        ("gemini-2.5-flash-lite", 0.10, 0.40),
-        ("gemini-2.0-flash", 0.10, 0.40),
-        ("gemini-2.0-flash-lite", 0.075, 0.30),
         # OpenAI-compatible vendors' main models
         ("deepseek-chat", 0.28, 0.42),
         ("deepseek-reasoner", 0.28, 0.42),
@@ -81,6 +75,19 @@ TOKEN_PRICES: dict[str, ModelPrice] = {
         ("grok-3-mini", 0.30, 0.50),
     ]
 }
+# Google Gemini (prompts up to 200k tokens): cached prompt tokens cost a quarter of the prompt price.
+TOKEN_PRICES.update(
+    {
+        name: ModelPrice(prompt=prompt, completion=completion, cache_read=prompt / 4)
+        for name, prompt, completion in [
+            ("gemini-2.5-pro", 1.25, 10.0),
+            ("gemini-2.5-flash", 0.30, 2.50),
+            ("gemini-2.5-flash-lite", 0.10, 0.40),
+            ("gemini-2.0-flash", 0.10, 0.40),
+            ("gemini-2.0-flash-lite", 0.075, 0.30),
+        ]
+    }
+)
 # Anthropic Claude: a cache write costs 1.25 times the prompt price (5-minute cache), a cache read 0.1 times.
 TOKEN_PRICES.update(
     {
