@@ -69,7 +69,8 @@ def gemini_setup() -> tuple[Any, Callable[[Any], Config]]:
     server_module = importlib.import_module("tests.providers.gemini_server")
 
     def config(server: Any) -> Config:
-        return Config(api_type="gemini", gemini_base_url=server.base_url, gemini_api_key="gem-bench")
+        key = server_module.API_KEY
+        return Config(api_type="gemini", gemini_base_url=server.base_url, gemini_api_key=key)
 
     return (server_module.GeminiServer(lambda body: server_module.answer(TEXT)), config)
 
