@@ -279,6 +279,7 @@ class LLM:
         prompt_tokens = provider.count_tokens(request.messages)
         if request.output_schema is not None:
             prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
+            prompt_tokens += provider.schema_overhead_tokens
         return request.model_copy(update={"prompt_tokens": prompt_tokens})
 
     def reservation(self, request: ModelRequest) -> float:

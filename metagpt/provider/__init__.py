@@ -79,18 +79,31 @@ def prepare(config: Config) -> threading.Thread | None:
 
     The first call would otherwise spend most of a second on it before it is sent. Nothing is
     lost when the thread is not done in time: an import or a vocabulary being loaded is waited
-    for, not loaded twice. Only for OpenAI-compatible endpoints (the embedded model loads itself).
+    for, not loaded twice. For endpoints over HTTP (the embedded model loads itself), and for each
+    provider the `roles:` entries name.
     """
+    import importlib
+
     from metagpt.configs.catalogue import PRESETS
 
-    if PRESETS[config.resolved_api_type].protocol not in ("openai", "azure"):
+    modules = {"openai": "openai_api", "azure": "openai_api", "anthropic": "anthropic_api", "gemini": "gemini_api"}
+    configs = [config, *(config.for_role(entry.role) for entry in config.roles)]
+    wanted = [(c, PRESETS[c.resolved_api_type].protocol) for c in configs]
+    wanted = [(c, protocol) for c, protocol in wanted if protocol in (*modules, "ollama")]
+    if not wanted:
         return None
 
     def load() -> None:
         from metagpt.provider.openai_api import tls_context
         from metagpt.utils.token_counter import encoding_name_for, get_encoding
 
-        get_encoding(encoding_name_for(config.resolved_model))
+        for each, protocol in wanted:
+            get_encoding(encoding_name_for(each.resolved_model))
+            if protocol in modules:
+                try:
+                    importlib.import_module(f"metagpt.provider.{modules[protocol]}")
+                except Exception:  # a missing SDK is reported, in one line, when the provider is built
+                    continue
         tls_context()
 
     thread = threading.Thread(target=load, name="metagpt-prepare", daemon=True)

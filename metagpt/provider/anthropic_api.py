@@ -57,6 +57,10 @@ def _sdk() -> ModuleType:
 class AnthropicProvider(Provider):
     """Claude's Messages API, streamed or not, with structured answers as a forced tool call."""
 
+    schema_overhead_tokens = 350
+    """The tool-use system prompt Anthropic adds to a request with a forced tool (313-346 tokens as
+    its documentation lists them for current models), and the tool's name and description."""
+
     def __init__(self, config: Config):
         from metagpt.configs.catalogue import ANTHROPIC_URL, endpoint
 

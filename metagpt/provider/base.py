@@ -132,6 +132,9 @@ class Provider(abc.ABC):
     """A cap on completion tokens below `MAX_TOKENS`, for slow or loop-prone models."""
     priced: bool = True
     """False for local and fake models, which cost nothing."""
+    schema_overhead_tokens: int = 0
+    """Prompt tokens the provider adds to a structured request on top of the schema (a tool-use
+    system prompt), which the budget's hold counts."""
 
     @classmethod
     def from_config(cls, config: Any) -> Provider:
