@@ -122,3 +122,39 @@ def test_resume_of_a_run_that_mixed_providers_pays_nothing_again(allow_model_req
         assert (len(main.requests), len(other.requests)) == (8, 1)  # the design is not asked again
         total = bill(main, MODEL) + bill(other, ARCHITECT_MODEL)
         assert re.search(rf"Spent \${total:.4f} of", resumed.stderr), resumed.stderr[-2000:]
+
+
+def test_the_architect_on_anthropic_and_the_rest_on_openai_within_one_budget(allow_model_requests, tmp_path):
+    from tests.providers.anthropic_server import API_KEY as ANTHROPIC_KEY
+    from tests.providers.anthropic_server import MODEL as CLAUDE
+    from tests.providers.anthropic_server import AnthropicServer
+    from tests.providers.anthropic_server import dollars as claude_dollars
+
+    with OpenAIServer(company_reply) as main, AnthropicServer() as claude:
+        path = tmp_path / "team.yaml"
+        path.write_text(
+            f"llm: {{api_type: openai, base_url: '{main.base_url}', api_key: {API_KEY}, model: {MODEL}}}\n"
+            f"roles:\n  - role: Architect\n    llm: {{api_type: claude, base_url: '{claude.base_url}',"
+            f" api_key: {ANTHROPIC_KEY}}}\n",
+            encoding="utf-8",
+        )
+        result = subprocess.run(
+            [sys.executable, str(STARTUP), IDEA, "--config", str(path)],
+            cwd=tmp_path,
+            env={**settings_free_environ(), "HOME": str(tmp_path), "MERMAID_ENGINE": "none"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert claude.paths == ["/v1/messages"] and claude.errors == []  # the design, over Anthropic's protocol
+        assert claude.bodies[0]["tool_choice"]["name"] == "SystemDesign"  # the schema as a forced tool
+        assert len(main.requests) == 8 and all(r.path == "/v1/chat/completions" for r in main.requests)
+        total = bill(main, MODEL) + sum(claude_dollars(u, CLAUDE) for u in claude.usages)
+        assert re.search(rf"Spent \${total:.4f} of \$3\.0+ ", result.stderr), result.stderr[-2000:]
+        db = sqlite3.connect(tmp_path / "workspace/cli_snake_game/.metagpt/state.db")
+        rows = set(db.execute("SELECT role, api_type, model FROM calls").fetchall())
+        db.close()
+        assert ("Architect", "anthropic", CLAUDE) in rows and ("Engineer", "openai", MODEL) in rows
