@@ -34,6 +34,7 @@ from metagpt.actions.document import Document
 from metagpt.context import Context
 from metagpt.llm import LLM
 from metagpt.prompts import render_prompt
+from metagpt.roles.plan_view import PlanView
 from metagpt.roles.planner import Planner, Task, TaskResult
 from metagpt.roles.registry import record_role
 from metagpt.roles.role_compat import MetaGPTRoleNames, RoleSetting
@@ -42,6 +43,7 @@ from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
+    from metagpt.config import Config
     from metagpt.project_repo import ProjectRepo
 
 __all__ = ["MessageBus", "Role", "RoleContext", "RoleReactMode"]
@@ -79,6 +81,8 @@ class Role(MetaGPTRoleNames, Declared):
         context: Context | None = None,
         actions: Iterable[Action | type[Action]] | None = None,
         watch: Iterable[type[Action] | Action | str] | None = None,
+        llm: LLM | None = None,
+        config: Config | None = None,
         **fields: Any,
     ):
         given = {"name": name, "profile": profile, "goal": goal, "constraints": constraints, "desc": desc}
@@ -89,7 +93,9 @@ class Role(MetaGPTRoleNames, Declared):
         self.actions: list[Action] = []
         self.states: list[str] = []
         self._context = context
-        self._llm: LLM | None = None
+        self._llm: LLM | None = llm
+        self._config = config
+        """A model of the role's own (MetaGPT 0.7's `Role(config=...)`), charged to the team's budget."""
         self._watch([UserRequirement])
         if actions is not None:
             self.set_actions(actions)
@@ -138,7 +144,7 @@ class Role(MetaGPTRoleNames, Declared):
         """The role's model: the team's provider, or the person at the terminal (`is_human`)."""
         if self._llm is None:
             context = self.context
-            config = context.config.for_role(type(self).__name__, self.profile, self.name)
+            config = self._config or context.config.for_role(type(self).__name__, self.profile, self.name)
             provider = None if config is context.config else context.provider_for(config)
             if self.is_human:
                 from metagpt.provider.human import HumanProvider
@@ -337,11 +343,11 @@ class Role(MetaGPTRoleNames, Declared):
     async def _plan_and_act(self) -> Message:
         """Plan tasks with the model, run them with `_act_on_task`, re-plan on failure."""
         goal = "\n".join(m.content for m in self.rc.news)
-        return await Planner(_PlanView(self), goal, max_replans=self.rc.max_react_loop).run()
+        return await Planner(PlanView(self), goal, max_replans=self.rc.max_react_loop).run()
 
     async def _act_on_task(self, task: Task) -> TaskResult:
         """Run one planned task: its action gets the task instruction with the plan's context."""
-        return await Planner.default_act_on_task(_PlanView(self), task)
+        return await Planner.default_act_on_task(PlanView(self), task)
 
     async def react(self) -> Message:
         """Answer the news in the role's react mode; the todo is reset afterwards."""
@@ -379,42 +385,3 @@ class Role(MetaGPTRoleNames, Declared):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, profile={self.profile!r})"
-
-
-class _PlanView:
-    """The role as its `Planner` sees it (`PlanHost`): a few names over the role's own steps."""
-
-    def __init__(self, role: Role):
-        self._role = role
-        self.name, self.profile, self.label = role.name, role.profile, role._setting
-
-    @property
-    def llm(self) -> LLM:
-        return self._role.llm
-
-    @property
-    def actions(self) -> list[Action]:
-        return self._role.actions
-
-    @property
-    def system_prompt(self) -> str:
-        return self._role._get_prefix()
-
-    @property
-    def todo(self) -> Action | None:
-        return self._role.rc.todo
-
-    def start(self, action: Action) -> None:
-        self._role._set_state(next(i for i, a in enumerate(self._role.actions) if a is action))
-
-    async def act_on_task(self, task: Task) -> TaskResult:
-        return await self._role._act_on_task(task)
-
-    def remember(self, message: Message) -> None:
-        self._role.rc.memory.add(message)
-
-    def recent(self, k: int) -> list[Message]:
-        return self._role.rc.memory.get(k=k)
-
-    def to_message(self, result: Any, cause_by: Action) -> Message:
-        return self._role._to_message(result, cause_by)

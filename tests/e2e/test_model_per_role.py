@@ -158,3 +158,22 @@ def test_the_architect_on_anthropic_and_the_rest_on_openai_within_one_budget(all
         rows = set(db.execute("SELECT role, api_type, model FROM calls").fetchall())
         db.close()
         assert ("Architect", "anthropic", CLAUDE) in rows and ("Engineer", "openai", MODEL) in rows
+
+
+async def test_role_config_in_a_script_uses_its_own_endpoint_and_the_teams_budget(allow_model_requests, tmp_path):
+    from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
+    from metagpt.software_company import SoftwareCompany
+    from tests.e2e.conftest import openai_config
+
+    with OpenAIServer(company_reply) as main, OpenAIServer(company_reply) as other:
+        own = Config(api_type="open_llm", openai_base_url=other.base_url, openai_api_model=ARCHITECT_MODEL)
+        company = SoftwareCompany(openai_config(main.base_url, workspace_path=tmp_path / "ws"))
+        company.hire([ProductManager(), Architect(config=own), ProjectManager(), Engineer()])
+        company.invest(3.0)
+        company.start_project(IDEA)
+
+        await run(company)
+
+        assert len(other.requests) == 1 and len(main.requests) == 8
+        total = bill(main, MODEL) + bill(other, ARCHITECT_MODEL)
+        assert company.cost_manager.total_cost == pytest.approx(total, rel=1e-12)
