@@ -79,6 +79,48 @@ PRESETS: dict[str, Preset] = {
 
 API_TYPES = tuple(PRESETS)
 
+CONTEXT_WINDOWS = {
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo": 16_385,
+    "deepseek-chat": 128_000,
+    "deepseek-reasoner": 128_000,
+    "kimi-k2": 262_144,
+    "moonshot-v1-8k": 8_192,
+    "moonshot-v1-32k": 32_768,
+    "moonshot-v1-128k": 131_072,
+    "mistral-large-latest": 131_072,
+    "mistral-small-latest": 131_072,
+    "codestral-latest": 262_144,
+    "llama-3.3-70b-versatile": 131_072,
+    "llama-3.1-8b-instant": 131_072,
+    "meta-llama/Llama-3.3-70B-Instruct-Turbo": 131_072,
+    "accounts/fireworks/models/llama-v3p3-70b-instruct": 131_072,
+    "deepseek-ai/DeepSeek-V3": 131_072,
+    "qwen-plus": 131_072,
+    "qwen-max": 32_768,
+    "qwen-turbo": 1_000_000,
+    "glm-4.6": 200_000,
+    "grok-4": 256_000,
+    "grok-3-mini": 131_072,
+    "openai/gpt-4o-mini": 128_000,
+    "anthropic/claude-sonnet-4.5": 200_000,
+}
+"""Prompt + completion tokens of the presets' and OpenAI's main models (longest prefix wins)."""
+
+
+def context_window_of(model: str) -> int | None:
+    """The known context window of `model` (a dated snapshot takes its family's), or None."""
+    matches = [name for name in CONTEXT_WINDOWS if model == name or model.startswith(name + "-")]
+    return CONTEXT_WINDOWS[max(matches, key=len)] if matches else None
+
+
 ALIASES = {"claude": "anthropic", "google": "gemini", "metagpt": "openai", "zhipu": "zhipuai", "grok": "xai"}
 """Names MetaGPT (or the vendor) uses for the same provider."""
 

@@ -72,7 +72,7 @@ class OpenAIProvider(Provider):
     """Chat completions on an OpenAI-compatible endpoint."""
 
     def __init__(self, config: Config):
-        from metagpt.configs.catalogue import endpoint
+        from metagpt.configs.catalogue import context_window_of, endpoint
 
         where = endpoint(config)
         self.api_type = where.api_type
@@ -80,7 +80,7 @@ class OpenAIProvider(Provider):
         self.base_url = where.base_url or DEFAULT_BASE_URL
         self.key_name, self.url_name = where.key_name or "OPENAI_API_KEY", where.url_name
         self.timeout = config.timeout
-        self.context_window = config.context_window
+        self.context_window = config.context_window or context_window_of(self.model)
         # A server on this machine costs nothing, unless it serves a priced model (a local proxy).
         self.priced = not is_loopback(self.base_url) or lookup_price(self.model, config.model_prices) is not None
         common: dict[str, Any] = {

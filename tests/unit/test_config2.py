@@ -184,3 +184,23 @@ def test_init_config_writes_an_owner_only_template_that_changes_nothing_until_fi
     assert Config.load(tmp_path, env={}) == Config()
     with pytest.raises(UserError, match="exists already"):
         write_home_config()
+
+
+def test_known_models_have_their_context_window_and_config_overrides_it():
+    from metagpt.configs.catalogue import context_window_of
+    from metagpt.provider.openai_api import OpenAIProvider
+
+    assert context_window_of("gpt-4o-mini-2024-07-18") == 128_000 and context_window_of("gpt-4") == 8_192
+    assert context_window_of("my-model") is None
+    for api_type in VENDORS:
+        assert context_window_of(PRESETS[api_type].model), api_type
+    deepseek = OpenAIProvider(Config(api_type="deepseek", DEEPSEEK_API_KEY="k-123456"))
+    assert (deepseek.context_window, deepseek.base_url, deepseek.api_type) == (
+        128_000,
+        "https://api.deepseek.com/v1",
+        "deepseek",
+    )
+    assert (
+        OpenAIProvider(Config(api_type="deepseek", DEEPSEEK_API_KEY="k-1234", CONTEXT_WINDOW=9000)).context_window
+        == 9000
+    )
