@@ -45,6 +45,8 @@ RICH_LIMIT = 1 << 20
 """Bytes of rich output (images, HTML) kept per cell; more is dropped with a note."""
 FLOOD_CHARS = 20 << 20
 """A cell that sends more output than this is interrupted: its output could only be cut anyway."""
+STREAM_CHUNK = 1 << 18
+"""Characters of printed output the kernel sends at most in one message (see `output_cap`)."""
 KERNEL_LIMITS = Limits(timeout=0, cpu_seconds=0, memory_bytes=4 << 30, file_size_bytes=200 << 20)
 """The kernel lives for the whole run: no wall-clock or CPU limit (cells have `cell_timeout`)."""
 
@@ -146,6 +148,18 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
+def _output_cap_code() -> str:
+    """Kernel start-up code installing `output_cap` without a trace in the user's namespace.
+
+    The kernel sends `FLOOD_CHARS` characters of a cell's printing, then a line saying the rest is
+    not sent: that line takes what we have seen past `FLOOD_CHARS`, so the cell is interrupted as
+    a flood just as when the kernel sends everything, and the kernel never sends much more.
+    """
+    source = (Path(__file__).parent / "output_cap.py").read_text(encoding="utf-8")
+    source += f"\ninstall({FLOOD_CHARS}, {STREAM_CHUNK})\n"
+    return f"exec(compile({source!r}, '<output_cap>', 'exec'), {{'__name__': '_output_cap'}})"
+
+
 def clear_folder(folder: Path) -> None:
     """Remove `folder` whatever code left there: a link or a file is unlinked, never followed."""
     try:
@@ -241,7 +255,7 @@ class SandboxedKernel:
         self._client = client
         try:
             await self._wait_ready()
-            for code in self._startup:
+            for code in [_output_cap_code(), *self._startup]:
                 result = await self.execute(code, silent=True)
                 if not result.ok:
                     raise RuntimeError(f"the kernel's start-up code failed: {result.text()}")
