@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from metagpt.config import Config
 from metagpt.cost_manager import CostManager
 from metagpt.logs import register_config_secrets
@@ -21,17 +23,62 @@ if TYPE_CHECKING:
     from metagpt.utils.git_history import GitHistory
 
 
-class AttrDict(dict):
-    """A dict whose keys also read and write as attributes (`context.kwargs.x`); missing ones read None."""
+class AttrDict(BaseModel):
+    """Values read and written as attributes or items (`context.kwargs.x`, `kwargs["x"]`).
+
+    MetaGPT 0.7's pydantic model: `AttrDict(a=1)`, `AttrDict.model_validate({...})`, `set`/`get`/
+    `remove`; a missing key reads None, and deleting one that is not there raises AttributeError.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def _values(self) -> dict[str, Any]:
+        return self.__pydantic_extra__  # type: ignore[return-value]  # every value is an extra
 
     def __getattr__(self, key: str) -> Any:
-        return self.get(key)
+        if key.startswith("__"):  # pickling and copy probe dunders: answer them as a normal object
+            raise AttributeError(key)
+        return self._values.get(key)
 
     def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
+        self._values[key] = value
 
     def __delattr__(self, key: str) -> None:
-        self.pop(key, None)
+        if key not in self._values:
+            raise AttributeError(f"No such attribute: {key}")
+        del self._values[key]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def set(self, key: str, val: Any) -> None:
+        self._values[key] = val
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def remove(self, key: str) -> None:
+        """Forget `key` (nothing happens when it is not there)."""
+        self._values.pop(key, None)
+
+    def keys(self) -> list[str]:
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._values.items())
 
 
 class Context:
