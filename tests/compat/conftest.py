@@ -71,3 +71,21 @@ def run_script(name: str, server: OpenAIServer, cwd: Path, *args: str, **kwargs:
 
 def lines(output: str, prefix: str) -> list[str]:
     return [line[len(prefix) + 1 :] for line in output.splitlines() if line.startswith(prefix + " ")]
+
+
+@pytest.fixture
+def loguru_caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """`caplog` that also sees loguru's records, as MetaGPT's own tests read them."""
+    import logging
+
+    from loguru import logger
+
+    class ToLogging(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logging.getLogger(record.name).handle(record)
+
+    handler = logger.add(ToLogging(), format="{message}")
+    try:
+        yield caplog
+    finally:
+        logger.remove(handler)
