@@ -21,12 +21,15 @@ CODE = (
     "```python\ndef product(xs):\n    r = 1\n    for x in xs:\n        r *= x\n    return r\n\n"
     "print(product([2, 3, 4]))\n```"
 )
+CREATED_AGENT = '```python\nfrom metagpt.roles import Role\n\n\nclass SimpleTester(Role):\n    name: str = "Bob"\n```'
 TESTS = "```python\ndef test_product():\n    assert product([2, 3]) == 6\n```"
 
 
 def tutorial_reply(request: dict[str, Any]) -> Reply:
     """Answers like a model would to the tutorials' prompts, naming who speaks in a debate."""
     last = str(request["messages"][-1]["content"])
+    if "### EXAMPLE STARTS AT THIS LINE" in last:  # the agent creator
+        return answer(CREATED_AGENT)
     if "Write a python function" in last:
         return answer(CODE)
     if "unit tests" in last:
