@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from metagpt.experience import ExperienceSession
     from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
-    from metagpt.utils.git_history import GitHistory
+    from metagpt.utils.git_repository import GitRepository
 
 
 class AttrDict(BaseModel):
@@ -112,6 +112,8 @@ class Context:
         self._journal_set = False
         self._experience: ExperienceSession | None = None
         self._experience_set = False
+        self._git_repo: GitRepository | None = None
+        self._git_repo_set = False
 
     @property
     def journal(self) -> Journal | None:
@@ -172,9 +174,23 @@ class Context:
         return self._providers[key]
 
     @property
-    def git_repo(self) -> GitHistory | None:
-        """The current project's git history, once a project has started."""
-        return self.project.history if self.project is not None else None
+    def git_repo(self) -> GitRepository | None:
+        """MetaGPT 0.7's handle on the current project's repository (`commit`, `changed_files`,
+        `workdir`); None until a project is open. Built on first use; creates nothing."""
+        if self._git_repo_set:
+            return self._git_repo
+        if self.project is None:
+            return None
+        if self._git_repo is None or self._git_repo.workdir != self.project.path:
+            from metagpt.utils.git_repository import GitRepository
+
+            self._git_repo = GitRepository.of(self.project.history)
+        return self._git_repo
+
+    @git_repo.setter
+    def git_repo(self, repo: GitRepository | None) -> None:
+        """Use `repo` as the project's repository (None: no repository), as MetaGPT scripts do."""
+        self._git_repo, self._git_repo_set = repo, True
 
     @property
     def src_workspace(self) -> Path | None:
