@@ -7,7 +7,6 @@ markdown parsers `CodeParser` and `OutputParser` (`metagpt.utils.parsers`).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -78,6 +77,7 @@ def write_json_file(json_file: str | Path, data: Any, encoding: str = "utf-8", i
 
 async def awrite(filename: str | Path, data: str, encoding: str = "utf-8") -> None:
     """Write `data` to `filename` off the event loop, creating the parent folders."""
+    import asyncio  # loaded by every async caller already; not needed to import this module
 
     def write() -> None:
         path = Path(filename)
@@ -92,6 +92,8 @@ async def aread(filename: str | Path, encoding: str = "utf-8") -> str:
 
     Bytes that are not valid in `encoding` are replaced rather than failing the read.
     """
+    import asyncio
+
     path = Path(filename)
     if not filename or not path.is_file():
         return ""
