@@ -1,7 +1,9 @@
 """A single agent of your own: it writes a Python function, then runs it.
 
-Two actions run in order (`by_order`): `SimpleWriteCode` asks the model for code, `SimpleRunCode`
-runs that code in a subprocess and returns its output.
+`SimpleCoder` has one action, `SimpleWriteCode`, which asks the model for code. `RunnableCoder`
+adds `SimpleRunCode`, which runs that code in a subprocess and returns its output; its two actions
+run in order (`by_order`). MetaGPT's agent-creator example shows this file to the model as its
+example of an agent (`METAGPT_ROOT / "examples/build_customized_agent.py"`).
 
     python examples/build_customized_agent.py "write a function that calculates the product of a list"
 """
@@ -45,6 +47,22 @@ class SimpleRunCode(Action):
             except subprocess.TimeoutExpired:
                 return "The code did not finish within 20 seconds."
         return done.stdout + (f"\n{done.stderr}" if done.returncode else "")
+
+
+class SimpleCoder(Role):
+    name: str = "Alice"
+    profile: str = "SimpleCoder"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.set_actions([SimpleWriteCode])
+
+    async def _act(self) -> Message:
+        todo = self.rc.todo
+        logger.info(f"{self._setting}: to do {todo}")
+        instruction = self.get_memories(k=1)[0]
+        code = await todo.run(instruction.content)
+        return Message(content=code, role=self.profile, cause_by=type(todo))
 
 
 class RunnableCoder(Role):

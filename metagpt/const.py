@@ -1,10 +1,16 @@
-"""Names and paths that several modules share. Computing them touches no file.
+"""Names and paths that several modules share. Importing this module touches no file.
 
-MetaGPT's root names (`METAGPT_ROOT`, `PROJECT_ROOT`, `WORKSPACE_ROOT`, `DEFAULT_WORKSPACE_ROOT`)
-are computed when read, from the same environment `Config.default()` starts from: `$METAGPT_ROOT`
-(else the current directory) and `$WORKSPACE_PATH`. A `WORKSPACE_PATH` set only in a YAML file is
-seen by `Config.default().resolve_workspace()`, not by these names (reading files here would make
-constants depend on the configuration module, which depends on them).
+MetaGPT's root names are computed when read:
+
+- `METAGPT_ROOT` (and 0.5's `PROJECT_ROOT`): the folder holding `examples/`, `config/` and
+  `workspace/`, as MetaGPT defines it: `$METAGPT_ROOT` (or MetaGPT's `$METAGPT_PROJECT_ROOT`),
+  else the source checkout the package runs from, else the current directory (an installed
+  package). So `METAGPT_ROOT / "examples/build_customized_agent.py"` is found from any folder.
+- `WORKSPACE_ROOT`, `DEFAULT_WORKSPACE_ROOT`: where runs write, from the same environment
+  `Config.default()` starts from: `$WORKSPACE_PATH`, else `workspace/` under `$METAGPT_ROOT` or the
+  current directory. A `WORKSPACE_PATH` set only in a YAML file is seen by
+  `Config.default().resolve_workspace()`, not here (reading files here would make constants depend
+  on the configuration module, which depends on them).
 """
 
 import os
@@ -43,16 +49,30 @@ A constant, so `schema` needs no import of the action classes above it; a test c
 equals `any_to_str(UserRequirement)`."""
 
 
-def _root() -> Path:
+CHECKOUT_MARKERS = (".git", "pyproject.toml")
+"""Files that make `SOURCE_ROOT` a source checkout (an installed package sits in site-packages)."""
+
+
+def _config_root() -> Path:
+    """The folder `Config.default()` reads: `$METAGPT_ROOT`, else the current directory."""
     return Path(os.environ.get("METAGPT_ROOT") or Path.cwd())
+
+
+def _metagpt_root() -> Path:
+    configured = os.environ.get("METAGPT_ROOT") or os.environ.get("METAGPT_PROJECT_ROOT")
+    if configured:
+        return Path(configured)
+    if (SOURCE_ROOT / "examples").is_dir() and any((SOURCE_ROOT / m).exists() for m in CHECKOUT_MARKERS):
+        return SOURCE_ROOT
+    return Path.cwd()
 
 
 def __getattr__(name: str) -> Path:
     if name in ("METAGPT_ROOT", "PROJECT_ROOT"):
-        return _root()
+        return _metagpt_root()
     if name == "DEFAULT_WORKSPACE_ROOT":
-        return _root() / WORKSPACE_DIR
+        return _config_root() / WORKSPACE_DIR
     if name == "WORKSPACE_ROOT":
         configured = os.environ.get("WORKSPACE_PATH")
-        return Path(configured) if configured else _root() / WORKSPACE_DIR
+        return Path(configured) if configured else _config_root() / WORKSPACE_DIR
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from metagpt.config import Config
 from metagpt.cost_manager import CostManager
 from metagpt.logs import register_config_secrets
@@ -18,20 +20,65 @@ if TYPE_CHECKING:
     from metagpt.experience import ExperienceSession
     from metagpt.journal import Journal
     from metagpt.render import DiagramRenderer
-    from metagpt.utils.git_history import GitHistory
+    from metagpt.utils.git_repository import GitRepository
 
 
-class AttrDict(dict):
-    """A dict whose keys also read and write as attributes (`context.kwargs.x`); missing ones read None."""
+class AttrDict(BaseModel):
+    """Values read and written as attributes or items (`context.kwargs.x`, `kwargs["x"]`).
+
+    MetaGPT 0.7's pydantic model: `AttrDict(a=1)`, `AttrDict.model_validate({...})`, `set`/`get`/
+    `remove`; a missing key reads None, and deleting one that is not there raises AttributeError.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def _values(self) -> dict[str, Any]:
+        return self.__pydantic_extra__  # type: ignore[return-value]  # every value is an extra
 
     def __getattr__(self, key: str) -> Any:
-        return self.get(key)
+        if key.startswith("__"):  # pickling and copy probe dunders: answer them as a normal object
+            raise AttributeError(key)
+        return self._values.get(key)
 
     def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
+        self._values[key] = value
 
     def __delattr__(self, key: str) -> None:
-        self.pop(key, None)
+        if key not in self._values:
+            raise AttributeError(f"No such attribute: {key}")
+        del self._values[key]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def set(self, key: str, val: Any) -> None:
+        self._values[key] = val
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def remove(self, key: str) -> None:
+        """Forget `key` (nothing happens when it is not there)."""
+        self._values.pop(key, None)
+
+    def keys(self) -> list[str]:
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._values.items())
 
 
 class Context:
@@ -65,6 +112,8 @@ class Context:
         self._journal_set = False
         self._experience: ExperienceSession | None = None
         self._experience_set = False
+        self._git_repo: GitRepository | None = None
+        self._git_repo_set = False
 
     @property
     def journal(self) -> Journal | None:
@@ -125,9 +174,23 @@ class Context:
         return self._providers[key]
 
     @property
-    def git_repo(self) -> GitHistory | None:
-        """The current project's git history, once a project has started."""
-        return self.project.history if self.project is not None else None
+    def git_repo(self) -> GitRepository | None:
+        """MetaGPT 0.7's handle on the current project's repository (`commit`, `changed_files`,
+        `workdir`); None until a project is open. Built on first use; creates nothing."""
+        if self._git_repo_set:
+            return self._git_repo
+        if self.project is None:
+            return None
+        if self._git_repo is None or self._git_repo.workdir != self.project.path:
+            from metagpt.utils.git_repository import GitRepository
+
+            self._git_repo = GitRepository.of(self.project.history)
+        return self._git_repo
+
+    @git_repo.setter
+    def git_repo(self, repo: GitRepository | None) -> None:
+        """Use `repo` as the project's repository (None: no repository), as MetaGPT scripts do."""
+        self._git_repo, self._git_repo_set = repo, True
 
     @property
     def src_workspace(self) -> Path | None:

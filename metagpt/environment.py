@@ -9,7 +9,7 @@ from loguru import logger
 from metagpt.context import Context
 from metagpt.memory import Memory
 from metagpt.roles.role import Role
-from metagpt.schema import Message
+from metagpt.schema import Message, any_to_str
 from metagpt.utils.concurrency import gather_or_cancel
 
 
@@ -17,13 +17,19 @@ class Environment:
     """Holds the roles and the shared history; delivers each message to the roles it is for.
 
     A message goes to every role when it is sent to `<all>` (the default), else to the roles
-    whose name, profile or class is among its recipients. Each role then decides in `_observe`
-    whether it reacts (it watches the cause, or it is named as a recipient).
+    whose address is among its recipients: its class path and name (MetaGPT 0.6+'s
+    `role.addresses`), its profile too, or what `set_addresses` gave it. Each role then decides
+    in `_observe` whether it reacts (it watches the cause, or it is named as a recipient).
+
+    `history` holds every published message (a `Memory`, as in MetaGPT 0.8; 0.6-0.7 kept a
+    debug transcript string, which `str(env.history)` gives).
     """
 
     def __init__(self, context: Context | None = None, desc: str = "") -> None:
         self.roles: dict[str, Role] = {}
         self.history = Memory()
+        self._addresses: dict[Role, set[str]] = {}
+        """Addresses given with `set_addresses` (the environment's side of MetaGPT's `member_addrs`)."""
         self._context = context
         self.desc = desc
 
@@ -68,12 +74,29 @@ class Environment:
     def role_names(self) -> list[str]:
         return list(self.roles)
 
+    def get_addresses(self, role: Role) -> set[str]:
+        """The addresses this environment delivers `role`'s messages by (empty for a stranger)."""
+        if role in self._addresses:
+            return set(self._addresses[role])
+        return role.addresses if role in self.roles.values() else set()
+
+    def set_addresses(self, role: Role, addresses: Iterable[str]) -> None:
+        """Deliver to `role` only the messages sent to one of `addresses`."""
+        self._addresses[role] = {any_to_str(address) for address in addresses}
+
+    get_subscription = get_addresses
+    """MetaGPT 0.6's name of `get_addresses`."""
+    set_subscription = set_addresses
+
+    def _routes(self, role: Role) -> set[str]:
+        return set(self._addresses[role]) if role in self._addresses else role._routes
+
     def publish_message(self, message: Message, peekable: bool = True) -> bool:
         """Record `message` and deliver it to each role it is addressed to."""
         self.history.add(message)
         delivered = False
         for role in self.roles.values():
-            if message.is_for(role.addresses):
+            if message.is_for(self._routes(role)):
                 role.put_message(message)
                 delivered = True
         if not delivered:

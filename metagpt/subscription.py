@@ -56,21 +56,20 @@ class SubscriptionRunner:
     async def run(self, raise_exception: bool = True) -> None:
         """Wait on the subscriptions until all have ended.
 
-        A subscription whose role or trigger fails raises here (`raise_exception`), or is
-        logged and dropped while the others go on.
+        A subscription whose role, trigger or callback fails raises its error here
+        (`raise_exception`, the default) and stays subscribed, so a later `run` reports it again
+        (or `unsubscribe` drops it); the other subscriptions keep running. With
+        `raise_exception=False` the failure is logged ("run error"), the subscription dropped, and
+        the runner keeps serving the others.
         """
         while self.tasks:
             done, _ = await asyncio.wait(self.tasks.values(), return_when=asyncio.FIRST_COMPLETED)
             for role, task in [(r, t) for r, t in self.tasks.items() if t in done]:
-                self.tasks.pop(role)
-                if task.cancelled():
-                    continue
-                error = task.exception()
-                if error is None:
-                    logger.warning(f"{task.get_name()} has completed: its trigger ended.")
-                elif raise_exception:
-                    for other in self.tasks.values():
-                        other.cancel()
+                error = None if task.cancelled() else task.exception()
+                if error is not None and raise_exception:
                     raise error
-                else:
-                    logger.opt(exception=error).error(f"{task.get_name()} failed; the other subscriptions go on")
+                self.tasks.pop(role)
+                if error is not None:
+                    logger.opt(exception=error).error(f"Task {task.get_name()} run error; the others go on")
+                elif not task.cancelled():
+                    logger.warning(f"Task {task.get_name()} has completed: its trigger ended.")

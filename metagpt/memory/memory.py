@@ -75,6 +75,10 @@ class Memory:
     def __len__(self) -> int:
         return len(self.storage)
 
+    def __str__(self) -> str:
+        """The messages one a line (`role: content`): MetaGPT 0.6-0.7's debug transcript."""
+        return "\n".join(str(message) for message in self.storage)
+
     def clear(self) -> None:
         self.storage.clear()
         self.index.clear()

@@ -37,7 +37,7 @@ from metagpt.prompts import render_prompt
 from metagpt.roles.plan_view import PlanView
 from metagpt.roles.planner import Planner, Task, TaskResult
 from metagpt.roles.registry import record_role
-from metagpt.roles.role_compat import MetaGPTRoleNames, RoleSetting
+from metagpt.roles.role_compat import MetaGPTRoleNames
 from metagpt.roles.role_context import MessageBus, RoleContext, RoleReactMode
 from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
@@ -65,6 +65,10 @@ class Role(MetaGPTRoleNames, Declared):
     constraints: str = ""
     desc: str = ""
     is_human: bool = False
+    recovered: bool = False
+    """Set on a role restored mid-run: its next `_think` resumes at `rc.state` (MetaGPT 0.7)."""
+    latest_observed_msg: Message | None = None
+    """The last message the role reacted to; a recovered role looks for it again."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,6 +91,7 @@ class Role(MetaGPTRoleNames, Declared):
     ):
         given = {"name": name, "profile": profile, "goal": goal, "constraints": constraints, "desc": desc}
         self._init_declared({**{k: v for k, v in given.items() if v is not None}, **fields})
+        self._named = bool(self.name)
         self.name = self.name or type(self).__name__
         self.profile = self.profile or self.name
         self.rc = RoleContext()
@@ -101,25 +106,6 @@ class Role(MetaGPTRoleNames, Declared):
             self.set_actions(actions)
         if watch is not None:
             self._watch(watch)
-
-    # -- names MetaGPT scripts use ----------------------------------------------------------------
-
-    @property
-    def _rc(self) -> RoleContext:
-        return self.rc
-
-    @property
-    def _setting(self) -> RoleSetting:
-        """`Alice(SimpleCoder)`, also with `.name`, `.profile`, `.goal`, `.constraints`, `.desc`."""
-        return RoleSetting(self.name, self.profile, self.goal, self.constraints, self.desc)
-
-    @property
-    def _actions(self) -> list[Action]:
-        return self.actions
-
-    @property
-    def _states(self) -> list[str]:
-        return self.states
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -225,27 +211,41 @@ class Role(MetaGPTRoleNames, Declared):
 
     @property
     def addresses(self) -> set[str]:
-        """What `send_to` may name to reach this role: its name, profile and class (or `set_addresses`)."""
+        """MetaGPT 0.6+'s address set: the role's class path and its own name (or `set_addresses`).
+
+        A message also reaches the role by its profile, or by the class name it is named after
+        when it has no name of its own (`_routes`), as older scripts and the SOP address roles.
+        """
         if self._addresses is not None:
             return set(self._addresses)
-        return {self.name, self.profile, any_to_str(self)}
+        own = self._named or self.name != type(self).__name__
+        return {any_to_str(self), self.name} if own else {any_to_str(self)}
 
-    def put_message(self, message: Message) -> None:
-        """Deliver `message` to this role (it is observed in the role's next run)."""
-        self.rc.msg_buffer.append(message)
+    @property
+    def _routes(self) -> set[str]:
+        """Every name that delivers a message to this role: `addresses`, plus name and profile
+        unless `set_addresses` chose the addresses."""
+        if self._addresses is not None:
+            return set(self._addresses)
+        return self.addresses | {self.name, self.profile}
+
+    def put_message(self, message: Message | None) -> None:
+        """Deliver `message` to this role (it is observed in the role's next run); None is ignored."""
+        if message:
+            self.rc.msg_buffer.append(message)
 
     def publish_message(self, message: Message | None) -> None:
         """Send `message` to the environment (a message only for this role stays here)."""
         if not message:
             return
-        if message.send_to and message.send_to <= self.addresses:
+        if message.send_to and message.send_to <= self._routes:
             self.put_message(message)
         elif self.rc.env is not None:
             self.rc.env.publish_message(message)
 
     def _is_news(self, message: Message) -> bool:
         """Whether this role reacts to `message`: unseen, and watched or addressed to it by name."""
-        watched = message.cause_by in self.rc.watch or not message.send_to.isdisjoint(self.addresses)
+        watched = message.cause_by in self.rc.watch or not message.send_to.isdisjoint(self._routes)
         return watched and message not in self.rc.memory
 
     @property
@@ -256,10 +256,18 @@ class Role(MetaGPTRoleNames, Declared):
     # -- the loop ---------------------------------------------------------------------------------
 
     async def _observe(self) -> int:
-        """Remember buffered messages; `rc.news` gets the new ones this role reacts to."""
-        buffered, self.rc.msg_buffer = self.rc.msg_buffer, []
+        """Remember buffered messages; `rc.news` gets the new ones this role reacts to.
+
+        A `recovered` role first looks again for `latest_observed_msg` (the message it was
+        reacting to when it stopped) among what it has not remembered yet.
+        """
+        recovered = self.recovered and self.latest_observed_msg is not None
+        buffered = self.rc.memory.find_news([self.latest_observed_msg], k=10) if recovered else []
+        if not buffered:
+            buffered, self.rc.msg_buffer = self.rc.msg_buffer, []
         self.rc.news = [m for m in buffered if self._is_news(m)]
         self.rc.memory.add_batch(buffered)
+        self.latest_observed_msg = self.rc.news[-1] if self.rc.news else None
         if self.rc.news:
             logger.debug(f"{self._setting} observed: {[f'{m.role}: {m.content[:20]}...' for m in self.rc.news]}")
         return len(self.rc.news)
@@ -270,6 +278,10 @@ class Role(MetaGPTRoleNames, Declared):
             return False
         if len(self.actions) == 1:
             self._set_state(0)
+            return True
+        if self.recovered and self.rc.state >= 0:  # resume at the action it was taking
+            self._set_state(self.rc.state)
+            self.recovered = False
             return True
         if self.rc.react_mode == RoleReactMode.BY_ORDER:
             self._set_state(self.rc.state + 1)

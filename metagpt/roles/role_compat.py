@@ -36,11 +36,34 @@ class MetaGPTRoleNames:
 
     _addresses: set[str] | None = None
 
+    # -- the underscored names of 0.1-0.5 ---------------------------------------------------------
+
+    @property
+    def _rc(self) -> Any:
+        return self.rc  # type: ignore[attr-defined]
+
+    @property
+    def _setting(self) -> RoleSetting:
+        """`Alice(SimpleCoder)`, also with `.name`, `.profile`, `.goal`, `.constraints`, `.desc`."""
+        return RoleSetting(self.name, self.profile, self.goal, self.constraints, self.desc)  # type: ignore[attr-defined]
+
+    @property
+    def _actions(self) -> list[Any]:
+        return self.actions  # type: ignore[attr-defined]
+
+    @property
+    def _states(self) -> list[str]:
+        return self.states  # type: ignore[attr-defined]
+
     # -- addresses (0.6 called them subscription) -------------------------------------------------
 
     def set_addresses(self, addresses: Iterable[str]) -> None:
-        """Replace the names `send_to` must name to reach this role (default: name, profile, class)."""
+        """Replace the names `send_to` must name to reach this role (default: class path and name);
+        the role's environment, if any, routes by the new ones."""
         self._addresses = {any_to_str(a) for a in addresses}
+        env = self.rc.env  # type: ignore[attr-defined]
+        if env is not None and hasattr(env, "set_addresses"):
+            env.set_addresses(self, self._addresses)
 
     def subscribe(self, tags: Iterable[str]) -> None:
         """MetaGPT 0.6's name of `set_addresses`."""

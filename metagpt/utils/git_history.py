@@ -159,6 +159,14 @@ class GitHistory:
             return []
         return result.stdout.splitlines()
 
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run one git command in the project folder, as safely as every command here (`git_safe`).
+
+        Raises:
+            GitFailed: git is missing, or (with `check`) the command failed.
+        """
+        return self._git(*args, check=check)
+
     def put_back(self) -> None:
         """Put a kept file that changed since the history opened back as it was (see the module
         doc); what replaced it is moved aside. Failures are logged, never raised."""

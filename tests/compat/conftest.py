@@ -21,12 +21,15 @@ CODE = (
     "```python\ndef product(xs):\n    r = 1\n    for x in xs:\n        r *= x\n    return r\n\n"
     "print(product([2, 3, 4]))\n```"
 )
+CREATED_AGENT = '```python\nfrom metagpt.roles import Role\n\n\nclass SimpleTester(Role):\n    name: str = "Bob"\n```'
 TESTS = "```python\ndef test_product():\n    assert product([2, 3]) == 6\n```"
 
 
 def tutorial_reply(request: dict[str, Any]) -> Reply:
     """Answers like a model would to the tutorials' prompts, naming who speaks in a debate."""
     last = str(request["messages"][-1]["content"])
+    if "### EXAMPLE STARTS AT THIS LINE" in last:  # the agent creator
+        return answer(CREATED_AGENT)
     if "Write a python function" in last:
         return answer(CODE)
     if "unit tests" in last:
@@ -71,3 +74,21 @@ def run_script(name: str, server: OpenAIServer, cwd: Path, *args: str, **kwargs:
 
 def lines(output: str, prefix: str) -> list[str]:
     return [line[len(prefix) + 1 :] for line in output.splitlines() if line.startswith(prefix + " ")]
+
+
+@pytest.fixture
+def loguru_caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """`caplog` that also sees loguru's records, as MetaGPT's own tests read them."""
+    import logging
+
+    from loguru import logger
+
+    class ToLogging(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logging.getLogger(record.name).handle(record)
+
+    handler = logger.add(ToLogging(), format="{message}")
+    try:
+        yield caplog
+    finally:
+        logger.remove(handler)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -147,14 +148,31 @@ def test_legacy_config_and_const_names(monkeypatch, tmp_path):
     monkeypatch.setenv("WORKSPACE_PATH", str(tmp_path / "ws"))
     monkeypatch.setenv("MAX_BUDGET", "7")
     from metagpt.config import CONFIG
-    from metagpt.const import DEFAULT_WORKSPACE_ROOT, METAGPT_ROOT, WORKSPACE_ROOT
+    from metagpt.const import DEFAULT_WORKSPACE_ROOT, WORKSPACE_ROOT
 
     assert CONFIG.workspace_path == tmp_path / "ws"
     assert CONFIG.max_budget == 7 and CONFIG.MAX_BUDGET == 7 and CONFIG.get("NOPE", "d") == "d"
     assert tmp_path / "ws" == WORKSPACE_ROOT
-    assert tmp_path == METAGPT_ROOT and tmp_path / "workspace" == DEFAULT_WORKSPACE_ROOT
+    assert tmp_path / "workspace" == DEFAULT_WORKSPACE_ROOT  # where runs from this folder write
     with pytest.raises(AttributeError, match="read-only"):
         CONFIG.max_budget = 10
+
+
+def test_metagpt_root_is_the_folder_holding_examples_config_and_workspace(monkeypatch, tmp_path):
+    import metagpt.const as const
+    from metagpt.const import METAGPT_ROOT, PROJECT_ROOT
+
+    checkout = Path(__file__).resolve().parents[2]
+    assert METAGPT_ROOT == PROJECT_ROOT == checkout  # run from the checkout, whatever the current folder
+    assert (METAGPT_ROOT / "examples/build_customized_agent.py").is_file() and Path.cwd() == tmp_path
+    assert (METAGPT_ROOT / "config").is_dir() and (METAGPT_ROOT / "workspace").is_dir()
+
+    monkeypatch.setattr(const, "SOURCE_ROOT", tmp_path / "site-packages")  # an installed package
+    assert tmp_path == const.METAGPT_ROOT  # the current project
+    monkeypatch.setenv("METAGPT_PROJECT_ROOT", str(tmp_path / "mine"))
+    assert tmp_path / "mine" == const.METAGPT_ROOT
+    monkeypatch.setenv("METAGPT_ROOT", str(tmp_path / "ours"))
+    assert tmp_path / "ours" == const.METAGPT_ROOT and tmp_path / "ours/workspace" == const.DEFAULT_WORKSPACE_ROOT
 
 
 def test_importing_the_compat_names_reads_no_configuration(tmp_path):

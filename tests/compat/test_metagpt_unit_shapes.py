@@ -60,3 +60,34 @@ def test_environment_add_and_get_roles(fake_config):
     env.add_roles([bob])
     assert env.get_roles() == {"Alice": role, "Bob": bob}  # keyed by name, as later releases
     assert role.context is bob.context is env.context
+
+
+def test_attr_dict():
+    from metagpt.context import AttrDict
+
+    ad = AttrDict(name="John", age=30)
+    assert (ad.name, ad.age, ad.height) == ("John", 30, None)
+    ad.height = 180
+    assert ad.height == 180 and ad["height"] == 180
+    del ad.age
+    assert ad.age is None and "age" not in ad
+    with pytest.raises(AttributeError, match="No such attribute: weight"):
+        del ad.weight
+    ad["weight"] = 70
+    ad.set("city", "Paris")
+    assert ad.get("weight") == 70 and ad.get("missing", "d") == "d" and ad.city == "Paris"
+    ad.remove("city")
+    ad.remove("city")  # removing twice is fine
+    assert ad.model_dump() == {"name": "John", "height": 180, "weight": 70}
+
+    validated = AttrDict.model_validate({"name": "John", "age": 30})
+    assert (validated.name, validated.age) == ("John", 30)
+
+
+def test_context_kwargs_is_an_attr_dict(fake_config):
+    from metagpt.context import AttrDict
+
+    ctx = Context(fake_config)
+    assert isinstance(ctx.kwargs, AttrDict) and ctx.git_repo is None and ctx.src_workspace is None
+    ctx.kwargs.test_key = "test_value"
+    assert ctx.kwargs.test_key == ctx.kwargs["test_key"] == "test_value"

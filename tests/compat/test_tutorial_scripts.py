@@ -82,3 +82,15 @@ def test_plain_class_debate_in_a_software_company_is_charged_to_its_budget(tutor
     ]
     (cost,) = lines(done.stdout, "COST")
     assert float(cost) > 0  # actions created inside _act still spend the company's money
+
+
+def test_agent_creator_shows_the_model_the_framework_example_from_any_folder(tutorial_server, tmp_path):
+    done = run_script("agent_creator.py", tutorial_server, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert lines(done.stdout, "EXAMPLE") == ["examples/build_customized_agent.py"]
+    assert lines(done.stdout, "WROTE") == ["from metagpt.roles import Role"]
+    assert (tmp_path / "workspace" / "agent_created_agent.py").read_text().count("class SimpleTester(Role)") == 1
+    prompt = prompt_text(tutorial_server.bodies[0])
+    for name in ("SimpleWriteCode", "SimpleRunCode", "SimpleCoder", "RunnableCoder"):
+        assert f"class {name}(" in prompt
