@@ -17,7 +17,6 @@ from 2026-10-21 on, where the model samples as it chooses.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import re
@@ -30,6 +29,7 @@ from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.anthropic_wire import answer_text, finish_reason, normalized_json, stream_piece, wire_request
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.calls import before, brief, deadline_after, retry_after
 from metagpt.provider.openai_api import is_loopback, tls_context
 from metagpt.provider.usage import checked_usage
 from metagpt.utils.paths import clean_text
@@ -91,11 +91,11 @@ class AnthropicProvider(Provider):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_allowed("anthropic")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         message = await self._before(deadline, self._create(request, stream=False))
         blocks = getattr(message, "content", None)
         if not isinstance(blocks, list):
-            raise self._not_a_message(f"{type(message).__name__} {_brief(message)}")
+            raise self._not_a_message(f"{type(message).__name__} {brief(message)}")
         text = answer_text(request, blocks)
         usage = self._checked_usage(getattr(message, "usage", None), None, request, text)
         finish = finish_reason(getattr(message, "stop_reason", None))
@@ -103,7 +103,7 @@ class AnthropicProvider(Provider):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
         check_allowed("anthropic")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         stream = await self._before(deadline, self._create(request, stream=True))
         parts: dict[str, list[str]] = {"text": [], "tool_use": []}  # by the kind of block they belong to
         started: Any = None  # the usage of message_start: the prompt's counts
@@ -169,17 +169,7 @@ class AnthropicProvider(Provider):
             raise self._error(exc) from exc
 
     async def _before(self, deadline: float, step: Awaitable[T]) -> T:
-        """Await `step`, or raise a retryable time-out once the request's deadline has passed."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        try:
-            return await asyncio.wait_for(step, timeout=max(remaining, 0.001))
-        except asyncio.TimeoutError:
-            raise ProviderError(
-                f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if "
-                "the model is slow.",
-                retryable=True,
-                billable=True,
-            ) from None
+        return await before(deadline, step, self._where, self.timeout)
 
     def _checked_usage(self, started: Any, final: Any, request: ModelRequest, text: str) -> Usage:
         """The server's usage when this request could have used it, otherwise our own count.
@@ -224,7 +214,7 @@ class AnthropicProvider(Provider):
             )
         if cause is not None and (type(cause).__name__ in _BROKEN_ANSWER or _transport_error(cause)):
             return ProviderError(
-                f"{self._where}: the connection closed before the answer was complete ({_brief(cause)}).",
+                f"{self._where}: the connection closed before the answer was complete ({brief(cause)}).",
                 retryable=True,
                 billable=True,
             )
@@ -234,7 +224,7 @@ class AnthropicProvider(Provider):
                 f"Cannot reach {self.base_url}: {reason}. Check {self.url_name} and that the server runs.",
                 retryable=True,
             )
-        return self._not_a_message(_brief(exc))
+        return self._not_a_message(brief(exc))
 
     def _status_error(self, exc: Any) -> ProviderError | ConfigError:
         """Our error for an HTTP error, or an `error` event in a stream (status 200)."""
@@ -260,7 +250,7 @@ class AnthropicProvider(Provider):
                 "the model's window or shorten the input.",
                 status=status,
             )
-        retry = {"retryable": True, "retry_after": _retry_after(exc), "status": status}
+        retry = {"retryable": True, "retry_after": retry_after(_headers(exc)), "status": status}
         if status == 429:
             return ProviderError(f"{where} is rate limiting ({detail}).", **retry)
         if status == 529 or kind == "overloaded_error":
@@ -305,16 +295,8 @@ def _error_type(body: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _retry_after(exc: Any) -> float | None:
-    headers = exc.response.headers if getattr(exc, "response", None) is not None else {}
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                return None
-    return None
+def _headers(exc: Any) -> Any:
+    return exc.response.headers if getattr(exc, "response", None) is not None else {}
 
 
 async def _close(stream: Any) -> None:
@@ -322,9 +304,3 @@ async def _close(stream: Any) -> None:
     if close is not None:
         with contextlib.suppress(Exception):  # closing a broken connection must not hide the real outcome
             await close()
-
-
-def _brief(value: Any) -> str:
-    """A short, printable excerpt of an unexpected answer or error."""
-    text = clean_text(str(value), keep_newlines=False).strip()
-    return text[:80] + ("..." if len(text) > 80 else "")

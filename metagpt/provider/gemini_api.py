@@ -15,7 +15,6 @@ are off (`metagpt.llm.LLM` retries, within the budget), and every usage goes thr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import re
@@ -28,6 +27,7 @@ from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.calls import before, brief, deadline_after, timed_out
 from metagpt.provider.gemini_wire import contents, gemini_schema
 from metagpt.provider.openai_api import is_loopback, tls_context
 from metagpt.provider.usage import checked_usage
@@ -109,7 +109,7 @@ class GeminiProvider(Provider):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_allowed("gemini")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         response = await self._before(deadline, self._send(request, stream=False))
         parts, finish = self._read(response)
         text = "".join(parts)
@@ -125,7 +125,7 @@ class GeminiProvider(Provider):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
         check_allowed("gemini")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         pending, chunks = await self._before(deadline, self._send(request, stream=True))
         parts: list[str] = []
         reported: Any = None
@@ -162,20 +162,7 @@ class GeminiProvider(Provider):
         return f"{self.base_url} ({self.model})"
 
     async def _before(self, deadline: float, step: Awaitable[T]) -> T:
-        """Await `step`, or raise a retryable time-out once the request's deadline has passed."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        try:
-            return await asyncio.wait_for(step, timeout=max(remaining, 0.001))
-        except asyncio.TimeoutError:
-            raise self._timed_out() from None
-
-    def _timed_out(self) -> ProviderError:
-        return ProviderError(
-            f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if the "
-            "model is slow.",
-            retryable=True,
-            billable=True,
-        )
+        return await before(deadline, step, self._where, self.timeout)
 
     async def _send(self, request: ModelRequest, stream: bool) -> Any:
         """Send the request; an endpoint that rejects the schema is asked again for plain JSON.
@@ -212,7 +199,7 @@ class GeminiProvider(Provider):
             raise self._translate(exc) from exc
         except ValueError as exc:  # not JSON, or JSON that is not a GenerateContentResponse
             raise ProviderError(
-                f"{self._where} sent an answer that is not a Gemini response ({_brief(exc)}); check that "
+                f"{self._where} sent an answer that is not a Gemini response ({brief(exc)}); check that "
                 f"{self.url_name} is a Gemini API endpoint.",
                 retryable=True,
                 billable=True,
@@ -322,13 +309,13 @@ class GeminiProvider(Provider):
             return None
         if names & _CONNECT_ERRORS:
             return ProviderError(
-                f"Cannot reach {self.base_url}: {_brief(exc)}. Check {self.url_name} and that the server runs.",
+                f"Cannot reach {self.base_url}: {brief(exc)}. Check {self.url_name} and that the server runs.",
                 retryable=True,
             )
         if names & _TIMEOUTS:
-            return self._timed_out()
+            return timed_out(self._where, self.timeout)
         return ProviderError(
-            f"{self._where}: the connection closed before the answer was complete ({_brief(exc)}).",
+            f"{self._where}: the connection closed before the answer was complete ({brief(exc)}).",
             retryable=True,
             billable=True,
         )
@@ -375,9 +362,3 @@ async def _close(chunks: Any) -> None:
     if close is not None:
         with contextlib.suppress(Exception):  # closing a broken stream must not hide the real outcome
             await close()
-
-
-def _brief(value: Any) -> str:
-    """A short, printable excerpt of an unexpected answer or error."""
-    text = clean_text(str(value), keep_newlines=False).strip()
-    return text[:120] + ("..." if len(text) > 120 else "")

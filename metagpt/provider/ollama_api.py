@@ -19,7 +19,6 @@ and reading the whole answer, as in `metagpt.provider.openai_api`.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import re
@@ -41,9 +40,9 @@ from metagpt.exceptions import (
 )
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.calls import before, brief, deadline_after
 from metagpt.provider.openai_api import tls_context
 from metagpt.provider.usage import checked_usage
-from metagpt.utils.paths import clean_text
 from metagpt.utils.structured import strict_json_schema
 
 try:  # the openai SDK's HTTP client: httpx, or httpx2 (its successor, the same API) from openai 3 on
@@ -109,7 +108,7 @@ class OllamaProvider(Provider):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_allowed("ollama")
-        deadline = time.monotonic() + self.timeout
+        deadline = deadline_after(self.timeout)
         response = await self._open(request, stream=False, deadline=deadline)
         try:
             raw = await self._before(deadline, response.aread())
@@ -126,7 +125,7 @@ class OllamaProvider(Provider):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
         check_allowed("ollama")
-        deadline = time.monotonic() + self.timeout
+        deadline = deadline_after(self.timeout)
         response = await self._open(request, stream=True, deadline=deadline)
         parts: list[str] = []
         final: dict[str, Any] | None = None
@@ -206,16 +205,7 @@ class OllamaProvider(Provider):
             raise error
 
     async def _before(self, deadline: float, step: Awaitable[T]) -> T:
-        """Await `step`, or raise a retryable time-out once the request's deadline has passed."""
-        try:
-            return await asyncio.wait_for(step, timeout=max(deadline - time.monotonic(), 0.001))
-        except asyncio.TimeoutError:
-            raise ProviderError(
-                f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if "
-                "the model is slow (a model's first call also loads it).",
-                retryable=True,
-                billable=True,
-            ) from None
+        return await before(deadline, step, self._where, self.timeout, " (a model's first call also loads it)")
 
     # -- the answer -----------------------------------------------------------------------------
 
@@ -227,7 +217,7 @@ class OllamaProvider(Provider):
             data = None
         if not isinstance(data, dict):
             raise ProviderError(
-                f"{self._where} sent an answer that is not Ollama's JSON ({_brief(raw)}); check that "
+                f"{self._where} sent an answer that is not Ollama's JSON ({brief(raw)}); check that "
                 f"{self.url_name} is an Ollama server.",
                 retryable=True,
                 billable=True,
@@ -242,7 +232,7 @@ class OllamaProvider(Provider):
         content = message.get("content", "") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise ProviderError(
-                f"{self._where} sent an answer without a message ({_brief(json.dumps(data))}); check that "
+                f"{self._where} sent an answer without a message ({brief(json.dumps(data))}); check that "
                 f"{self.url_name} is an Ollama server.",
                 retryable=True,
                 billable=True,
@@ -253,7 +243,7 @@ class OllamaProvider(Provider):
         """An `{"error": ...}` object where an answer was due: the model failed while answering."""
         if "error" in data:
             raise ProviderError(
-                f"{self._where} failed while answering: {_brief(data['error'], 500)}.", retryable=True, billable=True
+                f"{self._where} failed while answering: {brief(data['error'], 500)}.", retryable=True, billable=True
             )
 
     def _usage(self, final: dict[str, Any], request: ModelRequest, text: str) -> Usage:
@@ -290,7 +280,7 @@ class OllamaProvider(Provider):
         return f"{_shown(self.base_url)} ({self.model})"
 
     def _transport_error(self, exc: Exception) -> ProviderError:
-        reason = _brief(str(exc) or type(exc).__name__)
+        reason = brief(str(exc) or type(exc).__name__)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return ProviderError(
                 f"Cannot reach {_shown(self.base_url)}: is `ollama serve` running? Check {self.url_name} ({reason}).",
@@ -363,14 +353,6 @@ def _shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def _brief(value: Any, limit: int = 80) -> str:
-    """A short, printable, one-line excerpt of an unexpected answer or of the server's message."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = clean_text(str(value), keep_newlines=False).strip()
-    return text[:limit] + ("..." if len(text) > limit else "")
-
-
 def _error_detail(raw: bytes) -> str:
     """The message of an error answer: its `error` field, else its text (a proxy's page)."""
     try:
@@ -379,8 +361,8 @@ def _error_detail(raw: bytes) -> str:
         data = None
     if isinstance(data, dict) and data.get("error"):
         error = data["error"]
-        return _brief(error.get("message", error) if isinstance(error, dict) else error, 500)
-    return _brief(raw, 500) or "no details"
+        return brief(error.get("message", error) if isinstance(error, dict) else error, 500)
+    return brief(raw, 500) or "no details"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -16,7 +16,6 @@ endpoint failures, not crashes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
 import os
@@ -34,6 +33,7 @@ from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
+from metagpt.provider.calls import before, brief, deadline_after, retry_after
 from metagpt.provider.usage import checked_usage
 from metagpt.utils.paths import clean_text
 from metagpt.utils.structured import strict_json_schema
@@ -109,7 +109,7 @@ class OpenAIProvider(Provider):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_allowed("openai")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         response = await self._before(deadline, self._create(request, stream=False))
         choice = self._first_choice(response)
         text = choice.message.content or ""
@@ -118,7 +118,7 @@ class OpenAIProvider(Provider):
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamChunk]:
         check_allowed("openai")
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = deadline_after(self.timeout)
         stream = await self._before(deadline, self._create(request, stream=True))
         parts: list[str] = []
         reported: Any = None
@@ -161,24 +161,14 @@ class OpenAIProvider(Provider):
         return f"{self.base_url} ({self.model})"
 
     async def _before(self, deadline: float, step: Awaitable[T]) -> T:
-        """Await `step`, or raise a retryable time-out once the request's deadline has passed."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        try:
-            return await asyncio.wait_for(step, timeout=max(remaining, 0.001))
-        except asyncio.TimeoutError:
-            raise ProviderError(
-                f"{self._where} timed out: no complete answer within TIMEOUT={self.timeout:g}s; raise TIMEOUT if "
-                "the model is slow.",
-                retryable=True,
-                billable=True,
-            ) from None
+        return await before(deadline, step, self._where, self.timeout)
 
     def _error(self, exc: Exception) -> ProviderError | ConfigError:
         """Our error for anything the SDK raised, including answers it could not decode."""
         if isinstance(exc, openai.APIError):
             return _translate(exc, self.base_url, self.model, self.key_name)
         return ProviderError(
-            f"{self._where} sent an answer that is not a valid chat completion ({_brief(exc)}); check that "
+            f"{self._where} sent an answer that is not a valid chat completion ({brief(exc)}); check that "
             "OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint.",
             retryable=True,
             billable=True,
@@ -189,7 +179,7 @@ class OpenAIProvider(Provider):
         choices = getattr(response, "choices", None)
         message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
         if message is None or not isinstance(getattr(message, "content", None), str | None):
-            shown = f"{type(response).__name__} {_brief(response)}" if not choices else "a choice without a message"
+            shown = f"{type(response).__name__} {brief(response)}" if not choices else "a choice without a message"
             if isinstance(choices, list) and not choices:
                 shown = "no choices"
             raise ProviderError(
@@ -285,24 +275,6 @@ async def _close(stream: Any) -> None:
             logger.debug(f"closing the stream failed: {exc!r}")
 
 
-def _brief(value: Any) -> str:
-    """A short, printable excerpt of an unexpected answer or error."""
-    text = clean_text(str(value), keep_newlines=False).strip()
-    return text[:80] + ("..." if len(text) > 80 else "")
-
-
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    headers = exc.response.headers if exc.response is not None else {}
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                return None
-    return None
-
-
 # Transport errors raised once the server had started answering: the endpoint was reached.
 _BROKEN_ANSWER = {"RemoteProtocolError", "ReadError", "IncompleteRead", "ProtocolError", "DecodingError"}
 
@@ -318,7 +290,7 @@ def _translate(
         cause = exc.__cause__
         if cause is not None and type(cause).__name__ in _BROKEN_ANSWER:
             return ProviderError(
-                f"{where}: the connection closed before the answer was complete ({_brief(cause)}).",
+                f"{where}: the connection closed before the answer was complete ({brief(cause)}).",
                 retryable=True,
                 billable=True,
             )
@@ -329,6 +301,7 @@ def _translate(
     if not isinstance(exc, openai.APIStatusError):
         return ProviderError(f"{where}: {exc}")
     status, detail = exc.status_code, _detail(exc)
+    wait = retry_after(exc.response.headers if exc.response is not None else {})
     if status in (401, 403):
         return AuthenticationError(f"{where} refused the API key ({status}: {detail}). Check {key_name}.")
     if status == 404:
@@ -339,13 +312,19 @@ def _translate(
         if "insufficient_quota" in detail or "quota" in str(getattr(exc, "code", "") or ""):
             return ProviderError(f"{where}: the account has no quota left ({detail}). Check your plan and billing.")
         return ProviderError(
-            f"{where} is rate limiting ({detail}).", retryable=True, retry_after=_retry_after(exc), status=status
+            f"{where} is rate limiting ({detail}).",
+            retryable=True,
+            retry_after=wait,
+            status=status,
         )
     if status in (400, 422, 500, 501) and _FORMAT_WORDS.search(detail):
         return ResponseFormatUnsupported(f"{where} rejected the response format ({status}: {detail}).")
     if status in (408, 409) or status >= 500:
         return ProviderError(
-            f"{where} failed ({status}: {detail}).", retryable=True, retry_after=_retry_after(exc), status=status
+            f"{where} failed ({status}: {detail}).",
+            retryable=True,
+            retry_after=wait,
+            status=status,
         )
     return ProviderError(f"{where} rejected the request ({status}: {detail}).", status=status)
 
