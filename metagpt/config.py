@@ -21,7 +21,7 @@ from metagpt.configs.sources import redact_key as redact_key
 from metagpt.const import WORKSPACE_DIR
 from metagpt.exceptions import ConfigError
 from metagpt.utils.sendable import check_sendable_text as check_sendable_text
-from metagpt.utils.sendable import is_placeholder, unsendable, url_problem
+from metagpt.utils.sendable import is_placeholder, sendable_key, unsendable, url_problem
 
 ApiType = str
 """An `api_type` of `metagpt.configs.catalogue.API_TYPES` (`openai`, `anthropic`, `ollama`, ...)."""
@@ -214,14 +214,7 @@ class Config(ProviderSettings):
     )
     @classmethod
     def _sendable_key(cls, value: str | None) -> str | None:
-        problem = unsendable(value)
-        if problem:
-            hint = " (a line break copied with it?)" if problem.startswith("a line break") else ""
-            raise ValueError(
-                f"holds {problem}{hint}; a key is sent in an HTTP header, which takes only printable ASCII "
-                "without spaces: copy it again from the provider"
-            )
-        return value
+        return sendable_key(value)
 
     @field_validator("openai_api_model", "embedding_model", "openai_api_version")
     @classmethod

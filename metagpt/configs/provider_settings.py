@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from metagpt.utils.sendable import is_placeholder, unsendable, url_problem
+from metagpt.utils.sendable import is_placeholder, sendable_key, url_problem
 
 MAX_URL, MAX_SECRET, MAX_NAME = 2000, 1000, 200
 
@@ -83,13 +83,7 @@ class ProviderSettings(BaseModel):
     @field_validator(*PROVIDER_SECRETS)
     @classmethod
     def _sendable_key(cls, value: str | None) -> str | None:
-        problem = unsendable(value)
-        if problem:
-            raise ValueError(
-                f"holds {problem}; a key is sent in an HTTP header, which takes only printable ASCII without spaces: "
-                "copy it again from the provider"
-            )
-        return value
+        return sendable_key(value)
 
     @field_validator("ollama_host", mode="before")
     @classmethod

@@ -57,6 +57,22 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def sendable_key(value: str | None) -> str | None:
+    """`value`, when it can be sent as a key in an HTTP header.
+
+    Raises:
+        ValueError: saying what it holds that a header cannot (a settings validator's message).
+    """
+    problem = unsendable(value)
+    if problem:
+        hint = " (a line break copied with it?)" if problem.startswith("a line break") else ""
+        raise ValueError(
+            f"holds {problem}{hint}; a key is sent in an HTTP header, which takes only printable ASCII "
+            "without spaces: copy it again from the provider"
+        )
+    return value
+
+
 def check_sendable_text(text: str, what: str) -> None:
     """Refuse text that is not valid Unicode (a lone surrogate, from bytes that were not UTF-8).
 
