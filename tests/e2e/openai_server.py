@@ -22,18 +22,17 @@ import contextlib
 import json
 import re
 import ssl
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from pydantic import BaseModel
 
 from metagpt.actions import PRD, SystemDesign, Tasks
 from metagpt.provider.fake import sample_from_schema
+from tests.loopback import LoopbackServer
 
 RETRY_NOW = {"Retry-After": "0"}
 """Headers that make the client retry at once, keeping the suite fast."""
@@ -248,7 +247,7 @@ def apply_stop(text: str, stop: Any) -> str:
     return text if cut < 0 else text[:cut]
 
 
-class OpenAIServer:
+class OpenAIServer(LoopbackServer):
     """A loopback `/v1/chat/completions` endpoint that records every request.
 
     Args:
@@ -256,68 +255,18 @@ class OpenAIServer:
             by default.
     """
 
+    reply_type = Reply
+
     def __init__(self, handler: Handler | None = None, tls: ssl.SSLContext | None = None):
-        self.handler: Handler = handler or realistic_reply
-        self.tls = tls
-        """A server-side TLS context: the endpoint is then served over https."""
+        super().__init__(handler or realistic_reply, tls)
         self.chat_path = "/v1/chat/completions"
         """Where chat completions are served (Azure routes by deployment instead)."""
-        self.planned: deque[Reply | Handler] = deque()
-        self.requests: list[Recorded] = []
-        self.errors: list[str] = []
-        """Failures of the server itself (a handler raising); a test should see none."""
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle ---------------------------------------------------------------------------
-
-    def start(self) -> OpenAIServer:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                server._serve(self)
-
-            do_GET = do_POST
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        if self.tls is not None:
-            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None, "the server is not running"
-        return self._httpd.server_address[1]
 
     @property
     def base_url(self) -> str:
         return f"{'https' if self.tls is not None else 'http'}://127.0.0.1:{self.port}/v1"
 
     # -- scripting and inspection -------------------------------------------------------------
-
-    def plan(self, *replies: Reply | Handler) -> None:
-        """Answer the next requests with these replies, in order."""
-        self.planned.extend(replies)
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
@@ -328,20 +277,6 @@ class OpenAIServer:
     def usages(self) -> list[dict[str, int]]:
         """The usage reported on each successful answer, in order."""
         return [r.usage for r in self.requests if r.status == 200 and r.usage is not None]
-
-    def assert_complete(self) -> None:
-        """Fail when planned replies were never requested or the server itself failed."""
-        assert not self.errors, f"the test server failed: {self.errors}"
-        assert not self.planned, f"{len(self.planned)} planned replies were never requested"
-
-    # -- serving ------------------------------------------------------------------------------
-
-    def _next_reply(self, body: dict[str, Any]) -> Reply:
-        with self._lock:
-            planned = self.planned.popleft() if self.planned else None
-        if planned is None:
-            return self.handler(body)
-        return planned if isinstance(planned, Reply) else planned(body)
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)

@@ -203,6 +203,8 @@ def cache_minimum(model: str) -> int:
 class AnthropicServer(OpenAIServer):
     """A loopback `/v1/messages` endpoint that records every request (path, headers, body)."""
 
+    reply_type = Reply
+
     def __init__(self, handler: Handler | None = None):
         super().__init__(handler or realistic_reply)
         self.chat_path = "/v1/messages"
@@ -239,13 +241,6 @@ class AnthropicServer(OpenAIServer):
                     self.cached.add(digest)
         uncached = tokens(rest) if written or read else tokens(prefix) + tokens(rest)
         return usage(max(1, uncached), max(1, tokens(text)), written, read)
-
-    def _next_reply(self, body: dict[str, Any]) -> Reply:
-        with self._lock:
-            planned = self.planned.popleft() if self.planned else None
-        if planned is None:
-            return self.handler(body)
-        return planned(body) if callable(planned) else planned
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)

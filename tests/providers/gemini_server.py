@@ -17,12 +17,10 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +28,7 @@ from metagpt.config import Config
 from metagpt.cost_manager import TOKEN_PRICES
 from tests.e2e import openai_server
 from tests.e2e.openai_server import apply_stop, requested_document, stream_pieces
+from tests.loopback import LoopbackServer
 
 API_KEY = "gemini-test-key"
 MODEL = "gemini-2.5-flash"
@@ -223,7 +222,7 @@ def dollars(prompt_tokens: int, completion_tokens: int) -> float:
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
 
 
-class GeminiServer:
+class GeminiServer(LoopbackServer):
     """A loopback Gemini API endpoint that records every request.
 
     Args:
@@ -232,55 +231,16 @@ class GeminiServer:
         models: the models served (404 for others); None serves any.
     """
 
+    reply_type = Reply
+
     def __init__(self, handler: Handler | None = None, api_key: str = API_KEY, models: Collection[str] | None = None):
-        self.handler: Handler = handler or realistic_reply
+        super().__init__(handler or realistic_reply)
         self.api_key = api_key
         self.models = models
-        self.planned: deque[Reply | Handler] = deque()
-        self.requests: list[Recorded] = []
-        self.errors: list[str] = []
-        """Failures of the server itself (a handler raising); a test should see none."""
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def start(self) -> GeminiServer:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                server._serve(self)
-
-            do_GET = do_POST
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> GeminiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None, "the server is not running"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def plan(self, *replies: Reply | Handler) -> None:
-        """Answer the next requests with these replies, in order."""
-        self.planned.extend(replies)
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
@@ -294,11 +254,6 @@ class GeminiServer:
     def usages(self) -> list[dict[str, int]]:
         """The `usageMetadata` reported on each successful answer, in order."""
         return [r.usage for r in self.requests if r.status == 200 and r.usage is not None]
-
-    def assert_complete(self) -> None:
-        """Fail when planned replies were never requested or the server itself failed."""
-        assert not self.errors, f"the test server failed: {self.errors}"
-        assert not self.planned, f"{len(self.planned)} planned replies were never requested"
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.e2e import openai_server
 from tests.e2e.openai_server import apply_stop, stream_pieces
+from tests.loopback import LoopbackServer
 
 RETRY_NOW = {"Retry-After": "0"}
 """Headers that make the client retry at once, keeping the suite fast."""
@@ -147,7 +146,7 @@ def realistic_reply(body: dict[str, Any]) -> Reply:
     return answer(reply.text)
 
 
-class OllamaServer:
+class OllamaServer(LoopbackServer):
     """A loopback Ollama that records every request.
 
     Args:
@@ -155,53 +154,14 @@ class OllamaServer:
             by default.
     """
 
+    reply_type = Reply
+
     def __init__(self, handler: Handler | None = None):
-        self.handler: Handler = handler or realistic_reply
+        super().__init__(handler or realistic_reply)
         self.context_length: int | None = CONTEXT_LENGTH
         """What `/api/show` reports as the model's context length; None answers it with a 404."""
-        self.planned: deque[Reply | Handler] = deque()
-        self.requests: list[Recorded] = []
-        self.errors: list[str] = []
-        """Failures of the server itself (a handler raising); a test should see none."""
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
-
-    def start(self) -> OllamaServer:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                server._serve(self)
-
-            do_GET = do_POST
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> OllamaServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None, "the server is not running"
-        return self._httpd.server_address[1]
 
     @property
     def host(self) -> str:
@@ -214,10 +174,6 @@ class OllamaServer:
 
     # -- scripting and inspection -------------------------------------------------------------
 
-    def plan(self, *replies: Reply | Handler) -> None:
-        """Answer the next chat requests with these replies, in order."""
-        self.planned.extend(replies)
-
     @property
     def chats(self) -> list[Recorded]:
         """The `/api/chat` requests, in order."""
@@ -227,20 +183,6 @@ class OllamaServer:
     def bodies(self) -> list[dict[str, Any]]:
         """The JSON bodies of every chat request, in order."""
         return [r.body for r in self.chats]
-
-    def assert_complete(self) -> None:
-        """Fail when planned replies were never requested or the server itself failed."""
-        assert not self.errors, f"the test server failed: {self.errors}"
-        assert not self.planned, f"{len(self.planned)} planned replies were never requested"
-
-    # -- serving ------------------------------------------------------------------------------
-
-    def _next_reply(self, body: dict[str, Any]) -> Reply:
-        with self._lock:
-            planned = self.planned.popleft() if self.planned else None
-        if planned is None:
-            return self.handler(body)
-        return planned if isinstance(planned, Reply) else planned(body)
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)
