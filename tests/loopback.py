@@ -7,10 +7,11 @@ it implements `_serve(http)` and names its `Reply` class as `reply_type`.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -92,3 +93,23 @@ class LoopbackServer:
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
+
+
+@contextlib.asynccontextmanager
+async def llm_maker(config_of: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
+    """`make(**settings)`: an `LLM` on a loopback server, with a context (and budget) of its own,
+    built from `config_of(**settings)`; every context is closed on exit."""
+    from metagpt.context import Context
+    from metagpt.llm import LLM
+
+    contexts: list[Context] = []
+
+    def make(**settings: Any) -> LLM:
+        contexts.append(Context(config_of(**settings)))
+        return LLM(contexts[-1], role="Tester", stream_sink=lambda delta: None)
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            await context.aclose()

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from metagpt.config import Config
-from metagpt.context import Context
 from metagpt.llm import LLM
 from tests.e2e.openai_server import OpenAIServer
+from tests.loopback import llm_maker
 
 MODEL = "gpt-4o-mini"
 API_KEY = "sk-test"
@@ -24,13 +24,5 @@ def openai_config(base_url: str, **settings: Any) -> Config:
 @pytest.fixture
 async def make_llm(openai_server: OpenAIServer) -> AsyncIterator[Callable[..., LLM]]:
     """`make_llm(**config)`: an `LLM` on the loopback server with its own context and budget."""
-    contexts: list[Context] = []
-
-    def make(**settings: Any) -> LLM:
-        context = Context(openai_config(openai_server.base_url, **settings))
-        contexts.append(context)
-        return LLM(context, role="Tester", stream_sink=lambda delta: None)
-
-    yield make
-    for context in contexts:
-        await context.aclose()
+    async with llm_maker(lambda **settings: openai_config(openai_server.base_url, **settings)) as make:
+        yield make

@@ -22,6 +22,7 @@ from metagpt.provider.anthropic_api import AnthropicProvider
 from metagpt.provider.base import ModelRequest, prompt_allowance
 from metagpt.utils.structured import format_instructions
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
+from tests.loopback import llm_maker
 from tests.providers.anthropic_server import (
     API_KEY,
     MODEL,
@@ -82,15 +83,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicServer]:
 
 @pytest.fixture
 async def make_llm(server: AnthropicServer) -> AsyncIterator[Callable[..., LLM]]:
-    contexts: list[Context] = []
-
-    def make(**settings: Any) -> LLM:
-        contexts.append(Context(anthropic_config(server.base_url, **settings)))
-        return LLM(contexts[-1], role="Tester", stream_sink=lambda delta: None)
-
-    yield make
-    for context in contexts:
-        await context.aclose()
+    async with llm_maker(lambda **settings: anthropic_config(server.base_url, **settings)) as make:
+        yield make
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from metagpt.config import Config, ModelPrice
-from metagpt.context import Context
 from metagpt.exceptions import ConfigError
 from metagpt.llm import LLM
 from metagpt.provider import gemini_api
@@ -28,6 +26,7 @@ from metagpt.provider.gemini_wire import gemini_schema
 from metagpt.utils.structured import format_instructions
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
 from tests.environ import settings_free_environ
+from tests.loopback import llm_maker
 from tests.providers.gemini_server import API_KEY, MODEL, GeminiServer, answer, dollars, error, gemini_config, usage
 
 STARTUP = Path(__file__).resolve().parents[2] / "startup.py"
@@ -66,15 +65,8 @@ def server(allow_model_requests: None) -> Iterator[GeminiServer]:
 @pytest.fixture
 async def make_llm(server: GeminiServer) -> AsyncIterator[Callable[..., LLM]]:
     """`make_llm(**config)`: an `LLM` on the loopback server with its own context and budget."""
-    contexts: list[Context] = []
-
-    def make(**settings: Any) -> LLM:
-        contexts.append(Context(gemini_config(server, **settings)))
-        return LLM(contexts[-1], role="Tester", stream_sink=lambda delta: None)
-
-    yield make
-    for context in contexts:
-        await context.aclose()
+    async with llm_maker(lambda **settings: gemini_config(server, **settings)) as make:
+        yield make
 
 
 # -- answers, streams and what they cost --------------------------------------------------------

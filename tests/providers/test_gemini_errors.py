@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 from loguru import logger
@@ -17,6 +16,7 @@ from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.llm import LLM
 from metagpt.provider.base import prompt_allowance
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
+from tests.loopback import llm_maker
 from tests.providers.gemini_server import (
     API_KEY,
     MODEL,
@@ -44,15 +44,8 @@ def server(allow_model_requests: None) -> Iterator[GeminiServer]:
 @pytest.fixture
 async def make_llm(server: GeminiServer) -> AsyncIterator[Callable[..., LLM]]:
     """`make_llm(**config)`: an `LLM` on the loopback server with its own context and budget."""
-    contexts: list[Context] = []
-
-    def make(**settings: Any) -> LLM:
-        contexts.append(Context(gemini_config(server, **settings)))
-        return LLM(contexts[-1], role="Tester", stream_sink=lambda delta: None)
-
-    yield make
-    for context in contexts:
-        await context.aclose()
+    async with llm_maker(lambda **settings: gemini_config(server, **settings)) as make:
+        yield make
 
 
 def worst_case(llm: LLM, prompt: str) -> float:

@@ -9,12 +9,10 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from metagpt.config import Config
-from metagpt.context import Context
 from metagpt.exceptions import AuthenticationError, ConfigError, ForbiddenInTests, ProviderError
 from metagpt.llm import LLM
 from metagpt.provider import ollama_api
@@ -24,6 +22,7 @@ from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
 from tests.e2e.test_openai_provider import ADA, ADA_JSON, PERSON_PROMPT, Person
 from tests.environ import settings_free_environ
+from tests.loopback import llm_maker
 from tests.providers.ollama_server import RETRY_NOW, OllamaServer, answer, counts, error, malformed
 
 MODEL = "llama3.2"
@@ -55,15 +54,10 @@ def ollama(allow_model_requests: None) -> Iterator[OllamaServer]:
 @pytest.fixture
 async def make_llm(ollama: OllamaServer) -> AsyncIterator[Callable[..., LLM]]:
     """`make_llm(**config)`: an `LLM` on the loopback Ollama with its own context and budget."""
-    contexts: list[Context] = []
-
-    def make(**settings: Any) -> LLM:
-        contexts.append(Context(Config(**{"api_type": "ollama", "ollama_host": ollama.host, **settings})))
-        return LLM(contexts[-1], role="Tester", stream_sink=lambda delta: None)
-
-    yield make
-    for context in contexts:
-        await context.aclose()
+    async with llm_maker(
+        lambda **settings: Config(**{"api_type": "ollama", "ollama_host": ollama.host, **settings})
+    ) as make:
+        yield make
 
 
 def assert_charged(llm: LLM, prompt: int, completion: int, cache_read: int = 0) -> None:
