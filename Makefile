@@ -64,9 +64,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite on 3 pytest-xdist workers: much of it waits on subprocesses, servers and time-outs, so
+# 3 keep 2 cores busy. tests/conftest.py decides what shares a worker (`--dist loadgroup`).
+TEST_WORKERS ?= 3
+
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # bench/run.py prints one table of every figure with its target and writes bench/RESULTS.md.
 bench: install

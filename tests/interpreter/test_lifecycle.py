@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = "from metagpt.cli import main; main()"
 
 
-def kernels() -> list[int]:
-    """Pids of running ipykernel processes started from this workspace's runs."""
+def kernels(workspace: Path) -> list[int]:
+    """Pids of running ipykernel processes started from runs in `workspace` (a kernel's connection
+    file is inside its project folder), so kernels of tests running beside this one do not count."""
+    folder = f"{workspace}/".encode()
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -27,7 +29,7 @@ def kernels() -> list[int]:
                 argv = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"ipykernel_launcher" in argv and b"/di" in argv:
+            if b"ipykernel_launcher" in argv and folder in argv:
                 found.append(int(entry))
     return found
 
@@ -47,7 +49,7 @@ async def test_twenty_runs_leave_no_kernel_and_no_open_files(workspace):
     before = open_fds()
     for i in range(1, 21):
         await one(i)
-    assert kernels() == []
+    assert kernels(workspace) == []
     assert open_fds() <= before + 2  # a cached import or logger handle at most, never one per run
 
 
@@ -55,7 +57,7 @@ async def test_an_error_in_the_loop_still_shuts_the_kernel_down(workspace):
     context, _ = make_context(workspace, [plan(("1", [], "print"))])  # the code call finds no answer
     with pytest.raises(AssertionError, match="no scripted response"):
         await DataInterpreter(context=context).run("print")
-    assert kernels() == []
+    assert kernels(workspace) == []
 
 
 async def test_cancelling_mid_cell_shuts_the_kernel_down(workspace):
@@ -63,14 +65,14 @@ async def test_cancelling_mid_cell_shuts_the_kernel_down(workspace):
     run = asyncio.ensure_future(DataInterpreter(context=context).run("wait"))
     for _ in range(200):
         await asyncio.sleep(0.1)
-        if kernels() and len(context.provider.calls) == 2:  # the sleeping cell has been sent
+        if kernels(workspace) and len(context.provider.calls) == 2:  # the sleeping cell has been sent
             break
     await asyncio.sleep(0.5)
-    assert kernels(), "the kernel should be running the cell"
+    assert kernels(workspace), "the kernel should be running the cell"
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
-    assert kernels() == []
+    assert kernels(workspace) == []
     assert list(workspace.glob("*/notebook.ipynb")), "what ran is still saved"
 
 
@@ -83,7 +85,7 @@ def test_the_cli_runs_and_exits_zero_with_the_fake_model(workspace):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "hello"
     assert (workspace / "hi" / "notebook.ipynb").is_file() and (workspace / "hi" / "plan.json").is_file()
-    assert kernels() == []
+    assert kernels(workspace) == []
 
 
 def test_the_cli_refuses_a_missing_data_file(workspace):
@@ -114,16 +116,16 @@ def test_ctrl_c_through_the_cli_mid_cell_exits_130_and_leaves_no_kernel(workspac
         )  # fmt: skip
         try:
             for _ in range(600):
-                if len(server.requests) >= 2 and kernels():
+                if len(server.requests) >= 2 and kernels(workspace):
                     break
                 time.sleep(0.1)
             time.sleep(1.5)  # the sleeping cell is running in the kernel
-            assert kernels(), "the kernel should be running the cell"
+            assert kernels(workspace), "the kernel should be running the cell"
             process.send_signal(signal.SIGINT)
             stdout, stderr = process.communicate(timeout=60)
         finally:
             process.kill()
     assert process.returncode == 130, stderr[-3000:]
     assert stderr.strip().splitlines()[-1] == "Interrupted by SIGINT; the kernel was shut down." and not stdout
-    assert kernels() == []
+    assert kernels(workspace) == []
     assert (workspace / "w" / "notebook.ipynb").is_file(), "what ran is still saved"

@@ -21,7 +21,11 @@ pytestmark = [
 async def test_company_runs_end_to_end_on_the_embedded_model(tmp_path, allow_model_requests):
     # With a diagram engine installed, mermaid's parser checks the diagrams during the run.
     engine = "none" if PlaywrightEngine.missing(Config()) else "playwright"
-    config = Config(workspace_path=tmp_path / "workspace", local_max_tokens=768, mermaid_engine=engine)
+    # One thread: the same answers (llama.cpp's result does not depend on it) for a fifth less CPU,
+    # and no slowdown when the suite's other workers share the cores.
+    config = Config(
+        workspace_path=tmp_path / "workspace", local_max_tokens=768, mermaid_engine=engine, local_n_threads=1
+    )
     assert config.resolved_api_type == "local"  # nothing configured: the embedded model
     company = SoftwareCompany(config)
     company.hire([ProductManager(), Architect(), ProjectManager(), Engineer()])

@@ -61,6 +61,12 @@ def server_url(tmp_path_factory):
         "8192",
         "--model_alias",
         "smollm2",
+        # One thread throughout (its default is half the cores for generation, all of them for the
+        # prompt): the same answers for less CPU, and no slowdown when other tests share the cores.
+        "--n_threads",
+        "1",
+        "--n_threads_batch",
+        "1",
     ]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"

@@ -36,9 +36,12 @@ def run_company(server: OpenAIServer, cwd: Path, mode: str, code: str, rounds: i
     """Run the company with hostile tests; (exit code, stderr, seconds)."""
     server.handler = hostile_tests(code, cwd)
     start = time.monotonic()
+    # No diagram engine: what is attacked here is the test run, and starting Chromium for the
+    # diagrams (when one is installed) would add seconds of CPU to each of these runs.
     process = spawn(
         server, cwd, IDEA, "--run-tests",
         SANDBOX=mode, TEST_ROUND_ALLOWED=str(rounds), TEST_TIMEOUT="20", SERPAPI_API_KEY=SEARCH_KEY,
+        MERMAID_ENGINE="none",
     )  # fmt: skip
     try:
         _, stderr = process.communicate(timeout=240)
