@@ -174,13 +174,38 @@ def test_the_help_names_every_subcommand_and_each_has_its_own_help(tmp_path):
     from metagpt.cli import SUBCOMMANDS
 
     def help_of(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, str(REPO_ROOT / "startup.py"), *args, "--help"]
+        command = [sys.executable, str(REPO_ROOT / "startup.py"), *args]
         return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
-    main = help_of()
+    main = help_of("--help")
     assert main.returncode == 0, main.stderr
-    listed = [line.split()[1] for line in main.stdout.splitlines() if line.strip().startswith("metagpt ")]
-    assert sorted(listed) == sorted(SUBCOMMANDS)
+    commands = main.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    listed = [line.split()[0] for line in commands.splitlines()]
+    assert listed == ["run", *listed[1:]] and "[default]" in commands.splitlines()[0]
+    assert sorted(listed[1:]) == sorted(SUBCOMMANDS)
+    assert "--investment" in main.stdout and "--n-round" in main.stdout  # the run's options, as before
     for name in SUBCOMMANDS:
-        own = help_of(name, "list") if name == "experience" else help_of(name)
+        own = help_of(name, "list", "--help") if name == "experience" else help_of(name, "--help")
         assert own.returncode == 0 and f"Usage: startup.py {name}" in own.stdout, (name, own.stdout, own.stderr)
+    version = help_of("--version")
+    assert version.returncode == 0 and version.stdout.startswith("metagpt 0.")
+
+
+def test_a_bad_option_value_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+
+    command = [sys.executable, str(REPO_ROOT / "startup.py"), "a snake game", "--investment", "abc"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: Invalid value for '--investment'") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "workspace").exists()
+
+
+def test_an_unknown_experience_command_is_one_line(tmp_path):
+    import subprocess
+
+    command = [sys.executable, str(REPO_ROOT / "startup.py"), "experience", "frobnicate"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "'frobnicate'" in done.stderr

@@ -16,10 +16,26 @@ from typing import Annotated
 
 import typer
 
-from metagpt.logs import echo, echo_json
+from metagpt.cli.groups import TYPER_SETTINGS, DefaultGroup
 
-_APP = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
-list_app, show_app, clear_app, rebuild_app = (typer.Typer(**_APP) for _ in range(4))
+
+class ExperienceGroup(DefaultGroup):
+    default = "list"
+    default_takes_arguments = False
+
+
+experience_app = typer.Typer(cls=ExperienceGroup, **TYPER_SETTINGS)
+"""`metagpt experience list|show|clear|rebuild`; `list` when no command is given."""
+
+
+@experience_app.callback()
+def experience() -> None:
+    """The workspace's experience pool: its records, one whole record, clearing and rebuilding it."""
+    from metagpt.logs import setup_console
+
+    setup_console(False)
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 
 
@@ -37,13 +53,15 @@ def _pool():
     return ExperiencePool.of_workspace(config.resolve_workspace(), config.exp_pool_max_entries)
 
 
-@list_app.command("list")
+@experience_app.command("list")
 def list_records(
     kind: Annotated[str, typer.Option(help="Only `step` or `lesson` records.")] = "",
     n: Annotated[int, typer.Option("-n", help="The newest N records; 0 for all.", min=0)] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """One line per record, newest last: key, kind, step, model family, uses, what it cost, its task."""
+    from metagpt.logs import echo_json
+
     pool = _pool()
     records = [r for r in pool.records() if not kind or r.kind == kind]
     _say_skipped(pool)
@@ -63,12 +81,14 @@ def list_records(
         )
 
 
-@show_app.command()
+@experience_app.command()
 def show(
     key: Annotated[str, typer.Argument(help="The record's key, or a unique prefix (from `list`).", metavar="KEY")],
     as_json: JsonOpt = False,
 ) -> None:
     """One record whole."""
+    from metagpt.logs import echo
+
     pool = _pool()
     matches = [r for r in pool.records() if r.key.startswith(key)]
     _say_skipped(pool)
@@ -89,7 +109,7 @@ def show(
             _echo(f"\n--- {field} ---\n{getattr(record, field)}")
 
 
-@clear_app.command()
+@experience_app.command()
 def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """Remove every record (the projects and their journals stay; `rebuild` brings the company's back)."""
     pool = _pool()
@@ -98,7 +118,7 @@ def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = Fals
     _echo(f"Removed {pool.remove()} record(s) from {pool.path}.")
 
 
-@rebuild_app.command()
+@experience_app.command()
 def rebuild() -> None:
     """Rebuild the company's records from the workspace's projects: the records their passing runs signed."""
     from metagpt.config import Config
@@ -119,26 +139,7 @@ def rebuild() -> None:
 def _say_skipped(pool) -> None:
     """One line on stderr when records were left out: their MAC does not hold."""
     from metagpt.experience.trust import skipped_line
+    from metagpt.logs import echo
 
     if pool.skipped:
         echo(skipped_line(pool.skipped, pool.unsigned, str(pool.path)), err=True)
-
-
-def experience_main(args: list[str], prog: str) -> None:
-    """`metagpt experience list|show|clear|rebuild`; `list` when no subcommand is given."""
-    from metagpt.exceptions import UserError
-    from metagpt.logs import setup_console
-
-    setup_console(False)
-    commands = {"list": list_app, "show": show_app, "clear": clear_app, "rebuild": rebuild_app}
-    try:
-        if args and args[0] in commands:
-            commands[args[0]](args[1:], prog_name=f"{prog} experience {args[0]}")
-        elif args and not args[0].startswith("-"):
-            echo(f"Error: unknown command {args[0]!r}; use: {prog} experience list|show|clear|rebuild", err=True)
-            raise SystemExit(2)
-        else:
-            list_app(args, prog_name=f"{prog} experience list")
-    except UserError as error:  # a bad key file or setting: one line, no traceback
-        echo(f"Error: {error}", err=True)
-        raise SystemExit(error.exit_code) from None

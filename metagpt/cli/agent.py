@@ -21,11 +21,6 @@ from typing import Annotated
 
 import typer
 
-from metagpt.logs import echo
-from metagpt.utils.stop_signals import cancel_on_stop_signals
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-
 
 def _echo(text: str) -> None:
     from metagpt.logs import scrub
@@ -33,7 +28,6 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-@app.command()
 def agent(
     goal: Annotated[str, typer.Argument(help="What to achieve, e.g. 'write fizzbuzz.py with a passing test'.")],
     max_steps: Annotated[int, typer.Option(help="Most steps (model calls).", min=1, max=1000)] = 30,
@@ -58,7 +52,9 @@ def agent(
 
 async def _main(goal, max_steps, check, project_name, investment, data, tools, verbose) -> int:
     from metagpt.exceptions import MetaGPTError, UserError
+    from metagpt.logs import echo
     from metagpt.roles.di.role_zero import EXIT_CODES, StopReason
+    from metagpt.utils.stop_signals import cancel_on_stop_signals
 
     caught = cancel_on_stop_signals(asyncio.current_task())
     context = role = None
@@ -92,6 +88,8 @@ async def _main(goal, max_steps, check, project_name, investment, data, tools, v
 
 def _final(role, detail: str) -> None:
     """The final line for a run that ended by an exception (the outcome holds what was counted)."""
+    from metagpt.logs import echo
+
     outcome = getattr(role, "outcome", None)
     if outcome is not None:
         if detail:
@@ -100,13 +98,13 @@ def _final(role, detail: str) -> None:
 
 
 def _build(goal, max_steps, check, project_name, investment, data, tools):
-    from metagpt.cli_interpret import open_project
     from metagpt.config import Config
     from metagpt.context import Context
     from metagpt.exceptions import UserError
     from metagpt.logs import register_secret
     from metagpt.roles import RoleZero
     from metagpt.roles.di.agent.check import GoalCheck
+    from metagpt.roles.di.project import open_project
 
     for path in data:
         if not path.is_file():
@@ -142,6 +140,7 @@ class StdinHuman:
             return False
 
     async def __call__(self, question: str) -> str | None:
+        from metagpt.logs import echo
         from metagpt.utils.paths import clean_text
 
         _echo(f"\nThe agent asks: {clean_text(question)}")
@@ -159,7 +158,3 @@ class StdinHuman:
         threading.Thread(target=read, daemon=True, name="ask-human").start()
         line = await answer
         return line.rstrip("\n") if line else None
-
-
-def agent_main(args: list[str], prog: str) -> None:
-    app(args, prog_name=f"{prog} agent")

@@ -16,10 +16,22 @@ from typing import Annotated, Any
 
 import typer
 
+from metagpt.cli.groups import TYPER_SETTINGS, DefaultGroup
 from metagpt.const import STATE_DB
 
-_APP = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
-list_app, show_app, summary_app = typer.Typer(**_APP), typer.Typer(**_APP), typer.Typer(**_APP)
+
+class LogsGroup(DefaultGroup):
+    default = "list"
+
+
+logs_app = typer.Typer(cls=LogsGroup, **TYPER_SETTINGS)
+"""`metagpt logs [DIR]` lists calls; `show` and `summary` are its other commands."""
+
+
+@logs_app.callback()
+def journal() -> None:
+    """The model calls a project's journal recorded: each call, one whole, totals per role."""
+
 
 ProjectArg = Annotated[
     Path | None,
@@ -72,7 +84,7 @@ def _open(project: Path | None):
         raise _fail(str(exc)) from None
 
 
-@list_app.command()
+@logs_app.command("list")
 def logs(
     project: ProjectArg = None,
     role: Annotated[str, typer.Option(help="Only this role (its profile, e.g. Engineer).")] = "",
@@ -115,7 +127,7 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
-@show_app.command()
+@logs_app.command()
 def show(
     call_id: Annotated[int, typer.Argument(help="The call's id (the #N of `metagpt logs`).", metavar="ID")],
     project: ProjectArg = None,
@@ -143,7 +155,7 @@ def show(
         _echo(f"\n--- response ---\n{response.get('text', '')}")
 
 
-@summary_app.command()
+@logs_app.command()
 def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
     """Per role, action and model: calls, tokens, dollars, p50/p95 latency, errors, retries; totals;
     then dollars per provider and model."""
@@ -170,13 +182,3 @@ def summary(project: ProjectArg = None, as_json: JsonOpt = False) -> None:
         tokens = f"{row['prompt_tokens']}/{row['completion_tokens']}"
         where = f"{row['api_type'] or '-':<18.18} {row['model'] or '-':<39.39}"
         _echo(f"{where} {row['calls']:>5} {tokens:>15} {row['cost']:>9.4f}")
-
-
-def logs_main(args: list[str], prog: str) -> None:
-    """`metagpt logs ...`: `show` and `summary` are subcommands; anything else lists calls."""
-    if args and args[0] == "show":
-        show_app(args[1:], prog_name=f"{prog} logs show")
-    elif args and args[0] == "summary":
-        summary_app(args[1:], prog_name=f"{prog} logs summary")
-    else:
-        list_app(args, prog_name=f"{prog} logs")

@@ -19,10 +19,6 @@ from typing import Annotated
 
 import typer
 
-from metagpt.utils.stop_signals import cancel_on_stop_signals
-
-batch_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-
 
 def _echo(text: str) -> None:
     from metagpt.logs import scrub
@@ -30,7 +26,6 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-@batch_app.command()
 def batch(
     ideas_file: Annotated[
         Path, typer.Argument(help="One idea per line, or JSON lines with idea, project_name, investment.")
@@ -93,6 +88,7 @@ async def _main(
     from metagpt.config import Config
     from metagpt.exceptions import MetaGPTError, UserError
     from metagpt.logs import register_secret
+    from metagpt.utils.stop_signals import cancel_on_stop_signals
 
     stopped = cancel_on_stop_signals(asyncio.current_task())
     from metagpt.logs import scrub
@@ -233,7 +229,3 @@ def budget_line(ledger) -> str:
     if ledger.held:
         line += f", ${ledger.held / 1e6:.4f} still held"
     return line
-
-
-def batch_main(args: list[str], prog: str) -> None:
-    batch_app(args, prog_name=f"{prog} batch")

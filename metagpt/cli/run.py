@@ -1,9 +1,7 @@
-"""The `metagpt` command (also `python startup.py`): run a software company on one idea.
+"""`metagpt "an idea"` (also `python startup.py`, `metagpt run`): a software company on one idea.
 
-`metagpt "an idea"` runs a company; `metagpt resume DIR` (or `--recover-path DIR`) continues
-an interrupted one from its journal; `metagpt logs ...` shows the journal (see `cli_logs`);
-`metagpt batch IDEAS_FILE` runs one company per idea, several at once (see `cli_batch`);
-`metagpt experience list|show|clear|rebuild` manages the experience pool (see `cli_experience`).
+The run's options, set-up, rounds and the report of how it ended. With `--recover-path DIR` it
+continues an interrupted run (as `metagpt resume DIR`), with `--inc` it changes a project.
 
 Every way a run can end prints a last line that says what happened and, once the project
 folder exists, where the files written so far are; the exit code tells the cause: 0 done,
@@ -15,14 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 LOCAL_NOTICE = (
     "No API key or base URL configured: running on the embedded local model {model} (demo quality). "
@@ -37,12 +32,9 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-SUBCOMMANDS = ("agent", "batch", "experience", "interpret", "logs", "resume")
-"""First arguments that name a subcommand; anything else is an idea (`metagpt -- logs` for that idea)."""
 DEFAULT_INVESTMENT = 3.0
 
 
-@app.command()
 def startup(
     idea: Annotated[
         str | None, typer.Argument(help="What to build, e.g. 'a command-line snake game'.", metavar="IDEA")
@@ -98,18 +90,7 @@ def startup(
         bool, typer.Option("--init-config", help="Write a commented ~/.metagpt/config2.yaml to fill in, and stop.")
     ] = False,
 ) -> None:
-    """Run a software company: PRD, system design, tasks and code for IDEA, in workspace/.
-
-    Other commands (each with its own --help):
-
-    \b
-      metagpt resume DIR           continue an interrupted run
-      metagpt logs [DIR]           the model calls of a project, one line each
-      metagpt batch IDEAS_FILE     a company for every idea, several at once
-      metagpt interpret TASK       plan, write and run code in a sandboxed kernel
-      metagpt agent GOAL           work towards GOAL with tools until it is checked
-      metagpt experience list|show|clear|rebuild   the experience pool
-    """
+    """Run a software company on IDEA: PRD, system design, tasks and code, in workspace/."""
     from metagpt.logs import setup_console
 
     setup_console(verbose)
@@ -138,46 +119,6 @@ def startup(
     )  # fmt: skip
     run.resume = recover_path
     run.change = (project_path, allow_dirty) if inc else None
-    raise typer.Exit(asyncio.run(run.main()))
-
-
-resume_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-
-
-@resume_app.command()
-def resume(
-    project: Annotated[Path, typer.Argument(help="The project folder, e.g. workspace/cli_snake_game.")],
-    investment: Annotated[
-        float | None, typer.Option(help="Budget for the whole run, spent before included [default: the run's].")
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (overrides OPENAI_API_MODEL).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and tracebacks.")] = False,
-    roles: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--roles",
-            help="module:Class of a role of your own the run hired (repeatable); journal names are never imported.",
-        ),
-    ] = None,
-    config_file: Annotated[
-        Path | None, typer.Option("--config", help="A config2.yaml (llm:, roles:) over config/*.yaml.")
-    ] = None,
-) -> None:
-    """Continue an interrupted run: calls the journal answered are not paid again."""
-    from metagpt.exceptions import UserError
-    from metagpt.logs import setup_console
-    from metagpt.roles.registry import register_from_cli
-
-    setup_console(verbose)
-    try:
-        for spec in roles or ():
-            register_from_cli(spec)
-    except UserError as exc:
-        _echo(f"Error: {exc}")
-        raise typer.Exit(2) from None
-    run = Run("", investment, None, True, None, verbose, model=model, base_url=base_url, config_file=config_file)
-    run.resume = project
     raise typer.Exit(asyncio.run(run.main()))
 
 
@@ -412,33 +353,3 @@ def summary(company, seconds: float) -> str:
     lines += company.summary_lines()
     lines += company.published.lines() if company.published else []
     return "\n".join(lines)
-
-
-def main() -> None:
-    """Console-script entry point: a subcommand (`logs`, `resume`) or the main job on an idea."""
-    prog = Path(sys.argv[0]).name
-    args = sys.argv[1:]
-    if args and args[0] == "resume":
-        resume_app(args[1:], prog_name=f"{prog} resume")
-    elif args and args[0] == "logs":
-        from metagpt.cli_logs import logs_main
-
-        logs_main(args[1:], prog)
-    elif args and args[0] == "batch":
-        from metagpt.cli_batch import batch_main
-
-        batch_main(args[1:], prog)
-    elif args and args[0] == "agent":
-        from metagpt.cli_agent import agent_main
-
-        agent_main(args[1:], prog)
-    elif args and args[0] == "experience":
-        from metagpt.cli_experience import experience_main
-
-        experience_main(args[1:], prog)
-    elif args and args[0] == "interpret":
-        from metagpt.cli_interpret import interpret_main
-
-        interpret_main(args[1:], prog)
-    else:
-        app(args, prog_name=prog)

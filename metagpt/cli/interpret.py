@@ -17,11 +17,6 @@ from typing import Annotated
 
 import typer
 
-from metagpt.logs import echo
-from metagpt.utils.stop_signals import cancel_on_stop_signals
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-KNOWLEDGE_SUFFIXES = (".pdf", ".txt", ".md", ".docx", ".json", ".jsonl")
 STOPPED_EXIT = 6
 """Exit code when the interpreter stopped without finishing (a task failed every attempt and re-plan)."""
 
@@ -32,7 +27,6 @@ def _echo(text: str) -> None:
     typer.echo(scrub(text), err=True)
 
 
-@app.command()
 def interpret(
     instruction: Annotated[str, typer.Argument(help="What to do, e.g. 'the mean of column x in data.csv'.")],
     data: Annotated[list[Path] | None, typer.Option("--data", help="Input files, copied into the project.")] = None,
@@ -59,6 +53,8 @@ def interpret(
 
 async def _main(instruction, data, max_tasks, project_name, investment, tools, hosts, verbose) -> int:
     from metagpt.exceptions import MetaGPTError, UserError
+    from metagpt.logs import echo
+    from metagpt.utils.stop_signals import cancel_on_stop_signals
 
     caught = cancel_on_stop_signals(asyncio.current_task())
     context = None
@@ -109,38 +105,8 @@ def _build(instruction, data, max_tasks, project_name, investment, tools, hosts)
     context = Context(config)
     if investment is not None:
         context.cost_manager.max_budget = investment
+    from metagpt.roles.di.project import open_project
+
     store = open_project(context, project_name, instruction, data)
     role = DataInterpreter(context=context, tools=tools or ["<all>"], store=store, max_tasks=max_tasks)
     return context, role
-
-
-def open_project(context, project_name: str | None, goal: str, data: list[Path]):
-    """The run's project folder, journaled and logged, with the `--data` files copied in; returns
-    a document store over the first file that is a document (None without one)."""
-    from metagpt.const import STATE_DB
-    from metagpt.journal import Journal
-    from metagpt.logs import add_run_log
-    from metagpt.project_repo import ProjectRepo
-
-    config = context.config
-    project = ProjectRepo(config.resolve_workspace(), project_name or goal[:40], fixed=bool(project_name))
-    context.project = project
-    journal = Journal(lambda: project.path / STATE_DB)
-    project.journal = journal
-    context.journal = journal
-    add_run_log(project.path)
-    store = None
-    for path in data:
-        project.write_bytes(path.name, path.read_bytes())
-        if store is None and path.suffix.lower() in KNOWLEDGE_SUFFIXES:
-            from metagpt.document_store.faiss_store import FaissStore
-            from metagpt.embeddings import create_embedding
-
-            store = FaissStore(
-                project.path / path.name, cache_dir=project.path / ".metagpt", embedding=create_embedding(config)
-            )
-    return store
-
-
-def interpret_main(args: list[str], prog: str) -> None:
-    app(args, prog_name=f"{prog} interpret")
