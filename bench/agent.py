@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.context import Context
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.fake import FakeProvider

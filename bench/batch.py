@@ -33,7 +33,7 @@ from benchlib import status_mb  # noqa: E402
 
 from metagpt.batch import run_batch  # noqa: E402
 from metagpt.batch.ledger import Ledger, LocalBudget  # noqa: E402
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from tests.e2e.openai_server import OpenAIServer, realistic_reply  # noqa: E402
 
 IDEAS = [f"a command-line tool number {n} that counts words" for n in range(64)]

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from metagpt.actions import WriteDesign, WritePRD  # noqa: E402
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.context import Context  # noqa: E402
 from metagpt.exceptions import ModelBehaviorError  # noqa: E402
 from metagpt.llm import LLM  # noqa: E402

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from company_run import IDEA, Recorder, file_dependencies  # noqa: E402
 
 from metagpt.actions import SystemDesign, Tasks, WriteDesign, WriteTasks  # noqa: E402
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.roles import Engineer  # noqa: E402
 from metagpt.schema import Message  # noqa: E402
 from metagpt.software_company import SoftwareCompany  # noqa: E402

@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.context import Context  # noqa: E402
 from metagpt.roles import Architect, DataInterpreter, Engineer, ProductManager, ProjectManager, QaEngineer  # noqa: E402
 from metagpt.software_company import SoftwareCompany  # noqa: E402

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.context import Context
 from metagpt.provider.base import ModelRequest
 from metagpt.provider.fake import FakeProvider

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import metagpt.provider  # noqa: E402
 from metagpt.actions import SystemDesign, Tasks  # noqa: E402
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.context import Context  # noqa: E402
 from metagpt.llm import LLM  # noqa: E402
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage  # noqa: E402

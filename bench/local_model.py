@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel  # noqa: E402
 
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.exceptions import MetaGPTError  # noqa: E402
 from metagpt.provider.base import ModelRequest  # noqa: E402
 from metagpt.provider.local_llama import LocalLlamaProvider  # noqa: E402

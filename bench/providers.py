@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import metagpt.provider  # noqa: E402
-from metagpt.config import Config  # noqa: E402
+from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.context import Context  # noqa: E402
 from metagpt.llm import LLM  # noqa: E402
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.cost_manager import CostManager
 from metagpt.logs import register_config_secrets
 from metagpt.project_repo import ProjectRepo

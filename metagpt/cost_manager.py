@@ -27,7 +27,7 @@ from typing import Protocol
 from loguru import logger
 from pydantic import BaseModel
 
-from metagpt.config import ModelPrice
+from metagpt.configs.settings import ModelPrice
 from metagpt.exceptions import NoMoneyException, UserError
 from metagpt.provider.base import Usage, prompt_allowance
 

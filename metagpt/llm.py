@@ -30,7 +30,7 @@ from metagpt.utils.structured import format_instructions, output_schema, parse_o
 from metagpt.utils.token_counter import count_text_tokens
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -57,7 +57,7 @@ def register_secret(value: str | None) -> None:
 def register_config_secrets(config: object, root: Path | None = None) -> None:
     """Mask every configured secret: the API keys of the model, embeddings and search engines,
     and every other string value of `root/config/key.yaml` (except `PUBLIC_KEYS`)."""
-    from metagpt.config import SECRET_FIELDS, _read_yaml
+    from metagpt.configs.settings import SECRET_FIELDS, _read_yaml
     from metagpt.const import CONFIG_DIR
     from metagpt.exceptions import ConfigError
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB
 from metagpt.incremental.company import ChangeCompany
 from metagpt.journal import Journal

@@ -23,7 +23,7 @@ from typing import Any
 
 from loguru import logger
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB, STATE_DIR
 from metagpt.context import Context
 from metagpt.exceptions import MetaGPTError, UserError

@@ -15,7 +15,7 @@ from pathlib import Path
 from loguru import logger
 
 from metagpt.actions.add_requirement import UserRequirement
-from metagpt.config import Config, check_sendable_text
+from metagpt.configs.settings import Config, check_sendable_text
 from metagpt.context import Context
 from metagpt.cost_manager import parse_money
 from metagpt.environment import Environment

@@ -31,7 +31,7 @@ from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
     from metagpt.actions.action_node import ActionNode
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.context import Context
     from metagpt.llm import LLM
     from metagpt.schema import Message

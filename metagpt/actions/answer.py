@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metagpt.actions.action import Action
-from metagpt.config import check_sendable_text
+from metagpt.configs.settings import check_sendable_text
 from metagpt.prompts import render_prompt
 from metagpt.schema import Message
 

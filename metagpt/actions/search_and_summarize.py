@@ -14,7 +14,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from metagpt.actions.action import Action
-from metagpt.config import check_sendable_text
+from metagpt.configs.settings import check_sendable_text
 from metagpt.exceptions import SearchEngineError, brief
 from metagpt.prompts import load_prompt, render_prompt
 from metagpt.schema import Message

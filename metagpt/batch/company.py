@@ -11,7 +11,7 @@ from pathlib import Path
 
 from metagpt.batch.ideas import Idea
 from metagpt.batch.preflight import hold_first_call
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB
 from metagpt.cost_manager import CostManager, SharedBudget
 from metagpt.exceptions import MetaGPTError, NoMoneyException

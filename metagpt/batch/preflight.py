@@ -20,7 +20,7 @@ from pathlib import Path
 
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import Ledger, to_dollars, to_micros
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB
 from metagpt.cost_manager import SharedBudget
 from metagpt.exceptions import TotalBudgetTooSmall

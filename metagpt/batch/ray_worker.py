@@ -20,7 +20,7 @@ from metagpt.batch.company import INTERRUPTED, CompanyResult, CompanySettings, M
 from metagpt.batch.ideas import Idea
 from metagpt.batch.ledger import LedgerState, new_ticket, refusal, to_micros
 from metagpt.batch.transfer import pack, unpack
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.exceptions import BudgetLedgerUnavailable
 
 RESOURCE = "metagpt_company"

@@ -30,7 +30,7 @@ from metagpt.batch.ideas import Idea, name_ideas
 from metagpt.batch.ledger import Ledger, LedgerState, to_micros
 from metagpt.batch.preflight import check_fits, standing
 from metagpt.batch.progress import Tracker
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.cost_manager import parse_money
 from metagpt.exceptions import UserError
 

@@ -98,7 +98,7 @@ def _final(role, detail: str) -> None:
 
 
 def _build(goal, max_steps, check, project_name, investment, data, tools):
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.context import Context
     from metagpt.exceptions import UserError
     from metagpt.logs import register_secret

@@ -85,7 +85,7 @@ async def _main(
 ) -> int:
     from metagpt.batch import BatchOptions, read_ideas, run_batch
     from metagpt.batch.progress import ProgressLine, Tracker
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.exceptions import MetaGPTError, UserError
     from metagpt.logs import register_secret
     from metagpt.utils.stop_signals import cancel_on_stop_signals

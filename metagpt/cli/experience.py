@@ -46,7 +46,7 @@ def _echo(text: str) -> None:
 
 
 def _pool():
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.experience import ExperiencePool
 
     config = Config.default()
@@ -121,7 +121,7 @@ def clear(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = Fals
 @experience_app.command()
 def rebuild() -> None:
     """Rebuild the company's records from the workspace's projects: the records their passing runs signed."""
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.experience.rebuild import rebuild as rebuild_pool
 
     pool = _pool()

@@ -89,7 +89,7 @@ async def _main(instruction, data, max_tasks, project_name, investment, tools, h
 
 
 def _build(instruction, data, max_tasks, project_name, investment, tools, hosts):
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.context import Context
     from metagpt.exceptions import UserError
     from metagpt.logs import register_secret

@@ -61,7 +61,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def journal_path(project: Path | None) -> Path:
     """The journal file of `project` (a folder or the file itself), or of the newest project."""
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.exceptions import UserError
 
     if project is not None:

@@ -184,7 +184,7 @@ class Run:
         return self._end(0)
 
     async def _start(self) -> None:
-        from metagpt.config import Config
+        from metagpt.configs.settings import Config
         from metagpt.cost_manager import parse_money
         from metagpt.logs import add_run_log, register_secret
         from metagpt.provider import prepare

@@ -1,4 +1,4 @@
-"""`CONFIG` of MetaGPT 0.1-0.6 (`from metagpt.config import CONFIG`), as a read-only view.
+"""`CONFIG` of MetaGPT 0.1-0.6 (`from metagpt.configs.settings import CONFIG`), as a read-only view.
 
 The view loads the default configuration on first use and answers the names scripts read:
 field names (`CONFIG.openai_api_model`), their upper-case keys (`CONFIG.OPENAI_API_MODEL`),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 
 LLM_FIELDS = {
     "api_type": "api_type",

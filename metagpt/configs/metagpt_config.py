@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from metagpt.config import Config, _read_yaml
 from metagpt.configs.llm_config import LLM_FIELDS, LLMConfig
+from metagpt.configs.settings import Config, _read_yaml
 from metagpt.configs.workspace_config import WorkspaceConfig
 from metagpt.exceptions import ConfigError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metagpt.config import Config
 from metagpt.configs.llm_config import set_field
+from metagpt.configs.settings import Config
 
 
 class WorkspaceConfig:

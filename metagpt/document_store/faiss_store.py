@@ -106,7 +106,7 @@ class FaissStore:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         if embedding is None or max_document_bytes is None:
-            from metagpt.config import Config
+            from metagpt.configs.settings import Config
 
             config = Config.default()
             if embedding is None:

@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 from pydantic import ValidationError
 
-from metagpt.config import DEFAULT_MAX_DOCUMENT_BYTES
+from metagpt.configs.settings import DEFAULT_MAX_DOCUMENT_BYTES
 from metagpt.document_store.chunking import split_text
 from metagpt.document_store.schema import Chunk
 from metagpt.exceptions import QUOTE_LIMIT, DocumentError, brief, brief_error

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from metagpt.embeddings.base import Embedding
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 __all__ = ["Embedding", "create_embedding"]
 

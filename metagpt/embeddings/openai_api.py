@@ -12,7 +12,7 @@ from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, 
 from metagpt.provider import check_allowed
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 DEFAULT_MODEL = "text-embedding-3-small"
 BATCH = 256

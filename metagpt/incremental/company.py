@@ -24,7 +24,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.const import LOGS_DIR, STATE_DIR
 from metagpt.context import Context
 from metagpt.exceptions import UserError

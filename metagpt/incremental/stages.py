@@ -19,7 +19,7 @@ from metagpt.incremental.project import ProjectSnapshot, load_project, signature
 from metagpt.incremental.sections import KEPT_SECTIONS, apply_section_edits, editable_titles, field_by_title
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.incremental.history import ChangeHistory
     from metagpt.project_repo import ProjectRepo
     from metagpt.roles.role import Role

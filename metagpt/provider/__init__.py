@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from metagpt.exceptions import ForbiddenInTests
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.provider.base import Provider
 
 ALLOW_MODEL_REQUESTS = True

@@ -35,7 +35,7 @@ from metagpt.provider.usage import checked_usage
 from metagpt.utils.paths import clean_text
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 T = TypeVar("T")
 

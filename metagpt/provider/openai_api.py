@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 import openai
 from loguru import logger
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed

@@ -28,7 +28,7 @@ from metagpt.const import SOURCE_ROOT
 from metagpt.exceptions import MermaidSyntaxError, RenderEngineError
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 FORMATS = ("svg", "png", "pdf")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -24,7 +24,7 @@ from metagpt.exceptions import MermaidSyntaxError, MetaGPTError, RenderEngineErr
 from metagpt.render.engines import INSTALL_HINT, Engine, candidates
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 FINISH_TIMEOUT = 120.0
 

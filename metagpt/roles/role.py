@@ -43,7 +43,7 @@ from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
     from metagpt.project_repo import ProjectRepo
 
 __all__ = ["MessageBus", "Role", "RoleContext", "RoleReactMode"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from metagpt.config import SandboxMode
+from metagpt.configs.settings import SandboxMode
 
 __all__ = ["Limits", "Mount", "Policy", "SandboxMode", "build_env", "make_policy"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.exceptions import UserError
 
 

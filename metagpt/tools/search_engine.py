@@ -18,7 +18,7 @@ from metagpt.exceptions import SearchEngineError
 from metagpt.tools.search_base import SearchEngine, SearchResult
 
 if TYPE_CHECKING:
-    from metagpt.config import Config
+    from metagpt.configs.settings import Config
 
 NOT_CONFIGURED = (
     "Web search is not configured: set SERPER_API_KEY, SERPAPI_API_KEY, or GOOGLE_API_KEY with GOOGLE_CSE_ID "

@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from metagpt.config import Config
+from metagpt.configs.settings import Config
 from metagpt.exceptions import NoMoneyException, ProviderError, UserError
 from metagpt.roles.di.agent.commands import Command, CommandCall, ToolFailure, make_command
 from metagpt.roles.di.agent.editor import Editor
