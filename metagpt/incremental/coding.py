@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from loguru import logger
 
-from metagpt.actions.change_project import WriteChangeTest, WriteNewFile
 from metagpt.actions.debug_error import DebugError
-from metagpt.actions.edit_code import EditCode, EditFailed, choose_format
 from metagpt.actions.run_code import RunCode, TestOutcome
 from metagpt.actions.write_code import code_context
 from metagpt.const import REQUIREMENTS_FILE
 from metagpt.exceptions import SandboxUnavailable
 from metagpt.incremental.change import PlannedFile
+from metagpt.incremental.change_actions import WriteChangeTest, WriteNewFile
+from metagpt.incremental.edit_code import EditCode, EditFailed, choose_format
 from metagpt.incremental.project import load_project
 from metagpt.incremental.stages import Stages
 from metagpt.roles.qa_engineer import QaReport

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from metagpt.actions.action import Action
-from metagpt.actions.change_project import DescribeProject, EditSections, WriteChangePlan, WriteChangeRequest
 from metagpt.actions.design_api import SystemDesign
 from metagpt.actions.document import Document
 from metagpt.actions.project_management import Tasks
 from metagpt.actions.write_prd import PRD
 from metagpt.const import DOCS_DIR
 from metagpt.incremental.change import ChangePlan, ChangeRecord
+from metagpt.incremental.change_actions import DescribeProject, EditSections, WriteChangePlan, WriteChangeRequest
 from metagpt.incremental.project import ProjectSnapshot, load_project, signatures
 from metagpt.incremental.sections import KEPT_SECTIONS, apply_section_edits, editable_titles, field_by_title
 

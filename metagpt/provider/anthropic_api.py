@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from metagpt.cost_manager import lookup_price
+from metagpt.configs.prices import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.anthropic_wire import answer_text, finish_reason, normalized_json, stream_piece, wire_request

@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from metagpt.configs.prices import lookup_price
 from metagpt.configs.settings import Config
-from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage

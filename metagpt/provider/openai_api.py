@@ -28,8 +28,8 @@ from typing import Any, Literal, TypeVar
 import openai
 from loguru import logger
 
+from metagpt.configs.prices import lookup_price
 from metagpt.configs.settings import Config
-from metagpt.cost_manager import lookup_price
 from metagpt.exceptions import AuthenticationError, ConfigError, ProviderError, ResponseFormatUnsupported
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from metagpt.actions.edit_code import EditFailed
 from metagpt.exceptions import UserError
 from metagpt.incremental.company import ChangeCompany
+from metagpt.incremental.edit_code import EditFailed
 from tests.e2e.conftest import openai_config
 from tests.incremental.conftest import needs_git
 from tests.incremental.scripted import (
