@@ -19,7 +19,7 @@ CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chro
 
 BWRAP := $(shell command -v bwrap 2>/dev/null)
 
-.PHONY: install mermaid sandbox run test lint format bench clean
+.PHONY: install mermaid sandbox run test lint format docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,16 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
+# The documentation site (docs/, mkdocs.yml) into site/, offline; --strict fails on any warning
+# (a broken link, a reference that no longer resolves). The reference pages are generated from the code.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 # bench/run.py prints one table of every figure with its target and writes bench/RESULTS.md.
 bench: install
 	$(BIN)/python bench/run.py
@@ -80,4 +90,4 @@ bench: install
 	$(BIN)/python bench/journal.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache

