@@ -104,3 +104,33 @@ def test_the_change_request_schema_names_only_the_projects_sections():
         )
     assert isinstance(model.model_validate({**answer, "sections_touched": []}), ChangeRequest)
     assert change_request_model({}) is ChangeRequest
+
+
+def test_the_file_lists_follow_a_plan_however_a_listed_file_is_spelt():
+    from types import SimpleNamespace
+
+    from metagpt.incremental.change import plan_from
+    from metagpt.incremental.stages import Stages
+
+    design = SimpleNamespace(file_list=["calculator/calc.py", "main.py"])
+    tasks = SimpleNamespace(task_list=["calc.py", "calculator/main.py"])
+    stages = Stages.__new__(Stages)
+    stages.snapshot = SimpleNamespace(
+        package="calculator", documents={"system_design": design, "api_spec_and_tasks": tasks}
+    )
+    saved: dict[str, dict] = {}
+    stages._save_edits = lambda stem, updates: saved.setdefault(stem, updates)
+
+    step = {"new_path": "", "reason": "r"}
+    stages._follow_plan(plan_from([{"action": "create", "path": "calculator/calc.py", **step}]))
+    assert saved == {}  # listed already, however spelt: nothing is rewritten
+
+    stages._follow_plan(
+        plan_from(
+            [
+                {"action": "rename", "path": "calculator/calc.py", "new_path": "calculator/ops.py", "reason": "r"},
+                {"action": "delete", "path": "calculator/main.py", **step},
+            ]
+        )
+    )
+    assert saved == {"system_design": {"file_list": ["ops.py"]}, "api_spec_and_tasks": {"task_list": ["ops.py"]}}
