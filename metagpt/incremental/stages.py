@@ -190,7 +190,7 @@ class Stages:
                     del updated[names.index(path)]
                 elif item.action == "rename":
                     new = _in_package(item.new_path, package)
-                    updated = [new if name == path else original for name, original in zip(names, updated)]
+                    updated = [new if name == path else original for name, original in zip(names, updated, strict=True)]
                     if new not in updated:
                         updated.append(new)
             if updated != listed:
