@@ -1,0 +1,204 @@
+"""A project's journal and history as Server-Sent Events: one event per step, resumable.
+
+The steps, each with JSON data:
+
+- `stage`: a role starts an action (the first call of a new role and action, by call id);
+- `call`: a model call ended (its `metagpt logs --json` row), in the order calls ended;
+- `commit`: a stage's commit in the project's history, followed by one `message` per step it
+  is named after (`{"role", "cause_by"}`) and one `file` per file it changed;
+- `status` (no id): the project's status and spend, after each batch of steps;
+- `done`: the run is no longer running, with its final status; the stream then ends.
+
+Every step's id is a cursor over the three sources (`Cursor`), so `Last-Event-ID` continues
+exactly where a client left off, after a reconnect or a server restart. Steps are merged by
+time, ties broken by source, so replaying from any id gives the rest of the same sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metagpt.const import STATE_DB
+from metagpt.journal.queries import LIST_COLUMNS, open_readonly
+from metagpt.web import history, projects
+
+POLL_SECONDS = 0.1
+KEEPALIVE_SECONDS = 15.0
+_COLUMNS = [c.strip() for c in LIST_COLUMNS.split(",")]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far a client got: the last call id scanned for stages, the last ended call emitted,
+    the commits emitted whole, and the events emitted of the next commit."""
+
+    stage: int = 0
+    call: int = 0
+    commits: int = 0
+    part: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.stage}.{self.call}.{self.commits}.{self.part}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor:
+        try:
+            values = [int(v) for v in (text or "").strip().split(".")]
+        except ValueError:
+            return cls()
+        if len(values) != 4 or any(v < 0 for v in values):
+            return cls()
+        return cls(*values)
+
+
+@dataclass
+class Event:
+    kind: str
+    data: dict[str, Any]
+    time: float
+    order: tuple[int, int]
+    cursor: Cursor | None = None
+
+    def encode(self) -> str:
+        lines = [f"event: {self.kind}"]
+        if self.cursor is not None:
+            lines.append(f"id: {self.cursor}")
+        lines.append("data: " + json.dumps(self.data, ensure_ascii=True, separators=(",", ":")))
+        return "\n".join(lines) + "\n\n"
+
+
+def _stage_events(db: sqlite3.Connection, after: int) -> tuple[list[tuple[float, int, dict]], int]:
+    """(time, call id, data) of each call starting a new role and action after call `after`,
+    and the last call id scanned."""
+    previous = db.execute("SELECT role, action FROM calls WHERE id = ?", (after,)).fetchone() if after else None
+    found, last = [], after
+    rows = db.execute("SELECT id, started_at, role, action FROM calls WHERE id > ? ORDER BY id", (after,))
+    for call_id, started, role, action in rows:
+        if previous is None or (role, action) != tuple(previous):
+            found.append((started, call_id, {"role": role or "", "action": action or "", "call": call_id}))
+        previous, last = (role, action), call_id
+    return found, last
+
+
+def _call_events(db: sqlite3.Connection, after: int) -> list[tuple[float, int, dict]]:
+    """(ended_at, id, row) of calls that ended after call `after` ended (journal order of ending)."""
+    where, params = "status != 'started'", ()
+    if after:
+        mark = db.execute("SELECT ended_at FROM calls WHERE id = ?", (after,)).fetchone()
+        if mark and mark[0] is not None:
+            where += " AND (ended_at > ? OR (ended_at = ? AND id > ?))"
+            params = (mark[0], mark[0], after)
+    rows = db.execute(
+        f"SELECT {LIST_COLUMNS}, ended_at FROM calls WHERE {where} ORDER BY ended_at, id", params
+    ).fetchall()
+    return [(row[-1] or row[2], row[0], dict(zip(_COLUMNS, row[:-1], strict=True))) for row in rows]
+
+
+def _commit_parts(commit: history.Commit) -> list[tuple[str, dict]]:
+    parts = [("commit", {"sha": commit.sha, "subject": commit.subject, "time": commit.time, "files": commit.files})]
+    parts += [("message", {"role": role, "cause_by": action, "sha": commit.sha}) for role, action in commit.steps]
+    parts += [("file", {"path": path, "sha": commit.sha}) for path in commit.files if projects.shown(path)]
+    return parts
+
+
+def collect(root: Path, cursor: Cursor, commits: list[history.Commit] | None = None) -> tuple[list[Event], Cursor]:
+    """Every step after `cursor`, merged in time order, each carrying the cursor after it."""
+    raw: list[tuple[float, int, int, str, dict, str]] = []  # time, source, seq, kind, data, source key
+    db = open_readonly(root / STATE_DB)
+    try:
+        db.execute("BEGIN")  # one snapshot of the journal for both scans
+        stages, scanned = _stage_events(db, cursor.stage)
+        ended = _call_events(db, cursor.call)
+    finally:
+        db.close()
+    for started, call_id, data in stages:
+        raw.append((started, 0, call_id, "stage", data, "stage"))
+    for ended_at, call_id, row in ended:
+        raw.append((ended_at, 1, call_id, "call", row, "call"))
+    commit_list = history.commits(root) if commits is None else commits
+    for index, commit in enumerate(commit_list[cursor.commits :], start=cursor.commits):
+        start = cursor.part if index == cursor.commits else 0
+        for part_no, (kind, data) in enumerate(_commit_parts(commit)[start:], start=start):
+            raw.append((commit.time + 0.999, 2, index * 100_000 + part_no, kind, data, "commit"))
+    raw.sort(key=lambda item: (item[0], item[1], item[2]))
+    events = []
+    stage, call, done_commits, part = cursor.stage, cursor.call, cursor.commits, cursor.part
+    for when, source, seq, kind, data, _key in raw:
+        if source == 0:
+            stage = seq
+        elif source == 1:
+            call = seq
+        else:
+            index, part_no = divmod(seq, 100_000)
+            total = len(_commit_parts(commit_list[index]))
+            done_commits, part = (index + 1, 0) if part_no + 1 == total else (index, part_no + 1)
+        events.append(Event(kind, data, when, (source, seq), Cursor(stage, call, done_commits, part)))
+    # calls that started no stage still move the stage cursor, so the next scan starts after them
+    return events, Cursor(max(stage, scanned), call, done_commits, part)
+
+
+def _signature(root: Path) -> tuple:
+    marks = []
+    for name in (STATE_DB, f"{STATE_DB}-wal"):
+        try:
+            info = os.stat(root / name)
+            marks.append((info.st_mtime_ns, info.st_size))
+        except OSError:
+            marks.append(None)
+    return (*marks, history.head_signature(root))
+
+
+async def stream(
+    root_of: Callable[[], Path | None],
+    status_of: Callable[[], dict[str, Any]],
+    cursor: Cursor,
+    poll: float = POLL_SECONDS,
+) -> AsyncIterator[str]:
+    """The SSE text of a project's steps after `cursor`, live, until its run is done.
+
+    `root_of` gives the project folder once it exists (a queued run has none yet); `status_of`
+    gives `{"status", "spent", ...}` as the API shows it.
+    """
+    yield "retry: 2000\n\n"
+    seen: tuple | None = None
+    idle = 0.0
+    last_status: dict[str, Any] | None = None
+    commits: list[history.Commit] = []
+    head: Any = object()
+    while True:
+        info = await asyncio.to_thread(status_of)
+        root = root_of()
+        if root is not None and (root / STATE_DB).is_file():
+            signature = await asyncio.to_thread(_signature, root)
+            if signature != seen:
+                seen = signature
+                if signature[-1] != head:
+                    head = signature[-1]
+                    commits = await asyncio.to_thread(history.commits, root)
+                events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
+                for event in events:
+                    yield event.encode()
+                if events or info != last_status:
+                    last_status = info
+                    yield Event("status", info, 0, (0, 0)).encode()
+                idle = 0.0
+        if info.get("status") != "running":
+            if root is not None and (root / STATE_DB).is_file():
+                events, cursor = await asyncio.to_thread(collect, root, cursor, await asyncio.to_thread(
+                    history.commits, root))  # fmt: skip
+                for event in events:
+                    yield event.encode()
+            yield Event("done", info, 0, (0, 0)).encode()
+            return
+        await asyncio.sleep(poll)
+        idle += poll
+        if idle >= KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"
