@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,10 @@ from metagpt.journal.queries import LIST_COLUMNS, open_readonly
 from metagpt.web import history, projects
 
 POLL_SECONDS = 0.1
+SETTLE_SECONDS = 0.15
+"""A live stream sends a step once it is this old: a step is stamped just before it becomes
+visible (its transaction commits, its ref is updated), so waiting this long lets every step
+stamped earlier arrive first, and the live order is the order a replay gives."""
 KEEPALIVE_SECONDS = 15.0
 _COLUMNS = [c.strip() for c in LIST_COLUMNS.split(",")]
 
@@ -74,13 +79,17 @@ class Event:
         return "\n".join(lines) + "\n\n"
 
 
-def _stage_events(db: sqlite3.Connection, after: int) -> tuple[list[tuple[float, int, dict]], int]:
-    """(time, call id, data) of each call starting a new role and action after call `after`,
-    and the last call id scanned."""
+def _stage_events(
+    db: sqlite3.Connection, after: int, before: float | None
+) -> tuple[list[tuple[float, int, dict]], int]:
+    """(time, call id, data) of each call starting a new role and action after call `after`
+    (and started by `before`), and the last call id scanned."""
     previous = db.execute("SELECT role, action FROM calls WHERE id = ?", (after,)).fetchone() if after else None
     found, last = [], after
     rows = db.execute("SELECT id, started_at, role, action FROM calls WHERE id > ? ORDER BY id", (after,))
     for call_id, started, role, action in rows:
+        if before is not None and started > before:
+            break
         if previous is None or (role, action) != tuple(previous):
             found.append((started, call_id, {"role": role or "", "action": action or "", "call": call_id}))
         previous, last = (role, action), call_id
@@ -108,25 +117,32 @@ def _commit_parts(commit: history.Commit) -> list[tuple[str, dict]]:
     return parts
 
 
-def collect(root: Path, cursor: Cursor, commits: list[history.Commit] | None = None) -> tuple[list[Event], Cursor]:
-    """Every step after `cursor`, merged in time order, each carrying the cursor after it."""
+def collect(
+    root: Path, cursor: Cursor, commits: list[history.Commit] | None = None, before: float | None = None
+) -> tuple[list[Event], Cursor]:
+    """Every step after `cursor` (up to the time `before`), merged in time order, each carrying
+    the cursor after it; and the cursor after them all."""
     raw: list[tuple[float, int, int, str, dict, str]] = []  # time, source, seq, kind, data, source key
     db = open_readonly(root / STATE_DB)
     try:
         db.execute("BEGIN")  # one snapshot of the journal for both scans
-        stages, scanned = _stage_events(db, cursor.stage)
+        stages, _scanned = _stage_events(db, cursor.stage, before)
         ended = _call_events(db, cursor.call)
     finally:
         db.close()
     for started, call_id, data in stages:
         raw.append((started, 0, call_id, "stage", data, "stage"))
     for ended_at, call_id, row in ended:
+        if before is not None and ended_at > before:
+            break
         raw.append((ended_at, 1, call_id, "call", row, "call"))
     commit_list = history.commits(root) if commits is None else commits
     for index, commit in enumerate(commit_list[cursor.commits :], start=cursor.commits):
+        if before is not None and commit.written > before:
+            break
         start = cursor.part if index == cursor.commits else 0
         for part_no, (kind, data) in enumerate(_commit_parts(commit)[start:], start=start):
-            raw.append((commit.time + 0.999, 2, index * 100_000 + part_no, kind, data, "commit"))
+            raw.append((commit.written, 2, index * 100_000 + part_no, kind, data, "commit"))
     raw.sort(key=lambda item: (item[0], item[1], item[2]))
     events = []
     stage, call, done_commits, part = cursor.stage, cursor.call, cursor.commits, cursor.part
@@ -140,8 +156,9 @@ def collect(root: Path, cursor: Cursor, commits: list[history.Commit] | None = N
             total = len(_commit_parts(commit_list[index]))
             done_commits, part = (index + 1, 0) if part_no + 1 == total else (index, part_no + 1)
         events.append(Event(kind, data, when, (source, seq), Cursor(stage, call, done_commits, part)))
-    # calls that started no stage still move the stage cursor, so the next scan starts after them
-    return events, Cursor(max(stage, scanned), call, done_commits, part)
+    # the stage cursor names the last stage sent, never a row merely scanned, so a step's id is
+    # the same whether it was sent live or replayed
+    return events, Cursor(stage, call, done_commits, part)
 
 
 def _signature(root: Path) -> tuple:
@@ -172,17 +189,23 @@ async def stream(
     last_status: dict[str, Any] | None = None
     commits: list[history.Commit] = []
     head: Any = object()
+    pending = False
     while True:
         info = await asyncio.to_thread(status_of)
         root = root_of()
         if root is not None and (root / STATE_DB).is_file():
             signature = await asyncio.to_thread(_signature, root)
-            if signature != seen:
+            if signature != seen or pending:
                 seen = signature
                 if signature[-1] != head:
                     head = signature[-1]
                     commits = await asyncio.to_thread(history.commits, root)
-                events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
+                events, final = await asyncio.to_thread(collect, root, cursor, commits)
+                settled = time.time() - SETTLE_SECONDS
+                ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
+                pending = len(ready) < len(events)
+                cursor = final if not pending else (ready[-1].cursor if ready else cursor)
+                events = ready
                 for event in events:
                     yield event.encode()
                 if events or info != last_status:

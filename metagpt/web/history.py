@@ -25,6 +25,9 @@ class Commit:
     subject: str
     time: int
     files: list[str] = field(default_factory=list)
+    written: float = 0.0
+    """When the commit object was written (its loose object's mtime, to the nanosecond), else
+    the end of its commit-time second: orders commits among journal steps."""
 
     @property
     def steps(self) -> list[tuple[str, str]]:
@@ -84,8 +87,15 @@ def commits(root: Path) -> list[Commit]:
         head, _, names = block.partition("\n")
         sha, ct, subject = ([*head.split("\0"), "", ""])[:3]
         files = [line for line in names.splitlines() if line.strip()]
-        found.append(Commit(sha, subject, int(ct or 0), files))
+        found.append(Commit(sha, subject, int(ct or 0), files, _written(root, sha, int(ct or 0))))
     return found
+
+
+def _written(root: Path, sha: str, ct: int) -> float:
+    try:
+        return os.lstat(root / ".git" / "objects" / sha[:2] / sha[2:]).st_mtime
+    except OSError:  # packed: only the second is known
+        return ct + 0.999
 
 
 def diff(root: Path, sha: str) -> str | None:
