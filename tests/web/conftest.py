@@ -61,7 +61,12 @@ class Served:
         self.origin = f"http://{hostport}"
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str | None] | None = None,
+        raw: bytes | None = None,
     ) -> Answer:
         sent = {"Host": f"{self.host}:{self.port}", **(headers or {})}
         data = raw
@@ -70,6 +75,7 @@ class Served:
             sent.setdefault("Content-Type", "application/json")
         if method != "GET":
             sent.setdefault("Origin", self.origin)
+        sent = {key: value for key, value in sent.items() if value is not None}  # None: leave it out
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.request(method, path, body=data, headers=sent)
