@@ -185,7 +185,7 @@ def serving(tmp_path: Path, model: OpenAIServer, *args: str, **env: str) -> Iter
     """`metagpt serve ARGS` on `tmp_path/workspace`, its runs on `model`, with `env` added."""
     workspace = tmp_path / "workspace"
     workspace.mkdir(exist_ok=True)
-    served = start_serve(workspace, environ(model, **env), *args, cwd=tmp_path)
+    served = start_serve(workspace, {**environ(model), **env}, *args, cwd=tmp_path)
     try:
         yield served
     finally:
