@@ -88,6 +88,7 @@ bench: install
 	$(BIN)/python bench/docstore.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache

@@ -177,6 +177,7 @@ async def stream(
     status_of: Callable[[], dict[str, Any]],
     cursor: Cursor,
     poll: float = POLL_SECONDS,
+    commits_of: Callable[[Path], list[history.Commit]] = history.commits,
 ) -> AsyncIterator[str]:
     """The SSE text of a project's steps after `cursor`, live, until its run is done.
 
@@ -199,7 +200,7 @@ async def stream(
                 seen = signature
                 if signature[-1] != head:
                     head = signature[-1]
-                    commits = await asyncio.to_thread(history.commits, root)
+                    commits = await asyncio.to_thread(commits_of, root)
                 events, final = await asyncio.to_thread(collect, root, cursor, commits)
                 settled = time.time() - SETTLE_SECONDS
                 ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
@@ -214,8 +215,8 @@ async def stream(
                 idle = 0.0
         if info.get("status") != "running":
             if root is not None and (root / STATE_DB).is_file():
-                events, cursor = await asyncio.to_thread(collect, root, cursor, await asyncio.to_thread(
-                    history.commits, root))  # fmt: skip
+                commits = await asyncio.to_thread(commits_of, root)
+                events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
                 for event in events:
                     yield event.encode()
             yield Event("done", info, 0, (0, 0)).encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,26 @@ def _written(root: Path, sha: str, ct: int) -> float:
         return os.lstat(root / ".git" / "objects" / sha[:2] / sha[2:]).st_mtime
     except OSError:  # packed: only the second is known
         return ct + 0.999
+
+
+class CommitCache:
+    """Each project's commits, read again only when its HEAD moved (`head_signature`): one git
+    run per new commit, however many pages and streams show the project."""
+
+    def __init__(self) -> None:
+        self._found: dict[Path, tuple[tuple[int, int] | None, list[Commit]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, root: Path) -> list[Commit]:
+        signature = head_signature(root)
+        with self._lock:
+            known = self._found.get(root)
+        if known is not None and known[0] == signature and signature is not None:
+            return known[1]
+        found = commits(root)
+        with self._lock:
+            self._found[root] = (signature, found)
+        return found
 
 
 def diff(root: Path, sha: str) -> str | None:

@@ -25,7 +25,7 @@ def _project_view(server: Server, name: str) -> dict[str, Any]:
     if not (root / STATE_DB).is_file():
         return {"info": info, "calls": [], "files": [], "documents": [], "commits": [], "stages": [], "messages": [],
                 "cursor": ""}  # fmt: skip
-    commits = history.commits(root)
+    commits = server.commits(root)
     steps, cursor = events.collect(root, events.Cursor(), commits)
     by_kind: dict[str, list[dict[str, Any]]] = {"stage": [], "call": [], "message": []}
     for step in steps:

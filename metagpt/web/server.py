@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from metagpt.exceptions import UserError
-from metagpt.web import projects
+from metagpt.web import history, projects
 from metagpt.web.runs import Runs
 
 MAX_IDEA_CHARS = 20_000
@@ -47,6 +47,7 @@ class Server:
         self.settings = settings
         self.workspace = settings.workspace.resolve()
         self.runs = Runs(self.workspace, settings.max_runs, settings.env)
+        self.commits = history.CommitCache()
         self.templates = Environment(
             loader=PackageLoader("metagpt.web", "templates"), autoescape=select_autoescape(default=True)
         )
