@@ -64,8 +64,11 @@ class Server:
         except (projects.NotFound, UserError):
             if run is None:
                 raise projects.NotFound(name) from None
-            info = {"name": name, "idea": run.idea, "status": "failed", "spent": 0.0, "investment": None,
-                    "updated_at": run.queued_at, "stop_reason": run.last_line()}  # fmt: skip
+            # no folder yet: queued, starting, stopped while queued, or the CLI failed before making one
+            cancelled = run.state == "cancelled"
+            reason = "stopped before it started" if cancelled else run.last_line()
+            info = {"name": name, "idea": run.idea, "status": "interrupted" if cancelled else "failed", "spent": 0.0,
+                    "investment": None, "updated_at": run.queued_at, "stop_reason": reason}  # fmt: skip
         if run is not None and run.active:
             info["status"] = "running"
         info["queued"] = run is not None and run.state == "queued"
@@ -73,7 +76,7 @@ class Server:
 
     def all_projects(self) -> list[dict[str, Any]]:
         names = set(projects.list_names(self.workspace))
-        names |= {n for n in self.runs.names() if self.runs.get(n).active}  # queued: no folder yet
+        names |= set(self.runs.names())  # a queued run has no folder yet, nor one that failed at once
         found = []
         for name in names:
             with contextlib.suppress(projects.NotFound, UserError):
@@ -115,6 +118,12 @@ def text_field(body: dict, key: str, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_IDEA_CHARS:
         raise Problem(400, f"{key} must be a non-empty string of at most {MAX_IDEA_CHARS} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Problem(400, f"{key} holds text that is not UTF-8 (a lone surrogate)") from None
+    if "\0" in value:
+        raise Problem(400, f"{key} holds a NUL character")
     return value
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 from metagpt.journal import Journal
@@ -97,6 +98,8 @@ def test_status_codes_of_the_api(serve):
     assert (
         serve.request("POST", "/api/runs", raw=b"{not json", headers={"Content-Type": "application/json"}).status == 400
     )
+    assert serve.post("/api/runs", {"idea": "a game\u0000"}).status == 400
+    assert serve.post("/api/runs", {"idea": "a game \ud800"}).status == 400
     assert serve.get("/api/runs").status == 405
     assert serve.get("/nowhere").status == 404
 
@@ -172,3 +175,56 @@ def _model_env(model) -> dict[str, str]:
     from tests.e2e.test_resume import environ
 
     return environ(model)
+
+
+def test_max_runs_queues_the_rest_and_the_budget_status(tmp_path, model):
+    model.handler = slow(0.2)
+    with serving(tmp_path, model, "--max-runs", "1", MAX_TOKENS="400") as serve:
+        poor = serve.post("/api/runs", {"idea": IDEA, "investment": 0.0009, "project_name": "poor"}).json["project"]
+        rich = serve.post("/api/runs", {"idea": IDEA, "project_name": "rich"}).json["project"]
+        waiting = {p["name"]: p for p in serve.get("/api/projects").json}[rich]
+        assert (waiting["status"], waiting["queued"]) == ("running", True)
+        assert not (serve.workspace / rich).exists()
+        assert serve.wait_done(poor)["status"] == "budget"
+        assert serve.wait_done(rich)["status"] == "finished"
+        statuses = {p["name"]: (p["status"], p["queued"]) for p in serve.get("/api/projects").json}
+        assert statuses == {poor: ("budget", False), rich: ("finished", False)}
+
+
+def test_a_queued_run_stops_and_a_run_failing_at_once_says_why(tmp_path, model):
+    with serving(tmp_path, model, "--max-runs", "1", ENGINEER_CONCURRENCY="many") as serve:
+        first = serve.post("/api/runs", {"idea": IDEA, "project_name": "first"}).json["project"]
+        second = serve.post("/api/runs", {"idea": IDEA, "project_name": "second"}).json["project"]
+        assert serve.post(f"/api/projects/{second}/stop").status == 202
+        stopped = serve.wait_done(second)
+        assert (stopped["status"], stopped["stop_reason"]) == ("interrupted", "stopped before it started")
+        failed = serve.wait_done(first)
+        assert failed["status"] == "failed" and "ENGINEER_CONCURRENCY" in failed["stop_reason"], failed
+        assert {p["name"]: p["status"] for p in serve.get("/api/projects").json} == {
+            first: "failed",
+            second: "interrupted",
+        }
+        assert model.requests == []
+
+
+def test_a_run_started_in_the_terminal_is_seen_and_stopped(tmp_path, model):
+    from tests.e2e.test_resume import STARTUP, environ
+
+    model.handler = slow(0.4)
+    with serving(tmp_path, model) as serve:
+        terminal = subprocess.Popen(
+            [sys.executable, str(STARTUP), IDEA, "--project-name", "terminal"], cwd=tmp_path,
+            env=environ(model), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while serve.get("/api/projects/terminal").status == 404 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            serve.events("terminal", until=lambda steps: any(s.kind == "call" for s in steps))
+            assert serve.get("/api/projects/terminal").json["status"] == "running"
+            assert serve.post("/api/projects/terminal/stop").status == 202
+            assert serve.wait_done("terminal")["status"] == "interrupted"
+            assert terminal.wait(30) == 128 + signal.SIGTERM
+            assert "Interrupted by SIGTERM." in terminal.stderr.read()
+        finally:
+            terminal.kill()
