@@ -31,6 +31,8 @@ from metagpt.journal.queries import LIST_COLUMNS, open_readonly
 from metagpt.web import history, projects
 
 POLL_SECONDS = 0.1
+STATUS_SECONDS = 1.0
+"""How often a stream with nothing new asks whether the run is still alive."""
 SETTLE_SECONDS = 0.15
 """A live stream sends a step once it is this old: a step is stamped just before it becomes
 visible (its transaction commits, its ref is updated), so waiting this long lets every step
@@ -191,28 +193,30 @@ async def stream(
     commits: list[history.Commit] = []
     head: Any = object()
     pending = False
+    info: dict[str, Any] = {}
+    asked = 0.0
+    sent = False
     while True:
-        info = await asyncio.to_thread(status_of)
         root = root_of()
-        if root is not None and (root / STATE_DB).is_file():
-            signature = await asyncio.to_thread(_signature, root)
-            if signature != seen or pending:
-                seen = signature
-                if signature[-1] != head:
-                    head = signature[-1]
-                    commits = await asyncio.to_thread(commits_of, root)
-                events, final = await asyncio.to_thread(collect, root, cursor, commits)
-                settled = time.time() - SETTLE_SECONDS
-                ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
-                pending = len(ready) < len(events)
-                cursor = final if not pending else (ready[-1].cursor if ready else cursor)
-                events = ready
-                for event in events:
-                    yield event.encode()
-                if events or info != last_status:
-                    last_status = info
-                    yield Event("status", info, 0, (0, 0)).encode()
-                idle = 0.0
+        signature = await asyncio.to_thread(_signature, root) if root is not None else None
+        if signature != seen or pending or time.monotonic() - asked >= STATUS_SECONDS:
+            info, asked = await asyncio.to_thread(status_of), time.monotonic()
+        if root is not None and (root / STATE_DB).is_file() and (signature != seen or pending):
+            seen = signature
+            if signature[-1] != head:
+                head = signature[-1]
+                commits = await asyncio.to_thread(commits_of, root)
+            events, final = await asyncio.to_thread(collect, root, cursor, commits)
+            settled = time.time() - SETTLE_SECONDS
+            ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
+            pending = len(ready) < len(events)
+            cursor = final if not pending else (ready[-1].cursor if ready else cursor)
+            for event in ready:
+                yield event.encode()
+            sent = sent or bool(ready)
+        if sent or info != last_status:
+            last_status, sent, idle = info, False, 0.0
+            yield Event("status", info, 0, (0, 0)).encode()
         if info.get("status") != "running":
             if root is not None and (root / STATE_DB).is_file():
                 commits = await asyncio.to_thread(commits_of, root)

@@ -143,8 +143,10 @@ class GuardMiddleware:
             receive = _limited(receive, guard.max_body)
 
         async def send_with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
+            if message["type"] == "http.response.start":  # a route's own policy (a picture's) stays
+                own = {key.lower() for key, _ in message.get("headers", [])}
+                extra = [(key, value) for key, value in HEADERS if key not in own]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
