@@ -18,6 +18,10 @@ from metagpt.utils.git_safe import GitFailed
 MAX_DIFF_CHARS = 400_000
 """Longer diffs are cut (the page says so)."""
 _SHA = re.compile(r"[0-9a-f]{7,40}")
+_ROLE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]{0,60}")
+_ACTION = re.compile(r"[A-Z][A-Za-z0-9_]{0,60}")
+"""A stage's commit is named `Role: Action` (`Product Manager: WritePRD`); others (`Change 0001
+(...): code`, `Code review`) name no message."""
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Commit:
         pairs = []
         for part in self.subject.split("; "):
             role, sep, action = part.partition(": ")
-            if sep and role and action.isidentifier():
+            if sep and _ROLE.fullmatch(role) and _ACTION.fullmatch(action):
                 pairs.append((role, action))
         return pairs
 

@@ -31,8 +31,26 @@ def _project_view(server: Server, name: str) -> dict[str, Any]:
     for step in steps:
         by_kind.setdefault(step.kind, []).append(step.data)
     return {"info": info, "calls": by_kind["call"], "stages": by_kind["stage"], "messages": by_kind["message"],
-            "files": projects.project_files(root), "commits": list(reversed(commits)),
+            "files": file_tree(projects.project_files(root)), "commits": list(reversed(commits)),
             "documents": projects.documents(root), "cursor": str(cursor)}  # fmt: skip
+
+
+def file_tree(paths: list[str]) -> list[dict[str, Any]]:
+    """Paths as nested folders: `[{"name", "path"}]` for files, `[{"name", "children"}]` for folders first."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        *folders, leaf = path.split("/")
+        for folder in folders:
+            node = node.setdefault(folder + "/", {})
+        node[leaf] = path
+
+    def items(node: dict[str, Any]) -> list[dict[str, Any]]:
+        folders = [{"name": k, "children": items(v)} for k, v in sorted(node.items()) if isinstance(v, dict)]
+        files = [{"name": k, "path": v} for k, v in sorted(node.items()) if isinstance(v, str)]
+        return folders + files
+
+    return items(root)
 
 
 async def project_page(request: Request) -> Response:

@@ -157,9 +157,18 @@ def summary(workspace: Path, name: str) -> dict[str, Any]:
 
 
 def project_files(root: Path) -> list[str]:
-    """Every file the server may show, relative to the project (no hidden names, links or specials)."""
+    """Every file the server shows, relative to the project (no hidden names, links, specials,
+    logs or files over the size limit)."""
     found = (relative.as_posix() for relative, note in walk_files(root, PRIVATE_TOP) if not note)
-    return [path for path in found if shown(path)]
+    return [path for path in found if shown(path) and _small(root / path)]
+
+
+def _small(path: Path) -> bool:
+    """Within `MAX_FILE_BYTES` (the mermaid bundle a report copies is not, nor a data dump)."""
+    try:
+        return os.lstat(path).st_size <= MAX_FILE_BYTES
+    except OSError:
+        return False
 
 
 def shown(relative: str) -> bool:

@@ -153,10 +153,18 @@ class Runs:
         return True
 
     def close(self) -> None:
-        """Forget the queue; children keep running (a restarted server finds them from their journals)."""
+        """Forget the queue and the logs of ended runs; children keep running (a restarted
+        server finds them from their journals)."""
         for run in self._queue:
             run.state = "cancelled"
         self._queue.clear()
+        self.reap()
+        for run in self._runs.values():
+            if run.state == "exited" and run.log is not None:
+                with contextlib.suppress(OSError):
+                    run.log.unlink()
+        with contextlib.suppress(OSError):
+            self._logs.rmdir()  # kept while a child still writes its log there
 
 
 def stop_foreign(pid: int | None) -> bool:

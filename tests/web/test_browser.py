@@ -107,9 +107,10 @@ def test_a_run_from_the_browser(tmp_path, model):
             shot(page, "05-prd")
             page.go_back()
 
-            code = page.locator("#files a", has_text=".py").first
-            source_name = code.text_content()
-            code.click()
+            code = page.locator("#files li[data-path$='.py']").first  # the tree: folders, then their files
+            source_name = code.get_attribute("data-path")
+            assert "/" in source_name and code.text_content() == source_name.rsplit("/", 1)[1]
+            code.locator("a").click()
             page.wait_for_selector(".source .highlight")
             assert page.text_content("h1.path") == source_name
             shot(page, "06-code")

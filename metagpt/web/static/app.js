@@ -106,7 +106,8 @@ function projectPage(root) {
       $("messages").append(li);
     },
     file(data) {
-      if (!has($("files"), "data-path", data.path)) {
+      const known = Array.from($("files").querySelectorAll("li[data-path]")).some((li) => li.dataset.path === data.path);
+      if (!known) {
         const li = el("li", null, { "data-path": data.path });
         li.append(el("a", data.path, { href: `${page}/code/${data.path.split("/").map(encodeURIComponent).join("/")}` }));
         $("files").append(li);
