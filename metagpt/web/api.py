@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from metagpt.const import STATE_DB
+from metagpt.const import STATE_DB, STATE_DIR
 from metagpt.exceptions import UserError
 from metagpt.web import events, projects
 from metagpt.web.runs import stop_foreign
@@ -96,12 +96,8 @@ async def api_stop(request: Request) -> Response:
     info = server.status_of(name)
     if info["status"] != "running":
         raise Problem(409, f"{name} is not running ({info['status']})")
-    db = projects.open_readonly(root / STATE_DB)
-    try:
-        runs = projects.runs_of(db)
-    finally:
-        db.close()
-    if not runs or not stop_foreign(runs[-1].pid):
+    owner = projects.lock_owner(root / STATE_DIR)  # the process that holds the project: a CLI run
+    if owner is None or not stop_foreign(owner):
         raise Problem(409, f"cannot stop {name}: its process is not ours to signal")
     return JSONResponse({"project": name, "stopping": True}, status_code=202)
 

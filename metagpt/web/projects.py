@@ -60,35 +60,47 @@ def list_names(workspace: Path) -> list[str]:
     )
 
 
-def lock_held(state_dir: Path) -> bool:
-    """Whether a live process holds the project's lock (`journal.lock.ProjectLock`).
+def lock_owner(state_dir: Path) -> int | None:
+    """The pid of the live process holding the project's lock (`journal.lock.ProjectLock`), or None.
 
-    Read from `/proc/locks` (the lock's inode), so the check never takes the lock itself: taking
-    it even for an instant could make a run starting at that moment fail as busy. Elsewhere the
-    pid written in the lock file is asked whether it is alive.
+    Read from `/proc/locks`, so the check never takes the lock itself: taking it even for an
+    instant could make a run starting at that moment fail as busy. A lock entry counts when it
+    is on the lock file's inode and its device matches or its owner is the pid the file holds
+    (an overlay filesystem may number its device differently). Without `/proc/locks` the pid
+    in the file is asked whether it is alive.
     """
     path = state_dir / "lock"
     try:
         info = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return False
-    key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        written = int(path.read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}"
     try:
         with open("/proc/locks", encoding="ascii", errors="replace") as handle:
-            return any(
-                len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key
-                for parts in (line.split() for line in handle)
-            )
+            for parts in (line.split() for line in handle):
+                if len(parts) < 6 or parts[1] != "FLOCK" or not parts[5].endswith(f":{info.st_ino}"):
+                    continue
+                owner = int(parts[4]) if parts[4].isdigit() else 0
+                if parts[5].rsplit(":", 1)[0] == device or owner == written:
+                    return owner or written or None
+        return None
     except OSError:
         pass
     try:
-        pid = int(path.read_text(encoding="ascii").strip() or 0)
-        if pid:
-            os.kill(pid, 0)
-            return True
-    except (OSError, ValueError):
-        return False
-    return False
+        if written:
+            os.kill(written, 0)
+            return written
+    except PermissionError:
+        return written
+    except OSError:
+        return None
+    return None
+
+
+def lock_held(state_dir: Path) -> bool:
+    """Whether a live process holds the project's lock (see `lock_owner`)."""
+    return lock_owner(state_dir) is not None
 
 
 @dataclass
