@@ -139,11 +139,14 @@ def collect(
             break
         raw.append((ended_at, 1, call_id, "call", row, "call"))
     commit_list = history.commits(root) if commits is None else commits
+    totals: dict[int, int] = {}
     for index, commit in enumerate(commit_list[cursor.commits :], start=cursor.commits):
         if before is not None and commit.written > before:
             break
         start = cursor.part if index == cursor.commits else 0
-        for part_no, (kind, data) in enumerate(_commit_parts(commit)[start:], start=start):
+        parts = _commit_parts(commit)
+        totals[index] = len(parts)
+        for part_no, (kind, data) in enumerate(parts[start:], start=start):
             raw.append((commit.written, 2, index * 100_000 + part_no, kind, data, "commit"))
     raw.sort(key=lambda item: (item[0], item[1], item[2]))
     events = []
@@ -155,8 +158,7 @@ def collect(
             call = seq
         else:
             index, part_no = divmod(seq, 100_000)
-            total = len(_commit_parts(commit_list[index]))
-            done_commits, part = (index + 1, 0) if part_no + 1 == total else (index, part_no + 1)
+            done_commits, part = (index + 1, 0) if part_no + 1 == totals[index] else (index, part_no + 1)
         events.append(Event(kind, data, when, (source, seq), Cursor(stage, call, done_commits, part)))
     # the stage cursor names the last stage sent, never a row merely scanned, so a step's id is
     # the same whether it was sent live or replayed

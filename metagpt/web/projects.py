@@ -185,7 +185,7 @@ def _small(path: Path) -> bool:
 
 def shown(relative: str) -> bool:
     """Whether the server shows the project file `relative` (no hidden part, no log, no cache)."""
-    parts = PurePosixPath(relative).parts
+    parts = [p for p in relative.split("/") if p]
     hidden = any(p.startswith(".") or p == "__pycache__" for p in parts)
     return bool(parts) and parts[0] not in PRIVATE_TOP and not hidden
 
