@@ -107,7 +107,13 @@ class Runs:
             run = self._queue.popleft()
             if run.state != "queued":
                 continue
-            self._spawn(run)
+            try:
+                self._spawn(run)
+            except OSError as exc:  # no process could be started (no memory, no descriptors): say why
+                run.state, run.returncode = "exited", -1
+                with contextlib.suppress(OSError):
+                    Path(run.log or self._logs / f"{run.project}.log").write_text(f"Error: cannot start the run: {exc}")
+                continue
             running += 1
 
     def _spawn(self, run: ChildRun) -> None:
