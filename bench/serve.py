@@ -8,7 +8,8 @@ it (its own process, loopback port):
    at the client, which bounds the server's time from above);
 2. step to event: with the project "running" (this process holds its lock and journals into
    it, as a CLI run does), a call is written to the journal and timed until its `call`
-   event arrives on an open event stream, 30 times;
+   event arrives on an open event stream, 30 times; and the server's CPU while the streams
+   are open and nothing happens;
 3. memory: the server's RSS idle (after every page was served), and with 20 event streams
    open on the running project while steps are written.
 
@@ -110,6 +111,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p(values: list[float], pct: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * pct / 100) - 1))]
@@ -177,6 +184,9 @@ def main() -> None:
             for stream in streams:
                 stream.ready.wait(30)
             time.sleep(1.0)  # every stream has sent the project's history
+            before, started_idle = cpu_seconds(process.pid), time.perf_counter()
+            time.sleep(5.0)  # nothing happens: what watching costs
+            idle_cpu = (cpu_seconds(process.pid) - before) / (time.perf_counter() - started_idle) * 100
             written: dict[int, float] = {}
             peak = rss_mb(process.pid)
             for i in range(30):
@@ -207,6 +217,7 @@ def main() -> None:
               f"< {TARGETS['page_ms']:.0f} |")  # fmt: skip
     print(f"| journal step -> event, {args.clients} streams open (ms) | {statistics.median(latencies):.0f} | "
           f"{p(latencies, 95):.0f} | < {TARGETS['event_ms']:.0f} |")  # fmt: skip
+    print(f"| server CPU, {args.clients} streams open, nothing happening (% of a core) | {idle_cpu:.1f} | | |")
     print(f"| server RSS idle (MB) | {idle:.1f} | | < {TARGETS['rss_mb']:.0f} |")
     print(f"| server RSS, {args.clients} streams open (MB, peak) | {peak:.1f} | | < {TARGETS['rss_mb']:.0f} |")
     print(f"\n{len(latencies)} events timed, {missing} missing.")
