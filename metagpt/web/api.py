@@ -57,7 +57,7 @@ async def api_events(request: Request) -> Response:
         except (projects.NotFound, UserError):
             return {"name": name, "status": "failed"}
 
-    stream = events.stream(root_of, status_of, cursor, commits_of=server.commits)
+    stream = events.stream(server.watch(name, root_of, status_of), cursor, commits_of=server.commits)
     return StreamingResponse(stream, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
 

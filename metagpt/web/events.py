@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,10 +28,8 @@ from typing import Any
 from metagpt.const import STATE_DB
 from metagpt.journal.queries import LIST_COLUMNS, open_readonly
 from metagpt.web import history, projects
+from metagpt.web.watch import Watch
 
-POLL_SECONDS = 0.1
-STATUS_SECONDS = 1.0
-"""How often a stream with nothing new asks whether the run is still alive."""
 SETTLE_SECONDS = 0.15
 """A live stream sends a step once it is this old: a step is stamped just before it becomes
 visible (its transaction commits, its ref is updated), so waiting this long lets every step
@@ -165,70 +162,50 @@ def collect(
     return events, Cursor(stage, call, done_commits, part)
 
 
-def _signature(root: Path) -> tuple:
-    marks = []
-    for name in (STATE_DB, f"{STATE_DB}-wal"):
-        try:
-            info = os.stat(root / name)
-            marks.append((info.st_mtime_ns, info.st_size))
-        except OSError:
-            marks.append(None)
-    return (*marks, history.head_signature(root))
-
-
 async def stream(
-    root_of: Callable[[], Path | None],
-    status_of: Callable[[], dict[str, Any]],
-    cursor: Cursor,
-    poll: float = POLL_SECONDS,
-    commits_of: Callable[[Path], list[history.Commit]] = history.commits,
+    watch: Watch, cursor: Cursor, commits_of: Callable[[Path], list[history.Commit]] = history.commits
 ) -> AsyncIterator[str]:
     """The SSE text of a project's steps after `cursor`, live, until its run is done.
 
-    `root_of` gives the project folder once it exists (a queued run has none yet); `status_of`
-    gives `{"status", "spent", ...}` as the API shows it.
+    `watch` (shared with the project's other streams) says when the journal, the history or
+    the status changed; a queued run has no folder yet (`watch.root` is None).
     """
     yield "retry: 2000\n\n"
-    seen: tuple | None = None
-    idle = 0.0
-    last_status: dict[str, Any] | None = None
-    commits: list[history.Commit] = []
-    head: Any = object()
-    pending = False
-    info: dict[str, Any] = {}
-    asked = 0.0
-    sent = False
-    while True:
-        root = root_of()
-        signature = await asyncio.to_thread(_signature, root) if root is not None else None
-        if signature != seen or pending or time.monotonic() - asked >= STATUS_SECONDS:
-            info, asked = await asyncio.to_thread(status_of), time.monotonic()
-        if root is not None and (root / STATE_DB).is_file() and (signature != seen or pending):
-            seen = signature
-            if signature[-1] != head:
-                head = signature[-1]
-                commits = await asyncio.to_thread(commits_of, root)
-            events, final = await asyncio.to_thread(collect, root, cursor, commits)
-            settled = time.time() - SETTLE_SECONDS
-            ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
-            pending = len(ready) < len(events)
-            cursor = final if not pending else (ready[-1].cursor if ready else cursor)
-            for event in ready:
-                yield event.encode()
-            sent = sent or bool(ready)
-        if sent or info != last_status:
-            last_status, sent, idle = info, False, 0.0
-            yield Event("status", info, 0, (0, 0)).encode()
-        if info.get("status") != "running":
-            if root is not None and (root / STATE_DB).is_file():
-                commits = await asyncio.to_thread(commits_of, root)
-                events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
-                for event in events:
+    async with watch.subscribed():
+        seen, collected = -1, None
+        last_status: dict[str, Any] | None = None
+        commits: list[history.Commit] = []
+        head: Any = object()
+        pending = sent = False
+        while True:
+            if watch.version == seen:
+                if pending:
+                    await asyncio.sleep(watch.poll)  # steps that wait to settle
+                elif not await watch.changed(seen, KEEPALIVE_SECONDS):
+                    yield ": keep-alive\n\n"
+                    continue
+            seen, root, mark, info = watch.version, watch.root, watch.signature, watch.info
+            if root is not None and mark is not None and (mark != collected or pending):
+                collected = mark
+                if mark[-1] != head:
+                    head = mark[-1]
+                    commits = await asyncio.to_thread(commits_of, root)
+                events, final = await asyncio.to_thread(collect, root, cursor, commits)
+                settled = time.time() - SETTLE_SECONDS
+                ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
+                pending = len(ready) < len(events)
+                cursor = final if not pending else (ready[-1].cursor if ready else cursor)
+                for event in ready:
                     yield event.encode()
-            yield Event("done", info, 0, (0, 0)).encode()
-            return
-        await asyncio.sleep(poll)
-        idle += poll
-        if idle >= KEEPALIVE_SECONDS:
-            idle = 0.0
-            yield ": keep-alive\n\n"
+                sent = sent or bool(ready)
+            if sent or info != last_status:
+                last_status, sent = info, False
+                yield Event("status", info, 0, (0, 0)).encode()
+            if info.get("status") != "running":
+                if root is not None and (root / STATE_DB).is_file():
+                    commits = await asyncio.to_thread(commits_of, root)
+                    events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
+                    for event in events:
+                        yield event.encode()
+                yield Event("done", info, 0, (0, 0)).encode()
+                return

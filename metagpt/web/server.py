@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.responses import HTMLResponse
 from metagpt.exceptions import UserError
 from metagpt.web import history, projects
 from metagpt.web.runs import Runs
+from metagpt.web.watch import Watch
 
 MAX_IDEA_CHARS = 20_000
 IMAGE_CSP = b"default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -48,6 +50,7 @@ class Server:
         self.workspace = settings.workspace.resolve()
         self.runs = Runs(self.workspace, settings.max_runs, settings.env)
         self.commits = history.CommitCache()
+        self._watches: dict[str, Watch] = {}
         self.templates = Environment(
             loader=PackageLoader("metagpt.web", "templates"), autoescape=select_autoescape(default=True)
         )
@@ -82,6 +85,14 @@ class Server:
             with contextlib.suppress(projects.NotFound, UserError):
                 found.append(self.status_of(name))
         return sorted(found, key=lambda p: p["updated_at"] or 0, reverse=True)
+
+    def watch(self, name: str, root_of: Callable[[], Path | None], status_of: Callable[[], dict[str, Any]]) -> Watch:
+        """The one poller of project `name` its event streams share (made for the first of them)."""
+        watch = self._watches.get(name)
+        if watch is None:
+            watch = Watch(root_of, status_of, on_idle=lambda: self._watches.pop(name, None))
+            self._watches[name] = watch
+        return watch
 
     def root(self, name: str) -> Path:
         try:
