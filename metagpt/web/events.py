@@ -40,8 +40,8 @@ _COLUMNS = [c.strip() for c in LIST_COLUMNS.split(",")]
 
 @dataclass(frozen=True)
 class Cursor:
-    """How far a client got: the last call id scanned for stages, the last ended call emitted,
-    the commits emitted whole, and the events emitted of the next commit."""
+    """How far a client got: the call that began the last stage sent, the last ended call
+    sent, the commits sent whole, and the events sent of the next commit."""
 
     stage: int = 0
     call: int = 0
@@ -66,8 +66,7 @@ class Cursor:
 class Event:
     kind: str
     data: dict[str, Any]
-    time: float
-    order: tuple[int, int]
+    time: float = 0.0
     cursor: Cursor | None = None
 
     def encode(self) -> str:
@@ -78,21 +77,16 @@ class Event:
         return "\n".join(lines) + "\n\n"
 
 
-def _stage_events(
-    db: sqlite3.Connection, after: int, before: float | None
-) -> tuple[list[tuple[float, int, dict]], int]:
-    """(time, call id, data) of each call starting a new role and action after call `after`
-    (and started by `before`), and the last call id scanned."""
+def _stage_events(db: sqlite3.Connection, after: int) -> list[tuple[float, int, dict]]:
+    """(time, call id, data) of each call after call `after` that starts a new role and action."""
     previous = db.execute("SELECT role, action FROM calls WHERE id = ?", (after,)).fetchone() if after else None
-    found, last = [], after
+    found = []
     rows = db.execute("SELECT id, started_at, role, action FROM calls WHERE id > ? ORDER BY id", (after,))
     for call_id, started, role, action in rows:
-        if before is not None and started > before:
-            break
         if previous is None or (role, action) != tuple(previous):
             found.append((started, call_id, {"role": role or "", "action": action or "", "call": call_id}))
-        previous, last = (role, action), call_id
-    return found, last
+        previous = (role, action)
+    return found
 
 
 def _call_events(db: sqlite3.Connection, after: int) -> list[tuple[float, int, dict]]:
@@ -116,39 +110,33 @@ def _commit_parts(commit: history.Commit) -> list[tuple[str, dict]]:
     return parts
 
 
-def collect(
-    root: Path, cursor: Cursor, commits: list[history.Commit] | None = None, before: float | None = None
-) -> tuple[list[Event], Cursor]:
-    """Every step after `cursor` (up to the time `before`), merged in time order, each carrying
-    the cursor after it; and the cursor after them all."""
-    raw: list[tuple[float, int, int, str, dict, str]] = []  # time, source, seq, kind, data, source key
+def collect(root: Path, cursor: Cursor, commits: list[history.Commit] | None = None) -> tuple[list[Event], Cursor]:
+    """Every step after `cursor`, merged in time order, each carrying the cursor after it; and
+    the cursor after them all. `commits`: the project's history, when the caller has it."""
+    raw: list[tuple[float, int, int, str, dict]] = []  # time, source (stage, call, commit), seq, kind, data
     db = open_readonly(root / STATE_DB)
     try:
         db.execute("BEGIN")  # one snapshot of the journal for both scans
-        stages, _scanned = _stage_events(db, cursor.stage, before)
+        stages = _stage_events(db, cursor.stage)
         ended = _call_events(db, cursor.call)
     finally:
         db.close()
     for started, call_id, data in stages:
-        raw.append((started, 0, call_id, "stage", data, "stage"))
+        raw.append((started, 0, call_id, "stage", data))
     for ended_at, call_id, row in ended:
-        if before is not None and ended_at > before:
-            break
-        raw.append((ended_at, 1, call_id, "call", row, "call"))
+        raw.append((ended_at, 1, call_id, "call", row))
     commit_list = history.commits(root) if commits is None else commits
     totals: dict[int, int] = {}
     for index, commit in enumerate(commit_list[cursor.commits :], start=cursor.commits):
-        if before is not None and commit.written > before:
-            break
         start = cursor.part if index == cursor.commits else 0
         parts = _commit_parts(commit)
         totals[index] = len(parts)
         for part_no, (kind, data) in enumerate(parts[start:], start=start):
-            raw.append((commit.written, 2, index * 100_000 + part_no, kind, data, "commit"))
+            raw.append((commit.written, 2, index * 100_000 + part_no, kind, data))
     raw.sort(key=lambda item: (item[0], item[1], item[2]))
     events = []
     stage, call, done_commits, part = cursor.stage, cursor.call, cursor.commits, cursor.part
-    for when, source, seq, kind, data, _key in raw:
+    for when, source, seq, kind, data in raw:
         if source == 0:
             stage = seq
         elif source == 1:
@@ -156,7 +144,7 @@ def collect(
         else:
             index, part_no = divmod(seq, 100_000)
             done_commits, part = (index + 1, 0) if part_no + 1 == totals[index] else (index, part_no + 1)
-        events.append(Event(kind, data, when, (source, seq), Cursor(stage, call, done_commits, part)))
+        events.append(Event(kind, data, when, Cursor(stage, call, done_commits, part)))
     # the stage cursor names the last stage sent, never a row merely scanned, so a step's id is
     # the same whether it was sent live or replayed
     return events, Cursor(stage, call, done_commits, part)
@@ -200,12 +188,12 @@ async def stream(
                 sent = sent or bool(ready)
             if sent or info != last_status:
                 last_status, sent = info, False
-                yield Event("status", info, 0, (0, 0)).encode()
+                yield Event("status", info).encode()
             if info.get("status") != "running":
                 if root is not None and (root / STATE_DB).is_file():
                     commits = await asyncio.to_thread(commits_of, root)
                     events, cursor = await asyncio.to_thread(collect, root, cursor, commits)
                     for event in events:
                         yield event.encode()
-                yield Event("done", info, 0, (0, 0)).encode()
+                yield Event("done", info).encode()
                 return

@@ -23,6 +23,8 @@ from pathlib import Path
 from metagpt.utils.paths import to_identifier
 
 REAP_SECONDS = 0.25
+NAME_LENGTH = 40
+"""The longest name `utils.paths.to_identifier` makes (the CLI's folder names)."""
 STDERR_TAIL = 4000
 
 
@@ -86,7 +88,8 @@ class Runs:
         candidate, n = base, 1
         while os.path.lexists(self.workspace / candidate) or self._is_taken(candidate):
             n += 1
-            candidate = f"{base}_{n}"
+            suffix = f"_{n}"  # within the CLI's 40 characters, so `--project-name` keeps it as is
+            candidate = f"{base[: NAME_LENGTH - len(suffix)].rstrip('_')}{suffix}"
         return candidate
 
     def _is_taken(self, name: str) -> bool:

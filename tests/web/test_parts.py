@@ -75,3 +75,20 @@ def test_the_status_is_the_journal_corrected_by_the_lock():
 def test_project_names_are_the_clis():
     assert all(valid_name(n) for n in ("snake", "cli_snake_game_2", "p_2048", "_x"))
     assert not any(valid_name(n) for n in ("", "..", "Snake", "a-b", ".metagpt", "a/b", "x" * 81))
+
+
+def test_a_run_gets_a_free_name_the_cli_keeps(tmp_path):
+    from metagpt.utils.paths import to_identifier
+    from metagpt.web.runs import Runs
+
+    runs = Runs(tmp_path)
+    runs._spawn = lambda run: setattr(run, "state", "running")  # no process: only the names matter here
+    long = "a very long idea about a command line snake game with levels and scores"
+    first = runs.free_name(long, fixed=False)
+    (tmp_path / first).mkdir()
+    runs.submit(runs.free_name(long, fixed=False), [], "new")  # reserved while it runs, before its folder exists
+    third = runs.free_name(long, fixed=False)
+    names = [first, *runs.names(), third]
+    assert len(set(names)) == 3 and names[1].endswith("_2") and third.endswith("_3")
+    assert all(to_identifier(name) == name and len(name) <= 40 for name in names)
+    assert runs.free_name("Snake!", fixed=True) == "snake"
