@@ -79,8 +79,15 @@ def test_a_run_from_the_browser(tmp_path, model):
             assert page.text_content("#stages li") == "Product Manager: WritePRD"
             shot(page, "02-live")
 
+            listing = browser.new_page()  # the projects page, open beside it, follows the run
+            listing.goto(serve.url)
+            row = listing.locator('tr[data-name="command_line_snake_game"] .status')
+            expect(row).to_have_text("running", timeout=TIMEOUT)
+
             page.click("#stop")
             expect(page.locator("#status")).to_have_text("interrupted", timeout=TIMEOUT)
+            expect(row).to_have_text("interrupted", timeout=TIMEOUT)
+            listing.close()
             shot(page, "03-stopped")
             calls_before = page.locator("#calls tr").count()
 

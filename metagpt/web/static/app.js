@@ -161,9 +161,36 @@ function projectPage(root) {
   listen();
 }
 
+// The projects page: while a run is running, its row follows it (a new project reloads the page).
+function projectsPage(table) {
+  const rows = () => new Map(Array.from(table.querySelectorAll("tr[data-name]")).map((tr) => [tr.dataset.name, tr]));
+  async function refresh() {
+    const response = await fetch("/api/projects", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const listed = await response.json();
+    const shown = rows();
+    if (listed.some((p) => !shown.has(p.name))) {
+      window.location.reload();
+      return;
+    }
+    for (const p of listed) {
+      const tr = shown.get(p.name);
+      const status = tr.querySelector(".status");
+      status.textContent = p.status + (p.queued ? " (queued)" : "");
+      status.className = "status status-" + p.status;
+      tr.querySelector(".spent").textContent = money(p.spent) + (p.investment ? " of " + money(p.investment) : "");
+      tr.querySelector(".updated").textContent = p.updated_at ? when(p.updated_at) : "-";
+    }
+    if (listed.some((p) => p.status === "running")) window.setTimeout(refresh, 2000);
+  }
+  if (table.querySelector(".status-running")) window.setTimeout(refresh, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("start");
   if (form) startForm(form);
+  const table = document.getElementById("projects");
+  if (table) projectsPage(table);
   const project = document.getElementById("project");
   if (project) projectPage(project);
 });
