@@ -54,7 +54,14 @@ setup(
         ],
         # `metagpt serve`: the browser UI (Starlette on uvicorn, Jinja2 pages, nh3 sanitizing the
         # rendered markdown; markdown-it-py and pygments are core dependencies already).
-        "web": ["starlette>=0.37", "uvicorn>=0.30", "jinja2>=3.1", "nh3>=0.2.17", "markdown-it-py>=3.0", "pygments>=2.17"],
+        "web": [
+            "starlette>=0.37",
+            "uvicorn>=0.30",
+            "jinja2>=3.1",
+            "nh3>=0.2.17",
+            "markdown-it-py>=3.0",
+            "pygments>=2.17",
+        ],
         # `make docs`: the documentation site (docs/, mkdocs.yml), built offline.
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF;
