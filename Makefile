@@ -19,7 +19,7 @@ CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chro
 
 BWRAP := $(shell command -v bwrap 2>/dev/null)
 
-.PHONY: install mermaid sandbox run test lint format bench clean
+.PHONY: install mermaid sandbox run test lint format typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The whole package, with pyproject.toml's [tool.mypy] settings (strict on the public extension API).
+typecheck: install
+	$(BIN)/mypy
 
 # The suite on 3 pytest-xdist workers: much of it waits on subprocesses, servers and time-outs, so
 # 3 keep 2 cores busy. tests/conftest.py decides what shares a worker (`--dist loadgroup`).

