@@ -67,7 +67,8 @@ class SoftwareCompany(Team):
     def journal(self) -> Journal | None:
         return self.context.journal
 
-    def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:
+    # MetaGPT's SoftwareCompany also creates the folder here, and returns it.
+    def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:  # type: ignore[override]
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
         check_idea(idea)  # before a folder is created for it
         sweep_staging(self.workspace)
@@ -77,8 +78,11 @@ class SoftwareCompany(Team):
         self._attach(project)
         self._send_to = send_to
         self.run_project(idea, send_to=send_to)
+        journal = self.context.journal
+        if journal is None:  # pragma: no cover - `_attach` opened it
+            raise RuntimeError("the project's journal is not open")
         # recorded before the folder gets its name, so a folder under that name always resumes
-        self.context.journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
+        journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
         project.publish()
         project.history.init()
         return project.path
@@ -259,8 +263,8 @@ class SoftwareCompany(Team):
         summary = next((c for c in contents if isinstance(c, CodeSummary)), None)
         journal = self.journal
         if summary is not None and self.project is not None:
-            db = journal.db if journal is not None else None
-            learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, journal and journal.run_id)
+            db, run_id = (journal.db, journal.run_id) if journal is not None else (None, None)
+            learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, run_id)
         report = self.qa_report
         if session.reused and (report is None or not report.runs):
             why = f"QA: tests {report.final}" if report is not None else "QA did not report"
