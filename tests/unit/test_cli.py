@@ -219,3 +219,26 @@ def test_an_unknown_experience_command_is_one_line(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "'frobnicate'" in done.stderr
+
+
+def test_an_aborted_command_prints_one_line_and_exits_130(capsys):
+    """`typer.Abort` (Ctrl-C or end of input at a prompt) ends the command with "Aborted.", not a traceback."""
+    import typer
+
+    from metagpt.cli.groups import TYPER_SETTINGS, DefaultGroup
+
+    group_app = typer.Typer(cls=DefaultGroup, **TYPER_SETTINGS)
+
+    @group_app.command()
+    def ask() -> None:
+        raise typer.Abort()
+
+    @group_app.command()
+    def other() -> None:  # pragma: no cover - a second command makes `ask` a subcommand
+        pass
+
+    with pytest.raises(SystemExit) as exited:
+        typer.main.get_command(group_app).main(["ask"], prog_name="metagpt")
+
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "Aborted.\n"
