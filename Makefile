@@ -74,6 +74,7 @@ TEST_WORKERS ?= 3
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # bench/run.py prints one table of every figure with its target and writes bench/RESULTS.md.
