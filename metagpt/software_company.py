@@ -19,7 +19,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -35,6 +35,9 @@ from metagpt.report import Published, publish_project
 from metagpt.roles.spec import build_role, role_spec
 from metagpt.schema import Message
 from metagpt.team import Team, check_idea
+
+if TYPE_CHECKING:
+    from metagpt.roles.qa_engineer import QaReport
 
 DEFAULT_ROUNDS = 5
 
@@ -189,7 +192,7 @@ class SoftwareCompany(Team):
         return []
 
     @property
-    def qa_report(self):
+    def qa_report(self) -> QaReport | None:
         """The QA engineer's report, once it has one."""
         from metagpt.roles.qa_engineer import QaReport
 

@@ -47,7 +47,8 @@ def _builtin(module: str, cls: str) -> ProviderFactory:
     def build(config: Config) -> Provider:
         import importlib
 
-        return getattr(importlib.import_module(f"metagpt.provider.{module}"), cls).from_config(config)
+        provider: Provider = getattr(importlib.import_module(f"metagpt.provider.{module}"), cls).from_config(config)
+        return provider
 
     return build
 
