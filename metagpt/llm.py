@@ -191,6 +191,8 @@ class LLM:
             except (ValueError, ValidationError) as exc:
                 error = _short_error(exc)
                 logger.warning(f"{self.role or 'LLM'}: invalid {output_model.__name__} ({attempt}/{attempts}): {error}")
+                if attempt == attempts:
+                    break  # no attempt is left: nothing is asked afresh
                 answer = response.text.strip()
                 if answer in seen:
                     settings = {**settings, "temperature": self._hotter(settings["temperature"])}

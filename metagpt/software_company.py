@@ -231,6 +231,8 @@ class SoftwareCompany(Team):
         self._arm_experience()
         try:
             history = await super().run(n_round=n_round, auto_archive=auto_archive)
+            if self.stopped_by is not None:  # the command line ends such a run with its exit code
+                raise self.stopped_by
         except asyncio.CancelledError:
             self._end("interrupted", "cancelled")
             raise

@@ -19,7 +19,7 @@ from metagpt.configs.settings import Config, check_sendable_text
 from metagpt.context import Context
 from metagpt.cost_manager import CostManager, parse_money
 from metagpt.environment import Environment
-from metagpt.exceptions import NoMoneyException, UserError
+from metagpt.exceptions import HumanInputClosed, HumanStopped, MetaGPTError, NoMoneyException, UserError
 from metagpt.roles.role import Role
 from metagpt.schema import Message
 
@@ -64,6 +64,8 @@ class Team:
             self.context = context or Context(config)
             self.env = Environment(self.context, desc=env_desc)
         self.idea = idea
+        self.stopped_by: MetaGPTError | None = None
+        """Why the last `run` ended early because of a human role (`HumanStopped`, `HumanInputClosed`)."""
         if roles:
             self.hire(roles)
         if investment is not None:
@@ -114,9 +116,12 @@ class Team:
 
         Raises `NoMoneyException` when the budget is spent (checked before each round and before
         every model call, so spend never exceeds the investment). Returns the message history.
+        A human role whose person typed `exit` or whose input ran out ends the run: one line is
+        logged, `stopped_by` holds why, and the history so far is returned.
         """
         if idea or (self.idea and not self.env.history.count()):
             self.run_project(idea or self.idea, send_to=send_to)
+        self.stopped_by = None
         for round_no in range(1, n_round + 1):
             if self.env.is_idle:
                 logger.debug("All roles are idle.")
@@ -124,7 +129,12 @@ class Team:
             self._check_balance()
             logger.debug(f"round {round_no}, spent ${self.cost_manager.total_cost:.4f}")
             before = self.env.history.count()
-            await self.env.run()
+            try:
+                await self.env.run()
+            except (HumanStopped, HumanInputClosed) as stop:  # the person left: the run ends, nothing is lost
+                logger.warning(f"Stopped: {stop}")
+                self.stopped_by = stop
+                break
             await self._after_round(self.env.history.get()[before:])
         return self.env.history.get()
 

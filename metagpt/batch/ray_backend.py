@@ -1,7 +1,7 @@
 """The Ray backend: a pool of company actors, a ledger actor for the shared budget.
 
 With `ray_worker` (what runs inside the actors), the only modules that import `ray`
-(`pip install "metagpt[ray]"`).
+(`pip install -e ".[ray]"`).
 
 * Session: with no `address` we start a local cluster and shut it down at the end; with
   `--address auto` or `ray://...` we join a cluster and leave it as it was. A local cluster keeps

@@ -1,7 +1,7 @@
 """The `metagpt` command: one Typer app whose default command runs a company on an idea.
 
     metagpt "a command-line snake game" [--investment 3.0] [--n-round 5] ...   (or `metagpt run IDEA`)
-    metagpt resume DIR | logs [DIR] | batch IDEAS_FILE | interpret TASK | agent GOAL | experience ...
+    metagpt resume DIR | logs [DIR] | batch IDEAS_FILE | interpret TASK | agent GOAL | experience ... | serve
 
 A first argument that names no command is the idea; a command's name wins (`metagpt -- logs`
 runs on the idea "logs"). Each command has its own `--help`.
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from metagpt.cli import agent, batch, interpret, resume, run
+from metagpt.cli import agent, batch, interpret, resume, run, serve
 from metagpt.cli.experience import experience_app
 from metagpt.cli.groups import TYPER_SETTINGS, DefaultGroup, click_core
 from metagpt.cli.logs import logs_app
@@ -62,8 +62,9 @@ app.command("batch")(batch.batch)
 app.command("interpret")(interpret.interpret)
 app.command("agent")(agent.agent)
 app.add_typer(experience_app, name="experience")
+app.command("serve")(serve.serve)
 
-SUBCOMMANDS = ("agent", "batch", "experience", "interpret", "logs", "resume")
+SUBCOMMANDS = ("agent", "batch", "experience", "interpret", "logs", "resume", "serve")
 """The commands beside the default `run`; an idea that is one of these words needs `--` before it."""
 
 

@@ -31,9 +31,7 @@ def batch(
         Path, typer.Argument(help="One idea per line, or JSON lines with idea, project_name, investment.")
     ],
     workers: Annotated[int, typer.Option(help="Companies running at once.", min=1)] = 2,
-    backend: Annotated[
-        str, typer.Option(help="asyncio (this process) or ray (pip install 'metagpt[ray]').")
-    ] = "asyncio",
+    backend: Annotated[str, typer.Option(help="asyncio (this process) or ray (pip install -e '.[ray]').")] = "asyncio",
     address: Annotated[str | None, typer.Option(help="Ray cluster to join: auto or ray://host:10001.")] = None,
     investment: Annotated[float, typer.Option(help="Budget per company in dollars.")] = 3.0,
     investment_total: Annotated[
@@ -169,7 +167,7 @@ def _check_ray() -> None:
     from metagpt.exceptions import UserError
 
     if find_spec("ray") is None:
-        raise UserError('The ray backend needs Ray: pip install "metagpt[ray]" (or use --backend asyncio).')
+        raise UserError('The ray backend needs Ray: pip install -e ".[ray]" (or use --backend asyncio).')
 
 
 def table(results) -> str:

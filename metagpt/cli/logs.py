@@ -112,9 +112,14 @@ def logs(
         _echo(format_row(row))
 
 
+def _local_time(epoch: float) -> str:
+    """`2026-12-07 13:02:05` in local time (the journal keeps epoch seconds; `--json` prints them)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
 def format_row(row: dict[str, Any]) -> str:
     """`#id time role action model in/out $cost ms status`, with the target file after the action."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["started_at"]))
+    stamp = _local_time(row["started_at"])
     action = row["action"] or "-"
     if row["target"]:
         action += f"[{row['target']}]"
@@ -148,7 +153,7 @@ def show(
     request, response = call.pop("request") or {}, call.pop("response") or {}
     for key, value in call.items():
         if value is not None:
-            _echo(f"{key}: {value}")
+            _echo(f"{key}: {_local_time(value) if key.endswith('_at') else value}")
     for message in request.get("messages", []):
         _echo(f"\n--- {message.get('role', '?')} ---\n{message.get('content', '')}")
     if response:

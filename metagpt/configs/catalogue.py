@@ -12,8 +12,11 @@ picks another model.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 from dataclasses import dataclass
-from typing import Literal
+from importlib.metadata import EntryPoint
+from typing import Literal, cast
 
 from metagpt.exceptions import ConfigError
 
@@ -134,6 +137,28 @@ UNSUPPORTED = {
 """`api_type`s of MetaGPT this package has no protocol for, and what to use instead."""
 
 
+PLUGIN_GROUP = "metagpt.providers"
+"""The entry-point group a package of its own adds a provider by: `name = "module:factory"`, the
+factory a `Provider` class (built with its `from_config`) or a callable taking the `Config`."""
+
+
+@functools.cache
+def plugin_entry_points() -> dict[str, EntryPoint]:
+    """The installed packages' providers (`PLUGIN_GROUP`), by `api_type`; none is imported here."""
+    found = importlib.metadata.entry_points(group=PLUGIN_GROUP)
+    return {point.name.strip().lower().replace("-", "_"): point for point in found}
+
+
+def add_api_type(name: str, preset: Preset | None = None) -> str:
+    """Make `name` an `api_type` (a provider registered by name); returns it.
+
+    Without a `preset` its calls use its own protocol (`name`), no default URL, model or key: the
+    provider reads what it needs from the configuration (`OPENAI_API_MODEL`, `OPENAI_BASE_URL`...).
+    """
+    PRESETS.setdefault(name, preset or Preset(cast(Protocol, name), "", None, None, False))
+    return name
+
+
 def canonical_api_type(name: str) -> str:
     """The `api_type` that `name` (any case, an alias) means.
 
@@ -144,6 +169,8 @@ def canonical_api_type(name: str) -> str:
     key = ALIASES.get(key, key)
     if key in PRESETS:
         return key
+    if key in plugin_entry_points():  # a provider another package adds: known by name until it is built
+        return add_api_type(key)
     if key in UNSUPPORTED:
         raise ValueError(f"is not supported here: {UNSUPPORTED[key]}")
     raise ValueError(f"is not a known provider; use one of: {', '.join(API_TYPES)} (or alias {', '.join(ALIASES)})")

@@ -52,9 +52,11 @@ class ProviderSettings(BaseModel):
 
     anthropic_api_key: str | None = _key("ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL", max_length=MAX_URL)
+    """Anthropic's endpoint; unset: the SDK's."""
     gemini_api_key: str | None = _key("GEMINI_API_KEY")
     """Also read from GOOGLE_API_KEY when unset (as the Gemini SDK does)."""
     gemini_base_url: str | None = Field(None, alias="GEMINI_BASE_URL", max_length=MAX_URL)
+    """Gemini's endpoint; unset: the SDK's."""
     ollama_host: str | None = Field(None, alias="OLLAMA_HOST", max_length=MAX_URL)
     """Ollama's server as its own CLI reads it (`127.0.0.1:11434`, `http://gpu-box:11434`)."""
     deepseek_api_key: str | None = _key("DEEPSEEK_API_KEY")

@@ -73,9 +73,12 @@ class Config(ProviderSettings):
     (`deepseek`, `openrouter`, ...: `metagpt.configs.catalogue`), `local` (embedded llama.cpp) or `fake`.
     Unset: `openai` when an OpenAI key or base URL is configured, otherwise `local`."""
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", max_length=MAX_SECRET)
+    """OpenAI's key (or the key of `OPENAI_BASE_URL`'s endpoint); placeholders (`sk-...`,
+    `YOUR_API_KEY`, empty) count as unset."""
     openai_base_url: str | None = Field(
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "openai_base_url"), max_length=MAX_URL
     )
+    """Any OpenAI-compatible endpoint (legacy name `OPENAI_API_BASE`); unset: OpenAI's."""
     openai_api_model: str | None = Field(None, alias="OPENAI_API_MODEL", max_length=MAX_NAME)
     """The model, whatever the provider; unset: the provider's default (`gpt-4o-mini` for OpenAI)."""
     openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION", max_length=MAX_NAME)
@@ -83,6 +86,7 @@ class Config(ProviderSettings):
     max_tokens: int = Field(4096, alias="MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
     """Upper bound on completion tokens per call; also the worst case the budget check assumes."""
     temperature: float = Field(0.0, alias="TEMPERATURE", ge=0, le=2)
+    """Sampling temperature of every call."""
     timeout: float = Field(120.0, alias="TIMEOUT", gt=0, le=DAY)
     """Seconds one request may take in total: connecting, waiting and the whole answer, streamed or not."""
     rpm: int = Field(0, alias="RPM", ge=0, le=1_000_000)
@@ -92,9 +96,11 @@ class Config(ProviderSettings):
     max_format_retries: int = Field(3, alias="MAX_FORMAT_RETRIES", ge=0, le=100)
     """Retries when a structured answer fails validation; the error is fed back to the model."""
     max_budget: float = Field(3.0, alias="MAX_BUDGET", gt=0, le=1_000_000)
+    """Dollars a company may spend when `invest()` is not called (`--investment` sets it per run)."""
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict, alias="MODEL_PRICES")
     """Per-model price overrides in dollars per 1M tokens: `{model: {prompt: .., completion: ..}}`."""
     workspace_path: Path | None = Field(None, alias="WORKSPACE_PATH")
+    """Where projects go (`~` is expanded); unset: `./workspace`."""
     state_db: Path | None = Field(None, alias="STATE_DB")
     """Journal of standalone `LLM()` calls (SQLite); unset: not journaled. A project always
     journals into its own `.metagpt/state.db`."""
@@ -103,6 +109,7 @@ class Config(ProviderSettings):
     local_n_ctx: int = Field(0, alias="LOCAL_N_CTX", ge=0, le=MAX_TOKENS_LIMIT)
     """Context window for the local model; 0 uses the model's training context."""
     local_n_threads: int | None = Field(None, alias="LOCAL_N_THREADS", gt=0, le=1024)
+    """Threads of the local model; unset: every core."""
     local_max_tokens: int = Field(1024, alias="LOCAL_MAX_TOKENS", gt=0, le=MAX_TOKENS_LIMIT)
     """Completion cap for the local model, which is slower and loops more than hosted models."""
     engineer_concurrency: int = Field(4, alias="ENGINEER_CONCURRENCY", ge=1, le=256)
@@ -163,8 +170,12 @@ class Config(ProviderSettings):
     search_engine: SearchEngineName | None = Field(None, alias="SEARCH_ENGINE")
     """Web search of `SearchAndSummarize`; unset picks the first engine whose key is set."""
     serpapi_api_key: str | None = Field(None, alias="SERPAPI_API_KEY", max_length=MAX_SECRET)
+    """Web search through SerpApi."""
     serper_api_key: str | None = Field(None, alias="SERPER_API_KEY", max_length=MAX_SECRET)
+    """Web search through Serper."""
     google_api_key: str | None = Field(None, alias="GOOGLE_API_KEY", max_length=MAX_SECRET)
+    """Web search through Google's Custom Search (with `GOOGLE_CSE_ID`); also Gemini's key when
+    `GEMINI_API_KEY` is unset."""
     google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID", max_length=MAX_SECRET)
     """Google Programmable Search engine id (`cx`), used with GOOGLE_API_KEY."""
     mermaid_engine: MermaidEngine = Field("auto", alias="MERMAID_ENGINE")

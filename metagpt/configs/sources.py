@@ -39,8 +39,11 @@ def read_sources(
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, name in aliases.items():
-        if key in env and not unset(env[key]) and name != "roles":
-            merged[name], sources[name] = env[key], f"environment variable {key}"
+        if key in env and name != "roles":
+            if not unset(env[key]):
+                merged[name], sources[name] = env[key], f"environment variable {key}"
+            elif env[key]:
+                sources[name] = f"environment variable {key} {PLACEHOLDER_NOTE}"
 
     def config2(path: Path) -> dict[str, Any]:
         return read_config2(path, aliases)
@@ -57,6 +60,8 @@ def read_sources(
                 raise ConfigError(f"{path}: unknown key {redact_key(key)!r}. Known keys: {', '.join(sorted(aliases))}.")
             if not unset(value):
                 merged[aliases[key]], sources[aliases[key]] = value, f"{path}: {key}"
+            elif value and aliases[key] not in merged:  # `-v` says the placeholder was seen, and ignored
+                sources[aliases[key]] = f"{path}: {key} {PLACEHOLDER_NOTE}"
     for name, value in overrides.items():
         if value is not None:
             merged[name], sources[name] = value, "command line"
@@ -76,6 +81,10 @@ def redact_key(key: Any) -> str:
     """A YAML key for a message: a mistyped line such as `sk-abc...: x` must not echo the key."""
     text = str(key)
     return text if len(text) <= 40 and not text.lower().startswith("sk-") else f"{text[:3]}..."
+
+
+PLACEHOLDER_NOTE = "holds a placeholder (such as sk-...): ignored"
+"""What `-v` says of a key whose only value was a template placeholder."""
 
 
 def unset(value: Any) -> bool:

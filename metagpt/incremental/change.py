@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from metagpt.actions.document import Document
 from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR, STATE_DIR
@@ -97,6 +97,24 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def change_request_model(sections: dict[str, list[str]]) -> type[ChangeRequest]:
+    """`ChangeRequest` whose `sections_touched` names only the project's real documents and
+    sections: enums in its schema, so an endpoint that enforces the schema cannot name another
+    (the validator still checks that each section belongs to its document)."""
+    documents = tuple(name for name in ("prd", "system_design", "api_spec_and_tasks") if sections.get(name))
+    titles = tuple(sorted({t for name in documents for t in sections[name] if _norm(t) != "original requirements"}))
+    if not documents or not titles:
+        return ChangeRequest
+    ref = create_model(
+        "SectionRef",
+        __base__=SectionRef,
+        document=(Literal[documents], SectionRef.model_fields["document"]),
+        section=(Literal[titles], SectionRef.model_fields["section"]),
+    )
+    touched = ChangeRequest.model_fields["sections_touched"]
+    return create_model("ChangeRequest", __base__=ChangeRequest, sections_touched=(list[ref], touched))
+
+
 class PlannedFile(BaseModel):
     """One file the change creates, modifies, deletes or renames, and why."""
 
@@ -111,9 +129,19 @@ class PlannedFile(BaseModel):
         if not value.strip():
             return ""
         path = safe_relative_path(value)
+        if any(part.endswith(".") for part in path.split("/")):
+            raise ValueError(
+                f"{path!r}: a file or folder name cannot end in '.'; give the full name, e.g. 'game/main.py'"
+            )
         if path.split("/")[0] in PLANNED_OFF_LIMITS:
             raise ValueError(f"{path!r} is not a code file: documents and tests are written by their own stages")
         return path
+
+    @model_validator(mode="after")
+    def _new_path_only_for_a_rename(self) -> PlannedFile:
+        if self.new_path and self.action != "rename":
+            raise ValueError(f"{self.action} {self.path}: new_path is only for a rename; leave it empty")
+        return self
 
 
 class ChangePlan(Document):

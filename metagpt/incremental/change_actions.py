@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from metagpt.actions.action import Action
 from metagpt.actions.document import Document
 from metagpt.actions.write_code import ask_code
-from metagpt.incremental.change import ChangePlan, ChangeRequest
+from metagpt.incremental.change import ChangePlan, ChangeRequest, change_request_model
 from metagpt.incremental.sections import section_model
 from metagpt.prompts import render_prompt
 
@@ -29,7 +29,9 @@ class WriteChangeRequest(Action):
     async def run(self, request: str, project: dict[str, str], sections: dict[str, list[str]]) -> ChangeRequest:
         """`project` holds `documents`, `outline`, `tests` and `changes` as text for the prompt."""
         listed = "\n".join(f"- {stem}: {', '.join(titles)}" for stem, titles in sections.items()) or "(none)"
-        document = await self.ask_document({"sections": sections}, request=request, sections=listed, **project)
+        prompt = self.prompt(request=request, sections=listed, **project)
+        model = change_request_model(sections)
+        document = await self._aask_model(prompt, model, validation_context={"sections": sections})
         assert isinstance(document, ChangeRequest)
         return document
 

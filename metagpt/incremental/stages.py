@@ -181,15 +181,16 @@ class Stages:
                 continue
             listed = list(getattr(document, field))
             updated = list(listed)
-            for item in plan.files:
+            for item in plan.files:  # a file is the same however it is spelt (`pkg/a.py`, `a.py`)
                 path = _in_package(item.path, package)
-                if item.action == "create" and path not in updated:
+                names = [_in_package(name, package) for name in updated]
+                if item.action == "create" and path not in names:
                     updated.append(path)
-                elif item.action == "delete" and path in updated:
-                    updated.remove(path)
+                elif item.action == "delete" and path in names:
+                    del updated[names.index(path)]
                 elif item.action == "rename":
                     new = _in_package(item.new_path, package)
-                    updated = [new if name == path else name for name in updated]
+                    updated = [new if name == path else original for name, original in zip(names, updated, strict=True)]
                     if new not in updated:
                         updated.append(new)
             if updated != listed:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from metagpt.exceptions import ForbiddenInTests
 
 if TYPE_CHECKING:
+    from metagpt.configs.catalogue import Preset
     from metagpt.configs.settings import Config
     from metagpt.provider.base import Provider
 
@@ -34,13 +35,18 @@ _FACTORIES: dict[str, ProviderFactory] = {}
 """Wire protocol (`metagpt.configs.catalogue.Protocol`) or `api_type` -> what builds its provider."""
 
 
-def register_provider(name: str, factory: ProviderFactory) -> None:
+def register_provider(name: str, factory: ProviderFactory, preset: Preset | None = None) -> None:
     """Let `api_type: name` (or every `api_type` speaking protocol `name`) build its provider with `factory`.
 
-    A package of its own can add a provider this way; an `api_type` registered by name wins over
-    the protocol it would otherwise use.
+    An `api_type` registered by name wins over the protocol it would otherwise use. A new name
+    becomes a known `api_type` (with `preset`'s default URL, key and model when given). A package
+    of its own can also add one without being imported first: an entry point in the
+    `metagpt.providers` group (`metagpt.configs.catalogue.PLUGIN_GROUP`).
     """
+    from metagpt.configs.catalogue import add_api_type
+
     _FACTORIES[name] = factory
+    add_api_type(name, preset)
 
 
 def _builtin(module: str, cls: str) -> ProviderFactory:
@@ -70,8 +76,27 @@ def create_provider(config: Config) -> Provider:
     from metagpt.configs.catalogue import PRESETS
 
     api_type = config.resolved_api_type
-    factory = _FACTORIES.get(api_type) or _FACTORIES[PRESETS[api_type].protocol]
+    factory = _FACTORIES.get(api_type) or _FACTORIES.get(PRESETS[api_type].protocol) or _plugin(api_type)
     return factory(config)
+
+
+def _plugin(api_type: str) -> ProviderFactory:
+    """The factory an installed package declares for `api_type` (entry point group `metagpt.providers`)."""
+    from metagpt.configs.catalogue import PLUGIN_GROUP, plugin_entry_points
+    from metagpt.exceptions import ConfigError
+
+    point = plugin_entry_points().get(api_type)
+    if point is None:
+        raise ConfigError(f"API_TYPE {api_type}: no provider is registered under this name.")
+    try:
+        loaded = point.load()
+    except Exception as exc:  # the other package's import failed: one line naming it
+        raise ConfigError(
+            f"API_TYPE {api_type}: {PLUGIN_GROUP} entry point {point.value} failed to load: {exc}"
+        ) from exc
+    factory = loaded.from_config if isinstance(loaded, type) else loaded
+    _FACTORIES[api_type] = factory
+    return factory
 
 
 def prepare(config: Config) -> threading.Thread | None:

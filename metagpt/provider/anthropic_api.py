@@ -50,7 +50,7 @@ def _sdk() -> ModuleType:
     try:
         import anthropic
     except ImportError:
-        raise ConfigError('API_TYPE anthropic needs the anthropic SDK: pip install "metagpt[anthropic]"') from None
+        raise ConfigError('API_TYPE anthropic needs the anthropic SDK: pip install -e ".[anthropic]"') from None
     return anthropic
 
 

@@ -35,7 +35,7 @@ from metagpt.utils.paths import clean_text
 
 T = TypeVar("T")
 
-INSTALL = 'pip install "metagpt[gemini]"'
+INSTALL = 'pip install -e ".[gemini]"'
 CONTEXT_WINDOWS = {"gemini-2": 1_048_576, "gemini-3": 1_048_576}
 """Input limit by model-name prefix, where `CONTEXT_WINDOW` does not say."""
 

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
-from metagpt.exceptions import HumanStopped, UserError
+from metagpt.exceptions import HumanInputClosed, HumanStopped
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, Usage
 
 STOP_WORDS = {"exit", "quit"}
@@ -60,7 +60,9 @@ class HumanProvider(Provider, metaclass=_HumanCheck):
         stdout.flush()
         line = stdin.readline()
         if not line:
-            raise UserError(f"{self.who}: standard input closed while waiting for an answer; pipe one line per turn.")
+            raise HumanInputClosed(
+                f"{self.who}: standard input closed while waiting for an answer; pipe one line per turn."
+            )
         text = line.rstrip("\n")
         if text.strip().lower() in STOP_WORDS:
             raise HumanStopped(f"{self.who} ended the run.")

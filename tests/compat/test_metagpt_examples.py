@@ -135,5 +135,6 @@ def test_team_with_a_human_reviewer_answering_from_a_pipe(tutorial_server, tmp_p
 def test_a_human_whose_pipe_runs_dry_stops_the_run_with_one_line(tutorial_server, tmp_path):
     done = run_script("team_declarative.py", tutorial_server, tmp_path, "--add-human", input="LGTM\n")
 
-    assert done.returncode != 0
-    assert "Charlie(SimpleReviewer): standard input closed while waiting for an answer" in done.stderr
+    assert done.returncode == 0, done.stderr  # the run ended; the script went on with its history
+    assert "Stopped: Charlie(SimpleReviewer): standard input closed while waiting for an answer" in done.stderr
+    assert "Traceback" not in done.stderr

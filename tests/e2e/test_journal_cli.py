@@ -54,6 +54,7 @@ def test_logs_and_summary_agree_with_spent_and_the_server_bill_with_retries(allo
     assert "Architect" in listed[1] and "WriteDesign" in listed[1] and "error (attempt 1)" not in listed[0]
     assert any("WriteCode[" in line for line in listed)  # the Engineer's calls name their file
     assert "--- system ---" in shown and "--- response ---" in shown
+    assert re.search(r"^started_at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", shown, re.M)  # a time, not epoch seconds
     engineer = [g for g in report["groups"] if g["role"] == "Engineer"]
     assert sum(g["calls"] for g in engineer) == 6
     assert all(g["p50_ms"] is not None for g in report["groups"])

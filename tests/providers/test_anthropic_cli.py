@@ -56,7 +56,7 @@ def test_a_missing_key_or_sdk_says_what_to_do(allow_requests, monkeypatch):
     with pytest.raises(ConfigError, match="set ANTHROPIC_API_KEY"):
         AnthropicProvider(Config(api_type="anthropic"))
     monkeypatch.setitem(sys.modules, "anthropic", None)
-    with pytest.raises(ConfigError, match=r'pip install "metagpt\[anthropic\]"'):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[anthropic\]"'):
         AnthropicProvider(anthropic_config("http://127.0.0.1:9"))
 
 

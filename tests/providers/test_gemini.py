@@ -190,7 +190,7 @@ def test_missing_sdk_says_how_to_install_it(monkeypatch, server):
     monkeypatch.delattr(google, "genai", raising=False)
     monkeypatch.setitem(sys.modules, "google.genai", None)
 
-    with pytest.raises(ConfigError, match=re.escape('pip install "metagpt[gemini]"')):
+    with pytest.raises(ConfigError, match=re.escape('pip install -e ".[gemini]"')):
         GeminiProvider(gemini_config(server))
 
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from metagpt.actions.write_prd import PRD
-from metagpt.incremental.change import ChangePlan, ChangeRequest
+from metagpt.incremental.change import ChangePlan, ChangeRequest, change_request_model
 from metagpt.incremental.sections import apply_section_edits, section_model, split_sections
 from metagpt.provider.fake import sample_from_schema
 
@@ -27,6 +27,8 @@ def plan(*files: dict) -> dict:
         ([{"action": "rename", "path": "calculator/calc.py"}], "needs a new_path that does not exist yet"),
         ([{"action": "modify", "path": "../etc/passwd"}], "must not contain '..'"),
         ([], "the plan names no file"),
+        ([{"action": "create", "path": "calculator/ops.py", "new_path": "calculator/x.py"}], "only for a rename"),
+        ([{"action": "create", "path": "calculator/ops."}], "cannot end in '.'"),
     ],
 )
 def test_a_plan_that_does_not_fit_the_project_is_refused_saying_why(files, message):
@@ -82,3 +84,53 @@ def test_section_edits_rewrite_one_section_and_keep_every_other_byte():
     assert changed.product_goals == prd.product_goals
     with pytest.raises(ValueError, match="is kept as written"):
         apply_section_edits(prd, markdown, {"original_requirements": "something else"})
+
+
+def test_the_change_request_schema_names_only_the_projects_sections():
+    sections = {"prd": ["Original Requirements", "Requirement Pool"], "system_design": ["File list"]}
+
+    model = change_request_model(sections)
+
+    ref = model.model_json_schema()["$defs"]["SectionRef"]["properties"]
+    assert ref["document"]["enum"] == ["prd", "system_design"]
+    assert ref["section"]["enum"] == ["File list", "Requirement Pool"]  # never 'Original Requirements'
+    answer = {"title": "Pause", "kind": "feature", "request": "P pauses.", "acceptance_criteria": ["P pauses"]}
+    with pytest.raises(ValidationError):
+        model.model_validate({**answer, "sections_touched": [{"document": "prd", "section": "Anything"}]})
+    with pytest.raises(ValidationError, match="prd has no section 'File list'"):  # the pairing is still checked
+        model.model_validate(
+            {**answer, "sections_touched": [{"document": "prd", "section": "File list"}]},
+            context={"sections": sections},
+        )
+    assert isinstance(model.model_validate({**answer, "sections_touched": []}), ChangeRequest)
+    assert change_request_model({}) is ChangeRequest
+
+
+def test_the_file_lists_follow_a_plan_however_a_listed_file_is_spelt():
+    from types import SimpleNamespace
+
+    from metagpt.incremental.change import plan_from
+    from metagpt.incremental.stages import Stages
+
+    design = SimpleNamespace(file_list=["calculator/calc.py", "main.py"])
+    tasks = SimpleNamespace(task_list=["calc.py", "calculator/main.py"])
+    stages = Stages.__new__(Stages)
+    stages.snapshot = SimpleNamespace(
+        package="calculator", documents={"system_design": design, "api_spec_and_tasks": tasks}
+    )
+    saved: dict[str, dict] = {}
+    stages._save_edits = lambda stem, updates: saved.setdefault(stem, updates)
+
+    step = {"new_path": "", "reason": "r"}
+    stages._follow_plan(plan_from([{"action": "create", "path": "calculator/calc.py", **step}]))
+    assert saved == {}  # listed already, however spelt: nothing is rewritten
+
+    stages._follow_plan(
+        plan_from(
+            [
+                {"action": "rename", "path": "calculator/calc.py", "new_path": "calculator/ops.py", "reason": "r"},
+                {"action": "delete", "path": "calculator/main.py", **step},
+            ]
+        )
+    )
+    assert saved == {"system_design": {"file_list": ["ops.py"]}, "api_spec_and_tasks": {"task_list": ["ops.py"]}}

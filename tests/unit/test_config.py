@@ -111,6 +111,19 @@ def test_placeholder_keys_count_as_missing(tmp_path, placeholder):
     assert config.resolved_api_type == "local"
 
 
+def test_verbose_says_a_placeholder_key_was_seen_and_ignored_without_quoting_it(tmp_path):
+    write_config(tmp_path, "key.yaml", 'OPENAI_API_KEY: "<your key here>"\n')
+
+    config, sources = Config.load_with_sources(tmp_path, env={})
+    (line,) = [line for line in config.describe(sources) if line.startswith("OPENAI_API_KEY")]
+
+    assert line.startswith("OPENAI_API_KEY = (unset)  [")
+    assert "key.yaml: OPENAI_API_KEY holds a placeholder" in line and line.endswith("ignored]")
+    assert "your key" not in line
+    real, real_sources = Config.load_with_sources(tmp_path, env={"OPENAI_API_KEY": "sk-real-0123456789"})
+    assert real.openai_api_key and real_sources["openai_api_key"] == "environment variable OPENAI_API_KEY"
+
+
 def test_shipped_template_sets_nothing_so_exported_variables_take_effect(tmp_path):
     """Every key of `config/config.yaml` is commented out: the environment is not shadowed by it."""
     import yaml

@@ -11,7 +11,7 @@ import pytest
 
 from metagpt.actions import Action
 from metagpt.context import Context
-from metagpt.exceptions import HumanStopped, UserError
+from metagpt.exceptions import HumanInputClosed, HumanStopped, UserError
 from metagpt.llm import LLM
 from metagpt.provider.fake import FakeProvider
 from metagpt.provider.human import HumanProvider
@@ -99,3 +99,22 @@ def test_a_human_role_at_a_real_terminal(tmp_path):
     assert code == 0, text
     assert "Review: def f(): pass" in text
     assert "RESULT LGTM, ship it" in text
+
+
+@pytest.mark.parametrize(("typed", "stop"), [("exit\n", HumanStopped), ("", HumanInputClosed)])
+async def test_a_team_whose_human_leaves_ends_the_run_and_keeps_its_history(fake_config, monkeypatch, typed, stop):
+    from metagpt.actions import UserRequirement
+    from metagpt.team import Team
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
+    reviewer = Role(name="Charlie", profile="Reviewer", is_human=True)
+    reviewer.set_actions([Review])
+    reviewer._watch([UserRequirement])
+    team = Team(context=Context(fake_config))
+    team.hire([reviewer])
+    team.run_project("def f(): pass")
+
+    history = await team.run(n_round=3)
+
+    assert [m.content for m in history] == ["def f(): pass"]
+    assert isinstance(team.stopped_by, stop)

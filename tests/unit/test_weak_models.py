@@ -62,7 +62,7 @@ async def test_a_repeated_invalid_answer_is_asked_again_hotter_and_without_the_r
     provider.assert_complete()
 
 
-async def test_each_repeat_is_sent_hotter_up_to_one():
+async def test_each_repeat_is_sent_hotter_up_to_one(warnings):
     from metagpt.actions import PRD
 
     provider = FakeProvider(["nope"] * 5)
@@ -71,6 +71,9 @@ async def test_each_repeat_is_sent_hotter_up_to_one():
         await make_llm(provider, temperature=0.5, max_format_retries=4).aask_model("Write the PRD", PRD)
 
     assert [round(c.temperature, 2) for c in provider.calls] == [0.5, 0.5, 0.9, 1.0, 1.0]
+    afresh = [w for w in warnings if "asking afresh" in w]
+    assert len(afresh) == 3  # before the 3rd, 4th and 5th attempts; none after the last one failed
+    assert warnings[-1].startswith("Tester: invalid PRD (5/5)")
 
 
 async def test_different_invalid_answers_keep_the_conversation_and_the_temperature():

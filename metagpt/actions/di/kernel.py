@@ -52,7 +52,7 @@ KERNEL_LIMITS = Limits(timeout=0, cpu_seconds=0, memory_bytes=4 << 30, file_size
 
 
 def install_hint() -> str:
-    return "install the interpreter's extra: pip install 'metagpt[interpreter]' (or make install)"
+    return "install the interpreter's extra: pip install -e '.[interpreter]' (or make install)"
 
 
 @dataclass

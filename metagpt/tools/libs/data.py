@@ -59,7 +59,7 @@ def read_excel_rows(path: str, sheet: str | None = None, limit: int = 1000) -> l
     try:
         from openpyxl import load_workbook
     except ImportError:
-        raise UserError("Reading Excel files needs openpyxl: pip install 'metagpt[office]'.") from None
+        raise UserError("Reading Excel files needs openpyxl: pip install -e '.[office]'.") from None
     book = load_workbook(io.BytesIO(_read(path)), read_only=True, data_only=True)
     ws = book[sheet] if sheet else book.worksheets[0]
     rows = ws.iter_rows(values_only=True)
