@@ -19,7 +19,7 @@ CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chro
 
 BWRAP := $(shell command -v bwrap 2>/dev/null)
 
-.PHONY: install mermaid sandbox run test lint format docs bench clean
+.PHONY: install mermaid sandbox run test lint format typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,12 +64,17 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The whole package, with pyproject.toml's [tool.mypy] settings (strict on the public extension API).
+typecheck: install
+	$(BIN)/mypy
+
 # The suite on 3 pytest-xdist workers: much of it waits on subprocesses, servers and time-outs, so
 # 3 keep 2 cores busy. tests/conftest.py decides what shares a worker (`--dist loadgroup`).
 TEST_WORKERS ?= 3
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The documentation site (docs/, mkdocs.yml) into site/, offline; --strict fails on any warning

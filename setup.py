@@ -23,8 +23,16 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["metagpt", "metagpt.*"]),
+    # py.typed (PEP 561): the package's annotations are its public types, for a user's type checker.
     package_data={
-        "metagpt": ["prompts/*.md", "templates/*.html", "render/*.mjs", "web/templates/*.html", "web/static/*"]
+        "metagpt": [
+            "py.typed",
+            "prompts/*.md",
+            "templates/*.html",
+            "render/*.mjs",
+            "web/templates/*.html",
+            "web/static/*",
+        ]
     },
     install_requires=(HERE / "requirements.txt").read_text().split(),
     extras_require={
@@ -65,8 +73,16 @@ setup(
         # `make docs`: the documentation site (docs/, mkdocs.yml), built offline.
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
         # fpdf2 writes data/example.pdf (data/make_example_pdf.py) and the benchmark's PDF;
-        # pytest-xdist runs `make test` on several workers.
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "ruff>=0.5", "fpdf2>=2.7", "openpyxl>=3.1"],
+        # pytest-xdist runs `make test` on several workers; mypy checks the package's types (`make typecheck`).
+        "dev": [
+            "pytest>=8",
+            "pytest-asyncio>=0.23",
+            "pytest-xdist>=3.5",
+            "ruff>=0.5",
+            "mypy>=2.4",  # the version the package is checked with: its error codes are in the ignores
+            "fpdf2>=2.7",
+            "openpyxl>=3.1",
+        ],
     },
     entry_points={"console_scripts": ["metagpt=metagpt.cli:main"]},
 )

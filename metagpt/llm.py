@@ -31,6 +31,7 @@ from metagpt.utils.token_counter import count_text_tokens
 
 if TYPE_CHECKING:
     from metagpt.configs.settings import Config
+    from metagpt.cost_manager import CostManager
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -84,7 +85,7 @@ class LLM:
         return self._provider or self.context.provider
 
     @property
-    def cost_manager(self):
+    def cost_manager(self) -> CostManager:
         return self.context.cost_manager
 
     # -- public API ---------------------------------------------------------------------------
@@ -309,13 +310,13 @@ class LLM:
         try:
             response = await asyncio.shield(sending)
         except asyncio.CancelledError as cancelled:
-            response = await self._finish_in_flight(sending, wait=SIBLING_FAILED in cancelled.args)
-            if response is None:
+            late = await self._finish_in_flight(sending, wait=SIBLING_FAILED in cancelled.args)
+            if late is None:
                 cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=True)
                 if recorder is not None and row is not None:
                     recorder.cancelled(row, cost, prices, elapsed_ms())
                 raise
-            self._charge(recorder, row, response, reserved, provider, prices, elapsed_ms())
+            self._charge(recorder, row, late, reserved, provider, prices, elapsed_ms())
             raise
         except BaseException as exc:
             billed = isinstance(exc, ProviderError) and exc.billable
@@ -349,12 +350,12 @@ class LLM:
             f"${cost:.4f}; total ${costs.total_cost:.4f} of ${costs.max_budget:.4f}"
         )
 
-    async def _finish_in_flight(self, sending: asyncio.Future, wait: bool) -> ModelResponse | None:
+    async def _finish_in_flight(self, sending: asyncio.Future[ModelResponse], wait: bool) -> ModelResponse | None:
         """After a sibling's failure cancelled this call, wait briefly for the answer already
         requested, so it is charged (and journaled) as the server bills it. None when it does not
         come in time, or when the run itself was stopped (no waiting then: it is charged at its
         worst case)."""
-        done: set = set()
+        done: set[asyncio.Future[ModelResponse]] = set()
         if wait:
             try:
                 done, _ = await asyncio.wait({sending}, timeout=min(self.config.timeout, CANCEL_GRACE))
@@ -392,7 +393,7 @@ class LLM:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _settings(self) -> dict:
+    def _settings(self) -> dict[str, Any]:
         cap = self.provider.max_completion_tokens
         max_tokens = min(self.config.max_tokens, cap) if cap else self.config.max_tokens
         return {"max_tokens": max_tokens, "temperature": self.config.temperature}
@@ -420,7 +421,7 @@ def as_chat(messages: list[Any]) -> list[dict[str, str]]:
     return chat
 
 
-def schema_tokens(schema: dict, model: str) -> int:
+def schema_tokens(schema: dict[str, Any], model: str) -> int:
     """Prompt tokens an endpoint may bill for a response schema, in whichever form it is sent."""
     return _schema_tokens(json.dumps(schema), model)
 

@@ -61,6 +61,10 @@ class ProjectRepo:
         ProjectFolderError: the workspace cannot hold a new folder.
     """
 
+    files: list[Path]
+    history: GitHistory
+    journal: Any
+
     def __init__(
         self,
         workspace: Path,
@@ -117,10 +121,10 @@ class ProjectRepo:
         self.path, self.history.path, self.staged = target, target, False
 
     def _setup(self) -> None:
-        self.files: list[Path] = []
+        self.files = []
         self.history = GitHistory(self.path)
         """The folder's git history, once `history.init()` made it a repository (a company run does)."""
-        self.journal: Any = None
+        self.journal = None
         """The project's call journal, closed while the folder is renamed (its database is inside)."""
 
     @classmethod

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 
@@ -209,9 +209,10 @@ def _diagram_files(root: Path, notes: list[str]) -> dict[str, str]:
 def _markdown() -> MarkdownIt:
     """CommonMark with tables; raw HTML from the model is shown as text, never run."""
     from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    default_fence = md.renderer.rules["fence"]
+    default_fence = cast(RendererHTML, md.renderer).rules["fence"]  # MarkdownIt's default renderer
 
     def fence(renderer, tokens, idx, options, env) -> str:
         token = tokens[idx]

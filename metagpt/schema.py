@@ -45,7 +45,7 @@ class RouteKey(str):
     __hash__ = str.__hash__
 
 
-class Recipients(set):
+class Recipients(set[str]):
     """A `send_to` value: a set of names that also equals a single name given as a string.
 
     Older scripts compare `message.send_to == "Bob"`; newer ones compare with `{"Bob"}`.

@@ -19,7 +19,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -35,6 +35,9 @@ from metagpt.report import Published, publish_project
 from metagpt.roles.spec import build_role, role_spec
 from metagpt.schema import Message
 from metagpt.team import Team, check_idea
+
+if TYPE_CHECKING:
+    from metagpt.roles.qa_engineer import QaReport
 
 DEFAULT_ROUNDS = 5
 
@@ -67,7 +70,8 @@ class SoftwareCompany(Team):
     def journal(self) -> Journal | None:
         return self.context.journal
 
-    def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:
+    # MetaGPT's SoftwareCompany also creates the folder here, and returns it.
+    def start_project(self, idea: str, send_to: str = "", project_name: str | None = None) -> Path:  # type: ignore[override]
         """Create the project folder and hand the idea to the roles (all, or `send_to`)."""
         check_idea(idea)  # before a folder is created for it
         sweep_staging(self.workspace)
@@ -77,8 +81,11 @@ class SoftwareCompany(Team):
         self._attach(project)
         self._send_to = send_to
         self.run_project(idea, send_to=send_to)
+        journal = self.context.journal
+        if journal is None:  # pragma: no cover - `_attach` opened it
+            raise RuntimeError("the project's journal is not open")
         # recorded before the folder gets its name, so a folder under that name always resumes
-        self.context.journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
+        journal.start_run(idea, self._options(None), self.cost_manager.max_budget)
         project.publish()
         project.history.init()
         return project.path
@@ -185,7 +192,7 @@ class SoftwareCompany(Team):
         return []
 
     @property
-    def qa_report(self):
+    def qa_report(self) -> QaReport | None:
         """The QA engineer's report, once it has one."""
         from metagpt.roles.qa_engineer import QaReport
 
@@ -261,8 +268,8 @@ class SoftwareCompany(Team):
         summary = next((c for c in contents if isinstance(c, CodeSummary)), None)
         journal = self.journal
         if summary is not None and self.project is not None:
-            db = journal.db if journal is not None else None
-            learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, journal and journal.run_id)
+            db, run_id = (journal.db, journal.run_id) if journal is not None else (None, None)
+            learn_from_qa(session, self.qa_report, summary.package, self.project.path, db, run_id)
         report = self.qa_report
         if session.reused and (report is None or not report.runs):
             why = f"QA: tests {report.final}" if report is not None else "QA did not report"

@@ -17,7 +17,7 @@ from loguru import logger
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.configs.settings import Config, check_sendable_text
 from metagpt.context import Context
-from metagpt.cost_manager import parse_money
+from metagpt.cost_manager import CostManager, parse_money
 from metagpt.environment import Environment
 from metagpt.exceptions import HumanInputClosed, HumanStopped, MetaGPTError, NoMoneyException, UserError
 from metagpt.roles.role import Role
@@ -76,7 +76,7 @@ class Team:
         return self.env
 
     @property
-    def cost_manager(self):
+    def cost_manager(self) -> CostManager:
         return self.context.cost_manager
 
     @property

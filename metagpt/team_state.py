@@ -32,7 +32,9 @@ class TeamLike(Protocol):
 
     idea: str
     env: Environment
-    cost_manager: CostManager
+
+    @property
+    def cost_manager(self) -> CostManager: ...
 
     def hire(self, roles: list[Role]) -> None: ...
 

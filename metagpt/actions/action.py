@@ -122,6 +122,11 @@ class Action(Declared):
         self._llm = LLM(self._context)
         return self._llm
 
+    @llm.setter
+    def llm(self, llm: LLM) -> None:
+        self._llm = llm
+        self._own_llm = True
+
     def _configured_llm(self, running: LLM | None) -> LLM:
         from metagpt.context import Context
         from metagpt.llm import LLM
@@ -148,11 +153,6 @@ class Action(Declared):
     def config(self, config: Config) -> None:
         self._config = config
         self._config_llm = None
-
-    @llm.setter
-    def llm(self, llm: LLM) -> None:
-        self._llm = llm
-        self._own_llm = True
 
     @property
     def context(self) -> Any:
@@ -237,6 +237,6 @@ def latest_input(messages: str | list[Message], cause: type[Action]) -> str:
     if isinstance(messages, str):
         return messages
     for message in reversed(messages):
-        if message.cause_by == cause:
+        if message.cause_by == cause:  # type: ignore[comparison-overlap]  # a RouteKey equals the class it names
             return message.content
     return messages[-1].content if messages else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import Field, field_validator
 
@@ -78,5 +78,5 @@ class WriteDesign(Action):
 
     async def run(self, with_messages: str | list[Message]) -> SystemDesign:
         """Ask for the document, from the newest `WritePRD` message (or the given text)."""
-        design = await self.ask_document(prd=latest_input(with_messages, WritePRD))
+        design = cast(SystemDesign, await self.ask_document(prd=latest_input(with_messages, WritePRD)))
         return await check_diagrams(design, self.llm, [self.prefix] if self.prefix else None)

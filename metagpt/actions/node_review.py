@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from metagpt.exceptions import UserError
+
+if TYPE_CHECKING:
+    from metagpt.llm import LLM
 
 REVIEW_TEMPLATE = """## context
 Compare the key values of the nodes below with their instructions, and the context.
@@ -68,6 +71,17 @@ class NodeReview:
     children: dict[str, Any]
     instruct_content: BaseModel | None
 
+    if TYPE_CHECKING:  # provided by ActionNode
+
+        def update_instruct_content(self, incre_data: dict[str, Any]) -> None: ...
+
+        @staticmethod
+        def create_model_class(class_name: str, mapping: dict[str, Any]) -> type[BaseModel]: ...
+
+        def _systems(self) -> list[str] | None: ...
+
+        def _require_llm(self) -> LLM: ...
+
     async def review(self, strgy: str = "simple", review_mode: ReviewMode = ReviewMode.AUTO) -> dict[str, str]:
         """Comments on the filled keys that miss their instruction (`{key: comment}`; empty when all fit).
 
@@ -114,14 +128,14 @@ class NodeReview:
     async def human_revise(self) -> dict[str, Any]:
         """The person types a new value per key (JSON for non-text types); an empty line keeps it."""
         values = self._filled("revise")
-        fields = type(self.instruct_content).model_fields
+        fields = type(cast(BaseModel, self.instruct_content)).model_fields  # `_filled` checked there is one
         labels = {n.key: n.type_label() for n in self._nodes_for(list(values))}
         revised: dict[str, Any] = {}
         for key, value in values.items():
             line = await _read_line(f"{key}: {json.dumps(value, ensure_ascii=False)}\nnew value (empty: keep): ")
             if not line.strip():
                 continue
-            annotation = fields[key].annotation
+            annotation: Any = fields[key].annotation  # a model field's: never None
             try:
                 revised[key] = TypeAdapter(annotation).validate_json(line) if annotation is not str else line.strip()
             except ValidationError as exc:

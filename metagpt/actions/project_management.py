@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from loguru import logger
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
@@ -116,4 +116,4 @@ class WriteTasks(Action):
         An answer whose task list names no file is repaired from that design's file list.
         """
         context = {"design_files": design_files(with_messages)}
-        return await self.ask_document(context, design=latest_input(with_messages, WriteDesign))
+        return cast(Tasks, await self.ask_document(context, design=latest_input(with_messages, WriteDesign)))

@@ -187,8 +187,8 @@ class RunCode(Action):
             for relative, text in {**code, **tests}.items():
                 target = work / safe_relative_path(relative)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "x", encoding="utf-8") as file:
-                    file.write(text)
+                with open(target, "x", encoding="utf-8") as handle:
+                    handle.write(text)
             (work / JUNIT_PATH).parent.mkdir(parents=True, exist_ok=True)
             command = [
                 sys.executable, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -98,5 +98,5 @@ class WritePRD(Action):
 
     async def run(self, with_messages: str | list[Message]) -> PRD:
         """Ask for the document, from the newest `UserRequirement` message (or the given text)."""
-        prd = await self.ask_document(requirement=latest_input(with_messages, UserRequirement))
+        prd = cast(PRD, await self.ask_document(requirement=latest_input(with_messages, UserRequirement)))
         return await check_diagrams(prd, self.llm, [self.prefix] if self.prefix else None)

@@ -11,6 +11,7 @@ ideas would share it), so a rerun with `--resume` finds the same folders.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def read_ideas(path: Path | str) -> list[Idea]:
     return name_ideas(items)
 
 
-def name_ideas(items: list[tuple[str, str | None, float | None]]) -> list[Idea]:
+def name_ideas(items: Sequence[tuple[str, str | None, float | None]]) -> list[Idea]:
     """Ideas with distinct folder names: a given name is kept, others are made from the idea."""
     taken: set[str] = set()
     ideas = []

@@ -84,7 +84,7 @@ def ray_session(address: str | None, temp_dir: Path | None) -> Iterator[Path | N
             ray.shutdown()  # disconnects this driver; the cluster keeps running
         return
     own_temp = temp_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="metagpt-ray-")) if own_temp else Path(temp_dir)
+    folder = Path(temp_dir) if temp_dir is not None else Path(tempfile.mkdtemp(prefix="metagpt-ray-"))
     saved = {name: os.environ.get(name) for name in (*AUTH_VARIABLES, USAGE_STATS)}
     if saved[USAGE_STATS] is None:
         os.environ[USAGE_STATS] = "0"
@@ -118,7 +118,7 @@ def _reload_auth() -> None:
     """Make this process read Ray's authentication settings from the environment again
     (Ray reads them once, at import)."""
     from ray._private.authentication.authentication_token_setup import Config
-    from ray._raylet import AuthenticationTokenLoader
+    from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]  # private, not in ray's stubs
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
@@ -190,7 +190,7 @@ class _Driver:
         """Each dead actor -> the one in its place (its companies move there)."""
 
     async def run(self, started: float) -> list[CompanyResult]:
-        ledger_actor = None
+        ledger_actor: Any = None  # an actor handle: its methods have `.remote` at run time
         if self.ledger is not None:
             ledger_actor = ray.remote(num_cpus=0, max_restarts=0)(Ledger).remote(
                 micros=self.ledger.total, before=self.ledger.before
@@ -200,7 +200,8 @@ class _Driver:
         resources = {RESOURCE: per_actor} if RESOURCE in ray.cluster_resources() else None
         # Ray does not restart these: the driver starts a new actor in a dead one's place, so
         # one company's deaths never use up the restarts of the actor the next company gets.
-        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0, max_concurrency=per_actor + 8)(
+        # max_concurrency is an actor option ray.remote's overloads (typed for tasks) do not list.
+        self.actor_class = ray.remote(num_cpus=0, resources=resources, max_restarts=0, max_concurrency=per_actor + 8)(  # type: ignore[call-overload]
             CompanyWorker
         )
         self.backend.startup_seconds = time.monotonic() - started

@@ -98,7 +98,7 @@ class CompanyWorker:
         """
         shared = workspace is not None
         name = idea.project_name
-        root = Path(workspace) if shared else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id
+        root = Path(workspace) if workspace is not None else Path(tempfile.gettempdir()) / "metagpt-batch" / batch_id
         if not shared and seed is not None and not (root / name).exists():
             unpack(seed, root, name)
         ledger = RayBudget(*budget) if budget is not None else None

@@ -153,7 +153,12 @@ class StdinHuman:
                 line = sys.stdin.readline()
             except (OSError, ValueError):
                 line = ""
-            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+            def give() -> None:
+                if not answer.done():
+                    answer.set_result(line)
+
+            loop.call_soon_threadsafe(give)
 
         threading.Thread(target=read, daemon=True, name="ask-human").start()
         line = await answer

@@ -18,11 +18,11 @@ try:  # typer 0.22 and later run on their own copy of click
     from typer._click import core as click_core
     from typer._click import exceptions as click_errors
 except ImportError:  # earlier ones on click itself
-    from click import core as click_core
-    from click import exceptions as click_errors
+    from click import core as click_core  # type: ignore[no-redef]  # the same API
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 USAGE_EXIT = 2
-TYPER_SETTINGS = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
+TYPER_SETTINGS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
 
 
 class DefaultGroup(TyperGroup):
@@ -74,7 +74,7 @@ class DefaultGroup(TyperGroup):
             typer.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
 
-    def main(self, args: list[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
+    def main(self, args: list[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]  # click's other parameters by keyword; standalone_mode is always False here
         """Click's `main`, with its usage errors (`--investment abc`) as one line, not a usage block."""
         extra["standalone_mode"] = False
         try:
@@ -82,9 +82,9 @@ class DefaultGroup(TyperGroup):
         except click_errors.UsageError as error:
             typer.echo(f"Error: {one_line(error)}", err=True)
             sys.exit(USAGE_EXIT)
-        except click_errors.Exit as done:
+        except typer.Exit as done:  # click's Exit, or typer's own from 0.22 (not in its click copy)
             sys.exit(done.exit_code)
-        except click_errors.Abort:
+        except typer.Abort:
             typer.echo("Aborted.", err=True)
             sys.exit(130)
         except click_errors.ClickException as error:

@@ -128,7 +128,7 @@ class Run:
     def __init__(
         self,
         idea: str,
-        investment: float,
+        investment: float | None,
         n_round: int | None,
         implement: bool,
         project_name: str | None,
@@ -214,6 +214,7 @@ class Run:
 
             company = resume_project(self.resume, config, self.investment)
             self.company = company
+            assert company.project is not None  # resume_project opened it
             spent = company.cost_manager.total_cost
             _echo(f"Resuming {company.project.path}: ${spent:.4f} spent before, of ${company.investment:.4f}.")
             add_run_log(company.project.path)

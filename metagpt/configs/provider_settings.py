@@ -147,7 +147,7 @@ class ProviderSettings(BaseModel):
         aliases = type(self).field_aliases()  # type: ignore[attr-defined]
         values = {**dict(self), "roles": ()}
         new_type = values["api_type"] if "API_TYPE" not in settings else settings["API_TYPE"]
-        if "API_TYPE" in settings and type(self)(api_type=new_type).resolved_api_type != current:
+        if "API_TYPE" in settings and type(self)(api_type=new_type).resolved_api_type != current:  # type: ignore[attr-defined]  # a mixin of Config
             values.update(openai_api_model=None, openai_base_url=None, openai_api_version=None)
         values.update({aliases[key]: value for key, value in settings.items()})
         try:

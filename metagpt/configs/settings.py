@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing_extensions import Self  # typing.Self from Python 3.11
 
 from metagpt.configs.provider_settings import PROVIDER_SECRETS, ProviderSettings
 from metagpt.configs.sources import describe_settings, read_sources, read_yaml, settings_error
@@ -317,7 +318,7 @@ class Config(ProviderSettings):
         root: Path | None = None,
         env: dict[str, str] | None = None,
         **overrides: Any,
-    ) -> Config:
+    ) -> Self:
         """Read the environment, then `root/config/config.yaml`, then `root/config/key.yaml`.
 
         Later sources win. `overrides` (field names, e.g. from CLI flags) win over all; `None`
@@ -335,7 +336,7 @@ class Config(ProviderSettings):
         env: dict[str, str] | None = None,
         config_file: Path | None = None,
         **overrides: Any,
-    ) -> tuple[Config, dict[str, str]]:
+    ) -> tuple[Self, dict[str, str]]:
         """`load`, plus where each field set by a source came from (field name -> description).
 
         Sources, later winning: the environment, `~/.metagpt/config2.yaml`, `root/config/config2.yaml`,
@@ -355,7 +356,7 @@ class Config(ProviderSettings):
         return describe_settings(self, sources, SECRET_FIELDS)
 
     @classmethod
-    def default(cls) -> Config:
+    def default(cls) -> Self:
         """The configuration of the current directory (or `$METAGPT_ROOT`)."""
         root = os.environ.get("METAGPT_ROOT")
         return cls.load(Path(root) if root else None)

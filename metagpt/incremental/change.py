@@ -108,8 +108,8 @@ def change_request_model(sections: dict[str, list[str]]) -> type[ChangeRequest]:
     ref = create_model(
         "SectionRef",
         __base__=SectionRef,
-        document=(Literal[documents], SectionRef.model_fields["document"]),
-        section=(Literal[titles], SectionRef.model_fields["section"]),
+        document=(Literal[documents], SectionRef.model_fields["document"]),  # type: ignore[arg-type]  # run-time Literals
+        section=(Literal[titles], SectionRef.model_fields["section"]),  # type: ignore[arg-type]
     )
     touched = ChangeRequest.model_fields["sections_touched"]
     return create_model("ChangeRequest", __base__=ChangeRequest, sections_touched=(list[ref], touched))

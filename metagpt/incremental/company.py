@@ -32,7 +32,7 @@ from metagpt.incremental.coding import CodeStage
 from metagpt.incremental.history import ChangeHistory
 from metagpt.incremental.stages import Stages
 from metagpt.journal.recovery import tidy
-from metagpt.journal.store import RunRecord
+from metagpt.journal.store import Journal, RunRecord
 from metagpt.project_repo import ProjectRepo
 from metagpt.report import publish_project
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, QaEngineer
@@ -99,7 +99,7 @@ class ChangeCompany(SoftwareCompany):
                 "incremental": True,
             }
             # recorded before the first commit, so a kill from here on leaves a change that resumes
-            journal = self.context.journal
+            journal = self._journal
             journal.start_run(request, options, self.cost_manager.max_budget)
             try:
                 self._prepare_history(history, request, created or history.head() is None, bool(dirty))
@@ -127,7 +127,7 @@ class ChangeCompany(SoftwareCompany):
 
     def _interrupted(self) -> RunRecord | None:
         """The project's last run when it is a change that was killed or cancelled (it resumes)."""
-        journal = self.context.journal
+        journal = self._journal
         journal.recover()
         last = journal.last_run()
         if last is None or not last.options.get("incremental") or last.status not in ("interrupted", "running"):
@@ -144,7 +144,7 @@ class ChangeCompany(SoftwareCompany):
         company = cls(config, workspace=Path(path).resolve().parent)
         company._open(Path(path))
         try:
-            last = company.context.journal.last_run()
+            last = company._journal.last_run()
             if last is None or not last.options.get("incremental"):
                 raise UserError(f"The last run in {path} was not a change to the project.")
             company.hire_for_change(run_tests=bool(last.options.get("run_tests")))
@@ -157,23 +157,21 @@ class ChangeCompany(SoftwareCompany):
 
     def _continue(self, last: RunRecord) -> None:
         """Rewind the tree to the change's base and replay it from the journal (see the module doc)."""
-        options, path = last.options, self.project.path
+        options, path = last.options, self._repo.path
         tidy(path)
-        history = self.project.history
-        assert isinstance(history, ChangeHistory)
+        history = self._change_history
         history.open()
         self.request = options["change"]
         base = options.get("base")
         if not base:  # killed before its base commit was made: the tree was checked clean, commit it
             dirty = [line for line in history.dirty() if not line[3:].startswith(OURS)]
-            self._prepare_history(history, self.request, history.head() is None, bool(dirty))
-            base = self.base
+            base = self._prepare_history(history, self.request, history.head() is None, bool(dirty))
             options = {**options, "base": base}
         reused = history.rewind(base)
         logger.info(f"Resuming the change {options['change']!r} from {base[:8]} ({len(reused)} commits to replay)")
         self.base, self.resumed_from = base, last.id
-        self.context.journal.start_run(self.request, options, self.cost_manager.max_budget, replay=True)
-        journal = self.context.journal
+        journal = self._journal
+        journal.start_run(self.request, options, self.cost_manager.max_budget, replay=True)
         runs = journal.runs_where(incremental=True, base=base, change=self.request)
         self.cost_manager.restore(journal.spent(runs=[run for run in runs if run != journal.run_id]))
 
@@ -189,8 +187,8 @@ class ChangeCompany(SoftwareCompany):
             )
         return dirty
 
-    def _prepare_history(self, history: ChangeHistory, request: str, created: bool, dirty: bool) -> None:
-        """The commits before the change (the code as found, work in progress, our ignores); sets `base`."""
+    def _prepare_history(self, history: ChangeHistory, request: str, created: bool, dirty: bool) -> str:
+        """The commits before the change (the code as found, work in progress, our ignores); sets and returns `base`."""
         if created:
             history.commit_now(f"Existing code before the change: {request}")
         else:
@@ -203,6 +201,35 @@ class ChangeCompany(SoftwareCompany):
         if base is None:
             raise UserError(f'{history.path} holds no file to change; start a new project with: metagpt "<idea>"')
         self.base = base
+        return base
+
+    @property
+    def _repo(self) -> ProjectRepo:
+        """The project `open_project` (or `resume_change`) opened."""
+        if self.project is None:
+            raise UserError("Open the project first: ChangeCompany.open_project(path, request)")
+        return self.project
+
+    @property
+    def _change_history(self) -> ChangeHistory:
+        """The project's history, a `ChangeHistory` since `_open`."""
+        history = self._repo.history
+        assert isinstance(history, ChangeHistory)
+        return history
+
+    @property
+    def _base_commit(self) -> str:
+        """The change's base commit, fixed by `open_project` (or the replay)."""
+        if self.base is None:
+            raise UserError("Open the project first: ChangeCompany.open_project(path, request)")
+        return self.base
+
+    @property
+    def _journal(self) -> Journal:
+        """The project's journal, opened with the project (`_attach`)."""
+        if self.context.journal is None:
+            raise UserError("Open the project first: ChangeCompany.open_project(path, request)")
+        return self.context.journal
 
     @property
     def qa_report(self):
@@ -235,7 +262,7 @@ class ChangeCompany(SoftwareCompany):
             self._end("failed", f"{type(exc).__name__}: {exc}")
             raise
         self.published = await publish_project(self.context, self._report_message())
-        self.project.history.forget_interrupted()
+        self._change_history.forget_interrupted()
         self._end("finished", "")
         return []
 
@@ -246,7 +273,7 @@ class ChangeCompany(SoftwareCompany):
     async def _change(self) -> None:
         config = self.context.config
         roles = {role.profile: role for role in self.env.roles.values()}
-        self.stages = stages = Stages(self.project, roles, self.request, self.base, config)
+        self.stages = stages = Stages(self._repo, roles, self.request, self._base_commit, config)
         weak = config.resolved_api_type == "local"
         self.code = code = CodeStage(stages, config.edit_format, weak)
         if not stages.snapshot.has_documents:
@@ -269,20 +296,20 @@ class ChangeCompany(SoftwareCompany):
         await self._summarise()
 
     async def _summarise(self) -> None:
-        stages, history = self.stages, self.project.history
-        assert stages is not None and stages.record is not None and isinstance(history, ChangeHistory)
+        stages, history, code = self.stages, self._change_history, self.code
+        assert stages is not None and stages.record is not None and code is not None
         record = stages.record
-        changed = history.changed_files(self.base)
+        changed = history.changed_files(self._base_commit)
         lines = ["Files changed since the base commit:", "", *[f"- `{name}`" for name in changed]]
         qa = self.qa_report
         if qa is not None:
             lines += ["", f"Tests: {qa.final}"]
-            regressions = self.code.regressions(qa.runs[-1]) if qa.runs else []
+            regressions = code.regressions(qa.runs[-1]) if qa.runs else []
             lines += [f"- regression: `{name}`" for name in regressions]
             lines += [f"- {fix}" for fix in qa.fixes]
-            self.project.write("docs/qa_report.md", qa.to_markdown(), reserved=True)
+            self._repo.write("docs/qa_report.md", qa.to_markdown(), reserved=True)
         record.result = "\n".join(lines)
-        self.project.write(f"{record.stem}.diff", history.diff(self.base), reserved=True)
+        self._repo.write(f"{record.stem}.diff", history.diff(self._base_commit), reserved=True)
         stages.save_record()
         await stages.commit("summary")
         logger.info(f"{record.name}: done, {len(changed)} files changed")

@@ -130,6 +130,8 @@ def parse_blocks(answer: str, default_path: str) -> list[EditBlock]:
         candidate = _clean_path(previous)
         if candidate and _PATH.match(candidate):
             path = candidate
+        search: list[str]
+        replace: list[str]
         search, replace, part = [], [], "search"
         i += 1
         while i < len(lines):

@@ -139,7 +139,7 @@ class ChangeHistory(GitHistory):
         """Make the index and the working tree those of `base` (tracked files only; ignored ones stay)."""
         self.query("read-tree", "--reset", "-u", base)
 
-    def log(self, base: str | None = None) -> list[str]:  # type: ignore[override]
+    def log(self, base: str | None = None) -> list[str]:
         """Subjects of the commits after `base` (all without one), oldest first."""
         if base is None:
             return super().log()

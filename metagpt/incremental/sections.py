@@ -89,13 +89,13 @@ def apply_section_edits(document: Document, markdown: str, updates: dict[str, An
     pieces = split_sections(markdown)
     done: set[str] = set()
     for index, (heading, text) in enumerate(pieces):
-        name = field_by_title(model, heading) if heading else None
-        if name is None or name not in updates or name in done:
+        field = field_by_title(model, heading) if heading else None
+        if field is None or field not in updates or field in done:
             continue
         trailing = text[len(text.rstrip("\n")) :]
-        body = changed.section_body(name)
+        body = changed.section_body(field)
         pieces[index] = (heading, f"## {heading}\n\n{body}{trailing or chr(10)}")
-        done.add(name)
+        done.add(field)
     new = "".join(text for _, text in pieces)
     for name in updates:
         if name not in done:

@@ -278,6 +278,8 @@ class Journal:
                     call.reserved,
                 ),
             )
+            if cursor.lastrowid is None:  # pragma: no cover - sqlite3 sets it after an INSERT
+                raise RuntimeError("the journal's INSERT gave no row id")
             return int(cursor.lastrowid)
 
     def finish(self, call_id: int, end: CallEnd) -> None:

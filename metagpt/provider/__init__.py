@@ -53,7 +53,8 @@ def _builtin(module: str, cls: str) -> ProviderFactory:
     def build(config: Config) -> Provider:
         import importlib
 
-        return getattr(importlib.import_module(f"metagpt.provider.{module}"), cls).from_config(config)
+        provider: Provider = getattr(importlib.import_module(f"metagpt.provider.{module}"), cls).from_config(config)
+        return provider
 
     return build
 
@@ -93,7 +94,8 @@ def _plugin(api_type: str) -> ProviderFactory:
         raise ConfigError(
             f"API_TYPE {api_type}: {PLUGIN_GROUP} entry point {point.value} failed to load: {exc}"
         ) from exc
-    factory = loaded.from_config if isinstance(loaded, type) else loaded
+    # A provider class is built with its `from_config`; anything else loaded is the factory itself.
+    factory: ProviderFactory = loaded.from_config if isinstance(loaded, type) else loaded  # type: ignore[attr-defined]
     _FACTORIES[api_type] = factory
     return factory
 

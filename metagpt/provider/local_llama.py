@@ -354,7 +354,8 @@ class LocalLlamaProvider(Provider):
         def generate() -> tuple[str, str | None]:
             parts: list[str] = []
             finish_reason = None
-            chunks = loaded.llama.create_chat_completion(stream=True, **kwargs)
+            # stream=True: a generator of chunk dicts (llama_cpp types the result as either mode's).
+            chunks: Any = loaded.llama.create_chat_completion(stream=True, **kwargs)
             try:
                 for chunk in chunks:
                     if stop.is_set():

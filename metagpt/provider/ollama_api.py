@@ -49,7 +49,7 @@ try:  # the openai SDK's HTTP client: httpx, or httpx2 (its successor, the same 
     import httpx2 as httpx
 except ImportError:  # pragma: no cover - depends on the installed openai
     try:
-        import httpx
+        import httpx  # type: ignore[no-redef]  # the same API under its older name
     except ImportError as exc:
         raise ConfigError(
             "API_TYPE ollama needs httpx, which the openai SDK installs: pip install httpx (Ollama needs no SDK "

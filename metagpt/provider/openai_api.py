@@ -92,7 +92,7 @@ class OpenAIProvider(Provider):
         if where.protocol == "azure":
             if not config.openai_api_version:
                 raise ConfigError("Azure needs OPENAI_BASE_URL (your resource endpoint) and OPENAI_API_VERSION.")
-            self.client = openai.AsyncAzureOpenAI(
+            self.client: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
                 azure_endpoint=self.base_url, api_version=config.openai_api_version, **common
             )
         else:
@@ -177,7 +177,8 @@ class OpenAIProvider(Provider):
     def _first_choice(self, response: Any) -> Any:
         """The first choice of a chat completion, or a `ProviderError` when the answer is not one."""
         choices = getattr(response, "choices", None)
-        message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
+        first = choices[0] if isinstance(choices, list) and choices else None
+        message = getattr(first, "message", None)
         if message is None or not isinstance(getattr(message, "content", None), str | None):
             shown = f"{type(response).__name__} {brief(response)}" if not choices else "a choice without a message"
             if isinstance(choices, list) and not choices:
@@ -188,7 +189,7 @@ class OpenAIProvider(Provider):
                 retryable=True,
                 billable=True,
             )
-        return choices[0]
+        return first
 
     def _checked_usage(self, reported: Any, request: ModelRequest, text: str) -> Usage:
         """The server's usage when this request could have used it, otherwise our own count."""

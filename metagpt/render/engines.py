@@ -319,6 +319,7 @@ class NodeEngine(Engine):
                 env=env,
                 limit=64 * 1024 * 1024,
             )
+            assert self._process.stdout is not None and self._process.stderr is not None  # piped above
             ready = await asyncio.wait_for(self._process.stdout.readline(), START_TIMEOUT)
             if not ready.startswith(b'{"ready"'):
                 stderr = await asyncio.wait_for(self._process.stderr.read(), 5)
@@ -349,6 +350,7 @@ class NodeEngine(Engine):
         self._count += 1
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[self._count] = future
+        assert self._process.stdin is not None  # started with stdin piped
         self._process.stdin.write(json.dumps({"id": self._count, "code": code, "format": fmt}).encode() + b"\n")
         try:
             await self._process.stdin.drain()
@@ -372,6 +374,7 @@ class NodeEngine(Engine):
     async def close(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
+            assert process.stdin is not None  # started with stdin piped
             try:
                 process.stdin.close()
                 await asyncio.wait_for(process.wait(), 10)

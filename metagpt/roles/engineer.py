@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from loguru import logger
 from pydantic import BaseModel
 
@@ -185,7 +187,7 @@ class Engineer(Role):
         The review is optional: an answer that stays invalid (`ModelBehaviorError`) is recorded
         as skipped, with the reason, and the file keeps its code.
         """
-        review: WriteCodeReview = self.actions[1]
+        review = cast(WriteCodeReview, self.actions[1])
         entries = self._reviews.setdefault(filename, [])
         for round_no in range(1, self.context.config.code_review_rounds + 1):
             try:
@@ -215,7 +217,7 @@ class Engineer(Role):
     # -- fixing what QA found -------------------------------------------------------------------
 
     async def _fix(self, request: Message) -> Message:
-        outcome: TestOutcome = request.instruct_content
+        outcome = cast(TestOutcome, request.instruct_content)  # QA sends its outcome
         filename = code_path(outcome.file_to_fix, self.package)
         if filename not in self.code:
             reply = f"Cannot fix {outcome.file_to_fix}: it is not one of the files I wrote."

@@ -49,7 +49,9 @@ def plan_model(action_names: list[str]) -> type[BaseModel]:
     """A `Plan` schema whose tasks can only name these actions."""
     names = tuple(dict.fromkeys(action_names))
     planned_task = create_model(
-        "PlannedTask", __base__=Task, action=(Literal[names], Field(description="The action that does this step."))
+        "PlannedTask",
+        __base__=Task,
+        action=(Literal[names], Field(description="The action that does this step.")),  # type: ignore[arg-type]  # a Literal of run-time names
     )
     return create_model("Plan", tasks=(list[planned_task], Field(min_length=1, max_length=MAX_TASKS)))
 
@@ -147,7 +149,7 @@ class Planner:
             )
         prompt = render_prompt("plan", goal=self.goal, actions=actions, progress=progress, max_tasks=str(MAX_TASKS))
         answer = await role.llm.aask_model(prompt, plan_model([a.name for a in role.actions]), [role.system_prompt])
-        self.plan = Plan(goal=self.goal, tasks=[Task(**t.model_dump()) for t in answer.tasks])
+        self.plan = Plan(goal=self.goal, tasks=[Task(**t.model_dump()) for t in answer.tasks])  # type: ignore[attr-defined]  # plan_model's model
         logger.info(f"{role.label}: plan: " + "; ".join(f"{t.task_id}. {t.action}" for t in self.plan.tasks))
         return self.plan
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 from pydantic import BaseModel, Field
@@ -30,6 +31,9 @@ from metagpt.sandbox import Limits, isolation
 from metagpt.schema import Message
 from metagpt.utils.code_plan import ENTRY_POINTS, CodePlan, in_dependency_order
 from metagpt.utils.safe_read import UnsafeFile, read_text
+
+if TYPE_CHECKING:
+    from metagpt.project_repo import ProjectRepo
 
 UNTESTED = ENTRY_POINTS | {"__init__.py", "setup.py", "conftest.py"}
 
@@ -120,8 +124,22 @@ class QaEngineer(Role):
 
     # -- steps ----------------------------------------------------------------------------------
 
+    @property
+    def _repo(self) -> ProjectRepo:
+        """The project folder; `_act` has checked there is one."""
+        if self.project is None:
+            raise RuntimeError("QaEngineer works in a project folder: hire it in a SoftwareCompany")
+        return self.project
+
+    @property
+    def _code_summary(self) -> CodeSummary:
+        """The Engineer's summary of the code; `_act` has waited for one."""
+        if self._summary is None:
+            raise RuntimeError("QaEngineer has no code summary yet")
+        return self._summary
+
     def _code_files(self) -> list[str]:
-        return [f"{self._summary.package}/{name}" for name in self._summary.files if name.endswith(".py")]
+        return [f"{self._code_summary.package}/{name}" for name in self._code_summary.files if name.endswith(".py")]
 
     def _design_and_tasks(self) -> str:
         return "\n\n".join(m.content for m in self.rc.memory.get() if m.cause_by in (WriteDesign, WriteTasks))
@@ -135,7 +153,7 @@ class QaEngineer(Role):
         code: dict[str, str] = {}
         for name in self._code_files():
             try:
-                code[name] = read_text(self.project.path, name)
+                code[name] = read_text(self._repo.path, name)
             except UnsafeFile as error:
                 if str(error) not in self.report.notes:
                     self.report.notes.append(str(error))
@@ -150,19 +168,19 @@ class QaEngineer(Role):
         async def write(path: str) -> str:
             others = {name: text for name, text in code.items() if name != path}
             test = await writer.run(PurePosixPath(path).name, code[path], context, others)
-            self.project.write(test_file_for(path), test)
+            self._repo.write(test_file_for(path), test)
             self._tests[test_file_for(path)] = test
             return test_file_for(path)
 
         targets = [f for f in targets if f in code]
         written = await in_dependency_order(CodePlan(files=targets), write, self.context.config.engineer_concurrency)
         self.report.tests = list(written.values())
-        await self.project.commit(f"Tests: {len(self.report.tests)} files")
+        await self._repo.commit(f"Tests: {len(self.report.tests)} files")
 
     async def _run_round(self) -> Message:
         config = self.context.config
         allowed = self.test_round_allowed or config.test_round_allowed
-        runner: RunCode = self.actions[1]
+        runner = cast(RunCode, self.actions[1])
         limits = Limits.wall_clock(config.test_timeout)
         try:
             self.report.isolation = isolation(config.sandbox)
@@ -172,7 +190,7 @@ class QaEngineer(Role):
             return self._report_message()
         while True:
             outcome = await runner.run(
-                self._summary.package, self._read_code(), dict(self._tests), limits,
+                self._code_summary.package, self._read_code(), dict(self._tests), limits,
                 mode=config.sandbox, network=config.sandbox_network,
             )  # fmt: skip
             outcome.round = len(self.report.runs) + 1
@@ -187,7 +205,7 @@ class QaEngineer(Role):
             elif outcome.send_to == "Engineer":
                 self.report.fixes.append(f"round {outcome.round}: `{outcome.file_to_fix}` sent to the Engineer")
             self._write_report()
-            await self.project.commit(f"Test round {outcome.round}: {outcome.summary}")
+            await self._repo.commit(f"Test round {outcome.round}: {outcome.summary}")
             if self._done:
                 return self._report_message()
             if outcome.send_to == "Engineer":
@@ -205,7 +223,7 @@ class QaEngineer(Role):
         path = outcome.file_to_fix
         test = self._tests[path]
         fixed = await self.actions[2].run(path, test, self._read_code(), outcome.output, self._design_and_tasks())
-        self.project.write(path, fixed)
+        self._repo.write(path, fixed)
         self._tests[path] = fixed
         self.report.fixes.append(f"round {outcome.round}: QA rewrote its test `{path}`")
 
@@ -224,4 +242,4 @@ class QaEngineer(Role):
         )
 
     def _write_report(self) -> None:
-        self.project.write("docs/qa_report.md", self.report.to_markdown(), reserved=True)
+        self._repo.write("docs/qa_report.md", self.report.to_markdown(), reserved=True)

@@ -261,8 +261,8 @@ class Role(MetaGPTRoleNames, Declared):
         A `recovered` role first looks again for `latest_observed_msg` (the message it was
         reacting to when it stopped) among what it has not remembered yet.
         """
-        recovered = self.recovered and self.latest_observed_msg is not None
-        buffered = self.rc.memory.find_news([self.latest_observed_msg], k=10) if recovered else []
+        observed = self.latest_observed_msg
+        buffered = self.rc.memory.find_news([observed], k=10) if self.recovered and observed is not None else []
         if not buffered:
             buffered, self.rc.msg_buffer = self.rc.msg_buffer, []
         self.rc.news = [m for m in buffered if self._is_news(m)]

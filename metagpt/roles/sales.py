@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from metagpt.actions.action import Action
 from metagpt.actions.answer import Answer
 from metagpt.actions.search_and_summarize import SearchAndSummarize
 from metagpt.prompts import render_prompt
@@ -47,7 +48,7 @@ class Sales(Role):
         """Answer from `store` from now on (None: answer without documents)."""
         self.store = store
         if store is not None:
-            action = SearchAndSummarize(
+            action: Action = SearchAndSummarize(
                 engine=SearchEngineType.CUSTOM_ENGINE, search_func=store, max_results=self.max_results
             )
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from metagpt.actions.write_tutorial import WriteContent, WriteDirectory
 from metagpt.roles.role import Role, RoleReactMode
@@ -32,7 +33,7 @@ class TutorialAssistant(Role):
     main_title: str = ""
     total_content: str = ""
 
-    def __init__(self, **kwargs: object):
+    def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.set_actions([WriteDirectory(language=self.language)])
         self._set_react_mode(react_mode=RoleReactMode.BY_ORDER.value)

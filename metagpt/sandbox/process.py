@@ -193,7 +193,11 @@ class Supervised:
                     write_ends.append(write_fd)
                 done = loop.create_future()
                 capture = _Capture(limit, done)
-                transport, _ = await loop.connect_read_pipe(lambda c=capture: c, os.fdopen(fd, "rb", buffering=0))
+
+                def protocol(capture: _Capture = capture) -> _Capture:
+                    return capture
+
+                transport, _ = await loop.connect_read_pipe(protocol, os.fdopen(fd, "rb", buffering=0))
                 self._captures.append(capture)
                 self._transports.append(transport)
                 self._closed.append(done)
@@ -254,8 +258,9 @@ class Supervised:
         await asyncio.wait(self._closed, timeout=DRAIN_TIMEOUT)
         status = _statuses(self._captures[2].raw())
         child = status.get("pid")
-        if self._child() is not None:
-            _kill_group(self._child())  # the supervisor was killed before it could clean up
+        group = self._child()
+        if group is not None:
+            _kill_group(group)  # the supervisor was killed before it could clean up
         finished = "returncode" in status
         timed_out = bool(status.get("timed_out")) or (not finished and child is not None)
         stderr = self._captures[1].text()
@@ -263,7 +268,8 @@ class Supervised:
         if child is None:
             error = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
         strays = [str(s) for s in status.get("strays", []) if isinstance(s, str)]
-        crowded = status.get("crowded") if isinstance(status.get("crowded"), int) else 0
+        crowded = status.get("crowded")
+        crowded = crowded if isinstance(crowded, int) else 0
         code = status.get("returncode") if finished else None
         if not isinstance(code, int):
             code = None if timed_out or crowded or status.get("stopped") else proc.returncode

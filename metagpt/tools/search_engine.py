@@ -50,7 +50,9 @@ class CustomEngine(SearchEngine):
             source = owner
         self.source = source
         raw_data = getattr(source, "raw_data", None)
-        self.name = name or (raw_data.name if raw_data is not None else getattr(source, "__name__", "custom search"))
+        if not name:
+            name = raw_data.name if raw_data is not None else getattr(source, "__name__", "custom search")
+        self.name = name
 
     async def search(self, query: str, max_results: int = 8) -> list[SearchResult]:
         if hasattr(self.source, "search_hits"):

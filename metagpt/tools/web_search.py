@@ -49,9 +49,9 @@ class HttpSearchEngine(SearchEngine):
                 ) from None
             raise SearchEngineError(f"{self.name} search failed ({exc.code}: {reason}).") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            cause = getattr(exc, "reason", exc)
             raise SearchEngineError(
-                f"Could not reach {self.name} at {_brief(host)} ({_brief(reason)}); check the network."
+                f"Could not reach {self.name} at {_brief(host)} ({_brief(cause)}); check the network."
             ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SearchEngineError(f"{self.name} answered with something that is not JSON ({_brief(exc)}).") from None

@@ -240,17 +240,17 @@ async def write_and_review(
             ready = sorted((s for s in pending if can_start(s)), key=lambda s: -tails.get(s, 1))
             for step in ready[: limit - sum(1 for s in running.values() if s is not None)]:
                 pending.remove(step)
-                work = write if step[0] == "write" else review
+                work = review if step[0] == "review" and review is not None else write  # reviews exist with a review
                 running[asyncio.ensure_future(work(step[1]))] = step
             if not running:
                 raise RuntimeError(f"no step can start: {pending}")  # pragma: no cover - the plan is a DAG
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                step = running.pop(task)
+                ended = running.pop(task)
                 task.result()  # raises the step's failure
-                if step is not None:
-                    finished(step)
-                    all_written = len(written) == len(plan.files) and step[0] == "write"
+                if ended is not None:
+                    finished(ended)
+                    all_written = len(written) == len(plan.files) and ended[0] == "write"
                     if all_written and after_writes is not None:
                         running[asyncio.ensure_future(after_writes())] = None
     finally:

@@ -127,7 +127,10 @@ def decode_image(img_url_or_b64: str) -> Image:
     from PIL import Image as PILImage
 
     if img_url_or_b64.startswith(("http://", "https://")):
-        import httpx
+        try:  # the openai SDK's HTTP client: httpx2 from openai 3 on (it installs no httpx), httpx before
+            import httpx2 as httpx
+        except ImportError:  # pragma: no cover - depends on the installed openai
+            import httpx  # type: ignore[no-redef]  # the same API under its older name
 
         response = httpx.get(img_url_or_b64, follow_redirects=True, timeout=30)
         response.raise_for_status()

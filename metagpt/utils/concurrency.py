@@ -31,7 +31,7 @@ async def gather_or_cancel(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
         for task in pending:
             task.cancel(reason)
         await asyncio.gather(*pending, return_exceptions=True)
-    failed = [t for t in tasks if not t.cancelled() and t.exception() is not None]
-    if failed:
-        raise failed[0].exception()
+    errors = [error for t in tasks if not t.cancelled() and (error := t.exception()) is not None]
+    if errors:
+        raise errors[0]
     return [t.result() for t in tasks]

@@ -29,6 +29,7 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import cast
 
 from loguru import logger
 
@@ -230,7 +231,7 @@ class GitHistory:
             return
         self._repair_legacy()
         found = {name: self._found(name) for name in KEPT}
-        self._kept = {name: state for name, state in found.items() if state is not _UNSAFE}
+        self._kept = {name: cast("bytes | None", state) for name, state in found.items() if state is not _UNSAFE}
 
     def _found(self, name: str) -> bytes | object | None:
         """`.git/<name>` now: its bytes, None when there is none, `_UNSAFE` for anything but a

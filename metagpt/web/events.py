@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from metagpt.const import STATE_DB
 from metagpt.journal.queries import LIST_COLUMNS, open_readonly
@@ -91,6 +91,7 @@ def _stage_events(db: sqlite3.Connection, after: int) -> list[tuple[float, int, 
 
 def _call_events(db: sqlite3.Connection, after: int) -> list[tuple[float, int, dict]]:
     """(ended_at, id, row) of calls that ended after call `after` ended (journal order of ending)."""
+    params: tuple[Any, ...]
     where, params = "status != 'started'", ()
     if after:
         mark = db.execute("SELECT ended_at FROM calls WHERE id = ?", (after,)).fetchone()
@@ -182,7 +183,8 @@ async def stream(
                 settled = time.time() - SETTLE_SECONDS
                 ready = [event for event in events if event.time <= settled]  # a prefix: sorted by time
                 pending = len(ready) < len(events)
-                cursor = final if not pending else (ready[-1].cursor if ready else cursor)
+                # `collect`'s events each carry the cursor after them
+                cursor = final if not pending else (cast(Cursor, ready[-1].cursor) if ready else cursor)
                 for event in ready:
                     yield event.encode()
                 sent = sent or bool(ready)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -118,7 +118,7 @@ async def picture(request: Request) -> Response:
 
 
 async def problem(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status", None) or getattr(exc, "status_code", 500)
+    status = cast(int, getattr(exc, "status", None) or getattr(exc, "status_code", 500))  # an HTTP status
     message = str(exc) if isinstance(exc, Problem) else getattr(exc, "detail", "error")
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=status)

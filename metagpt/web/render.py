@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from metagpt.const import RESOURCES_DIR
@@ -134,9 +134,10 @@ def markdown(text: str, pictures: dict[str, str] | None = None, image_base: str 
     """Sanitized HTML of a markdown document; `pictures` maps diagram sources to project paths
     of their renderings, shown from `image_base` + path."""
     from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    default_fence = md.renderer.rules["fence"]
+    default_fence = cast(RendererHTML, md.renderer).rules["fence"]  # MarkdownIt's default renderer
 
     def fence(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]

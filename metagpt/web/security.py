@@ -79,7 +79,9 @@ class Guard:
         return name in names
 
     def token_ok(self, value: str | None) -> bool:
-        return bool(self.token) and value is not None and hmac.compare_digest(value.encode(), self.token.encode())
+        if not self.token or value is None:
+            return False
+        return hmac.compare_digest(value.encode(), self.token.encode())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -123,6 +123,10 @@ async def read_body(request: Request) -> dict[str, Any]:
     return body
 
 
+@overload
+def text_field(body: dict, key: str, required: Literal[True]) -> str: ...
+@overload
+def text_field(body: dict, key: str, required: bool = False) -> str | None: ...
 def text_field(body: dict, key: str, required: bool = False) -> str | None:
     value = body.get(key)
     if value is None and not required:

@@ -29,7 +29,7 @@ def signature(root: Path | None) -> tuple | None:
     """What changes when a step is recorded: the journal's files and the history's HEAD."""
     if root is None:
         return None
-    marks = []
+    marks: list[tuple[int, int] | None] = []
     for name in (STATE_DB, f"{STATE_DB}-wal"):
         try:
             info = os.stat(root / name)
@@ -48,7 +48,7 @@ class Watch:
         root_of: Callable[[], Path | None],
         status_of: Callable[[], dict[str, Any]],
         poll: float = POLL_SECONDS,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[], object] | None = None,
     ):
         self.root_of, self.status_of, self.poll, self.on_idle = root_of, status_of, poll, on_idle
         self.root: Path | None = None

@@ -164,3 +164,35 @@ def test_encode_and_decode_image(tmp_path):
     assert from_pil.format == "JPEG" and from_pil.size == (4, 3)
     with pytest.raises(FileNotFoundError):
         encode_image(tmp_path / "missing.png")
+
+
+def test_decode_image_fetches_an_http_url_with_the_openai_sdks_client(tmp_path):
+    """The client is httpx, or httpx2 from openai 3 on (which installs no `httpx`)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    image_module = pytest.importorskip("PIL.Image")
+    path = tmp_path / "red.png"
+    image_module.new("RGB", (4, 3), (255, 0, 0)).save(path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        image = decode_image(f"http://127.0.0.1:{server.server_port}/red.png")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert image.size == (4, 3) and image.getpixel((0, 0)) == (255, 0, 0)

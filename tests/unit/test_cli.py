@@ -168,6 +168,16 @@ def test_setup_py_packages_the_cli_and_every_subpackage():
     assert {"metagpt.roles", "metagpt.utils"} <= packages
 
 
+def test_setup_py_ships_the_py_typed_marker():
+    """PEP 561: without `metagpt/py.typed` in the wheel a user's type checker ignores the package's annotations."""
+    from distutils.core import run_setup  # setuptools' own copy
+
+    distribution = run_setup(str(REPO_ROOT / "setup.py"), stop_after="init")
+
+    assert "py.typed" in distribution.package_data["metagpt"]
+    assert (REPO_ROOT / "metagpt" / "py.typed").is_file()
+
+
 def test_the_help_names_every_subcommand_and_each_has_its_own_help(tmp_path):
     import subprocess
 
@@ -209,3 +219,26 @@ def test_an_unknown_experience_command_is_one_line(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
 
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "'frobnicate'" in done.stderr
+
+
+def test_an_aborted_command_prints_one_line_and_exits_130(capsys):
+    """`typer.Abort` (Ctrl-C or end of input at a prompt) ends the command with "Aborted.", not a traceback."""
+    import typer
+
+    from metagpt.cli.groups import TYPER_SETTINGS, DefaultGroup
+
+    group_app = typer.Typer(cls=DefaultGroup, **TYPER_SETTINGS)
+
+    @group_app.command()
+    def ask() -> None:
+        raise typer.Abort()
+
+    @group_app.command()
+    def other() -> None:  # pragma: no cover - a second command makes `ask` a subcommand
+        pass
+
+    with pytest.raises(SystemExit) as exited:
+        typer.main.get_command(group_app).main(["ask"], prog_name="metagpt")
+
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "Aborted.\n"

@@ -54,7 +54,7 @@ def install(budget: int, chunk: int) -> None:
         note = f"\n[output over {budget:,} characters: the rest of this cell's output is not sent]\n"
         return data[:room] + (note if first else "")
 
-    class CappedStream(base):
+    class CappedStream(base):  # type: ignore[valid-type,misc]  # the kernel's own stream class, known at run time
         def _schedule_flush(self) -> None:
             with self._buffer_lock:
                 buffered = sum(map(tell, self._buffers.values()))

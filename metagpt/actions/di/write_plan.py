@@ -7,6 +7,7 @@ form a cycle is sent back once with the problems; a second bad plan is a `ModelB
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -54,7 +55,7 @@ class InterpreterPlan(BaseModel):
     tasks: list[PlanTask] = Field(min_length=1, description="The tasks, each depending only on earlier ones.")
 
 
-def plan_problems(plan: InterpreterPlan, known: set[str] = frozenset()) -> list[str]:
+def plan_problems(plan: InterpreterPlan, known: Set[str] = frozenset()) -> list[str]:
     """What is wrong with the plan's ids and dependencies (empty when nothing).
 
     `known` are ids of tasks already finished, which new tasks may depend on.

@@ -121,11 +121,13 @@ class DataInterpreter(Role):
         return TOOL_REGISTRY.select(names)
 
     def _project_folder(self, goal: str) -> Path:
-        if self.project is None:
+        project = self.project
+        if project is None:
             from metagpt.project_repo import ProjectRepo
 
-            self.context.project = ProjectRepo(self.context.config.resolve_workspace(), goal[:30] or "interpreter")
-        return self.project.path
+            workspace = self.context.config.resolve_workspace()
+            project = self.context.project = ProjectRepo(workspace, goal[:30] or "interpreter")
+        return project.path
 
     async def _plan_and_act(self) -> Message:
         goal = "\n".join(m.content for m in self.rc.news).strip()

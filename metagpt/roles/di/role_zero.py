@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from pydantic import BaseModel
@@ -38,6 +39,9 @@ from metagpt.roles.di.agent.toolbox import FinishRequested, Human, HumanStop, To
 from metagpt.roles.di.agent.trace import agent_markdown, append_step
 from metagpt.roles.role import Role, RoleReactMode
 from metagpt.schema import Message
+
+if TYPE_CHECKING:
+    from metagpt.project_repo import ProjectRepo
 
 MAX_PARSE_FAILURES = 3
 """Unusable answers in a row that end the run."""
@@ -131,12 +135,20 @@ class RoleZero(Role):
     def _get_prefix(self) -> str:
         return self.desc or load_prompt("agent_system").strip()
 
-    def _project(self, goal: str):
-        if self.project is None:
+    def _project(self, goal: str) -> ProjectRepo:
+        project = self.project
+        if project is None:
             from metagpt.project_repo import ProjectRepo
 
-            self.context.project = ProjectRepo(self.context.config.resolve_workspace(), goal[:40] or "agent")
-        return self.project
+            project = self.context.project = ProjectRepo(self.context.config.resolve_workspace(), goal[:40] or "agent")
+        return project
+
+    @property
+    def _folder(self) -> Path:
+        """The project folder `_react` opened (`_project`)."""
+        if self.project is None:
+            raise RuntimeError("the agent's project folder is not open")
+        return self.project.path
 
     async def _react(self) -> Message:
         goal = "\n".join(m.content for m in self.rc.news).strip()
@@ -182,6 +194,7 @@ class RoleZero(Role):
         schema = OutputSchema(name="AgentAnswer", json_schema=request_schema(model))
         memory = AgentMemory(config.agent_recent_steps, config.agent_memory_tokens, self.llm.provider.model)
         detector = StuckDetector()
+        notes: list[str]
         failures, notes = 0, []
         check_text = f"\nThe goal counts as done only when this check passes: {check.spec}\n" if check else ""
         for number in range(1, self.max_steps + 1):
@@ -222,7 +235,7 @@ class RoleZero(Role):
                 notes.append(note)
             self._record(step, memory)
         if check is not None:
-            result = await check.run(self.project.path, config.test_timeout, config.sandbox, config.sandbox_network)
+            result = await check.run(self._folder, config.test_timeout, config.sandbox, config.sandbox_network)
             outcome.check_passed = result.passed
             if not result.passed:
                 return StopReason.CHECK_FAILED, f"the check still fails after {self.max_steps} steps: {check.spec}"
@@ -267,7 +280,7 @@ class RoleZero(Role):
             failed = [s for s in self.steps if s.check and not s.check.get("passed", False)]
             if failed and self.steps:
                 last = self._experience.get(f"step {self.steps[-1].step}", ("", None))[0]
-                pool.lesson("agent_step", goal, str(failed[-1].check.get("output", ""))[:1500], last,
+                pool.lesson("agent_step", goal, str((failed[-1].check or {}).get("output", ""))[:1500], last,
                             f"the goal check passed: {self.check}", source)  # fmt: skip
         pool.flush()
 
@@ -288,7 +301,7 @@ class RoleZero(Role):
                 if check is None:
                     step.observations.append(Observation(command=call, ok=True, output="finished"))
                     return finish.reason
-                result = await check.run(self.project.path, config.test_timeout, config.sandbox,
+                result = await check.run(self._folder, config.test_timeout, config.sandbox,
                                          config.sandbox_network)  # fmt: skip
                 step.check, outcome.check_passed = result.record(check.spec), result.passed
                 if result.passed:

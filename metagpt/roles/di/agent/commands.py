@@ -107,7 +107,7 @@ def answer_model(commands: list[Command]) -> type[BaseModel]:
         shape = create_model(
             command.name.replace(".", "_"),
             __config__=ConfigDict(extra="forbid"),
-            command_name=(Literal[command.name], Field(description="The command.")),  # type: ignore[valid-type]
+            command_name=(Literal[command.name], Field(description="The command.")),  # type: ignore[arg-type]  # a run-time Literal
             args=(command.args_model, Field(description="Its arguments.")),
         )
         shapes.append(shape)
@@ -116,7 +116,8 @@ def answer_model(commands: list[Command]) -> type[BaseModel]:
         "AgentAnswer",
         thought=(str, Field(description=THOUGHT, examples=["The file does not exist yet, so I write it."])),
         commands=(
-            list[Annotated[union, Field(discriminator="command_name")]] if len(shapes) > 1 else list[union],
+            # the union of models built above, at run time
+            list[Annotated[union, Field(discriminator="command_name")]] if len(shapes) > 1 else list[union],  # type: ignore[valid-type,maybe-unrecognized-str-typeform]
             Field(min_length=1, max_length=MAX_COMMANDS, description="The commands to run, in order."),
         ),
     )

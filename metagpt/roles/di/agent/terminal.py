@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metagpt.roles.di.agent.commands import ToolFailure
 from metagpt.sandbox import Limits, SandboxMode, run_sandboxed
+
+if TYPE_CHECKING:
+    from metagpt.actions.di.kernel import SandboxedKernel
 
 OUTPUT_CHARS = 4000
 """Most characters of a command's stdout (and of its stderr) shown to the agent."""
@@ -64,7 +68,7 @@ class Python:
         self.cell_timeout = cell_timeout
         self.mode: SandboxMode = mode
         self.network = network
-        self._kernel = None
+        self._kernel: SandboxedKernel | None = None
 
     async def run(self, code: str) -> str:
         """Run Python code in a persistent kernel in the project folder; variables stay for later cells.
