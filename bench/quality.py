@@ -181,9 +181,10 @@ def table(outcomes: list[Outcome]) -> str:
     ]
     for o in outcomes:
         valid = "n/a" if o.diagrams_valid is None else str(o.diagrams_valid)
+        done, entry = ("yes" if o.finished else "no"), ("yes" if o.entry_ok else "no")
         lines.append(
-            f"| {o.model} | {o.idea} | {'yes' if o.finished else 'no'} | {o.seconds:.0f} s | {o.parse} / {o.py_files} "
-            f"| {o.imports} | {o.from_design} | {'yes' if o.entry_ok else 'no'} | {o.tests_passed} / {o.tests_collected} "
+            f"| {o.model} | {o.idea} | {done} | {o.seconds:.0f} s | {o.parse} / {o.py_files} | {o.imports} "
+            f"| {o.from_design} | {entry} | {o.tests_passed} / {o.tests_collected} "
             f"| {o.prd_sentences} / {o.prd_items} ({o.prd_on_topic}) | {valid} / {o.diagrams} |"
         )
     return "\n".join(lines)

@@ -28,7 +28,7 @@ def test_what_is_a_sentence(item, problem):
 
 def test_fragments_are_refused_only_while_the_prd_is_written():
     data = {**EXAMPLE, "product_goals": ["Add todo items quickly", '", 0.3, 0.6], ,"']}
-    with pytest.raises(ValidationError, match="is not a sentence .*write sentences about: a command-line todo"):
+    with pytest.raises(ValidationError, match=r"is not a sentence .*write sentences about: a command-line todo"):
         PRD.model_validate(data, context=TODO)
     assert PRD.model_validate(data).product_goals[1] == '", 0.3, 0.6], ,"'  # a stored document still loads
 
