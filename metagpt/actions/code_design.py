@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from metagpt.const import SKELETON_NOTE
 
 if TYPE_CHECKING:
     from metagpt.actions.design_api import SystemDesign
@@ -28,7 +31,6 @@ _OWNER_MEMBER = re.compile(r"^([A-Za-z_]\w*)\s*:\s*(.+)$")
 _PARTICIPANT = re.compile(r"^(?:participant|actor)\s+(\w+)(?:\s+as\s+(.+))?$")
 _MESSAGE = re.compile(r"^(\w+)\s*(-->>|->>|-->|->|--x|-x|--\)|-\))\s*[+-]?(\w+)\s*:\s*(.*)$")
 RELATION_WORDS = {"<|--": "is the base of", "..|>": "implements", "*--": "is made of", "o--": "holds"}
-SKELETON_NOTE = "Written from the design, not by the model: the model's code for this file did not parse."
 
 
 @dataclass
@@ -161,6 +163,17 @@ def skeleton(filename: str, design: SystemDesign, classes_here: list[str] | None
             "    main()",
         ]
     return "\n".join(lines).replace("\n\n\n\n", "\n\n\n") + "\n"
+
+
+def from_design(root: Path) -> list[str]:
+    """The Python files under `root` that were written from the design (they carry `SKELETON_NOTE`)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if ".git" in path.parts or ".metagpt" in path.parts:
+            continue
+        if SKELETON_NOTE in path.read_text(encoding="utf-8", errors="replace")[:400]:
+            found.append(path.relative_to(root).as_posix())
+    return found
 
 
 def classes_of_file(filename: str, classes: list[str], files: list[str]) -> list[str]:

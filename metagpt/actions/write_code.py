@@ -22,7 +22,32 @@ def extract_code(text: str) -> str:
     """The code in a model answer: the longest fenced block, or the whole answer without fences."""
     blocks = [match.group(1) for match in _CODE_BLOCK.finditer(text)]
     code = max(blocks, key=len) if blocks else text
-    return cut_loops(code.strip("\n")) + "\n"
+    return cut_redefinitions(cut_loops(code.strip("\n"))) + "\n"
+
+
+_TOP_LEVEL_DEFINITION = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)")
+
+
+def cut_redefinitions(code: str) -> str:
+    """Cut a Python file where a top-level class or function is defined a second time.
+
+    Small models loop on a file with small variations (`# game.py`, `class Game:` ... four
+    times over, never the same lines twice, so `cut_loops` cannot see it); the second
+    definition of a name and everything after it go, with the comments just above it.
+    """
+    lines = code.splitlines()
+    seen: set[str] = set()
+    for number, line in enumerate(lines):
+        match = _TOP_LEVEL_DEFINITION.match(line)
+        if not match:
+            continue
+        if match.group(1) in seen:
+            end = number
+            while end > 0 and (not lines[end - 1].strip() or lines[end - 1].startswith(("#", "@"))):
+                end -= 1
+            return "\n".join(lines[:end]).rstrip("\n")
+        seen.add(match.group(1))
+    return code
 
 
 def cut_loops(code: str, min_block: int = 2, max_repeats: int = 3) -> str:

@@ -77,3 +77,23 @@ async def test_code_that_never_parses_is_retried_without_the_broken_answer_then_
     assert retry[-1]["content"].startswith(first[-1]["content"])
     assert "did not parse: invalid syntax (line 1): classGame:" in retry[-1]["content"]
     provider.assert_complete()
+
+
+def test_a_file_that_loops_with_variations_is_cut_at_the_second_definition():
+    from metagpt.actions.write_code import extract_code
+
+    answer = "```python\n# game.py\nclass Game:\n    x = 1\n\n# Game.py\nclass Game:\n    x = 2\n\ndef main():\n    pass\n```"
+    assert extract_code(answer) == "# game.py\nclass Game:\n    x = 1\n"
+
+
+def test_the_run_summary_and_report_name_files_written_from_the_design(tmp_path):
+    from metagpt.actions.code_design import from_design
+    from metagpt.report import render_report
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "game.py").write_text(skeleton("game.py", EXAMPLE))
+    (tmp_path / "pkg" / "main.py").write_text("print('hi')\n")
+    assert from_design(tmp_path) == ["pkg/game.py"]
+    page = render_report(tmp_path)
+    assert "pkg/game.py <strong>(written from the design, not by the model)</strong>" in page
+    assert "pkg/main.py <strong>" not in page
