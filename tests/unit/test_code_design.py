@@ -82,7 +82,7 @@ async def test_code_that_never_parses_is_retried_without_the_broken_answer_then_
 def test_a_file_that_loops_with_variations_is_cut_at_the_second_definition():
     from metagpt.actions.write_code import extract_code
 
-    answer = "```python\n# game.py\nclass Game:\n    x = 1\n\n# Game.py\nclass Game:\n    x = 2\n\ndef main():\n    pass\n"
+    answer = "```python\n# game.py\nclass Game:\n    x = 1\n\n# Game.py\nclass Game:\n    x = 2\n\ndef main():\n"
     assert extract_code(answer) == "# game.py\nclass Game:\n    x = 1\n"
 
 
