@@ -23,13 +23,17 @@ PAYLOAD = (
 )
 
 
+LIST_PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=javascript:alert(3)>raw link</a>"
+"""The payload without quotes or brackets, which a PRD's goals and stories refuse as JSON punctuation."""
+
+
 def hostile_reply(body):
     """Realistic answers whose PRD holds the payload in every list of text it has."""
     if requested_document(body) is PRD:
         prd = sample_document(PRD)
         for key, value in prd.items():
             if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                prd[key] = [f"{v} {PAYLOAD}" for v in value]
+                prd[key] = [f"{v} {LIST_PAYLOAD}" for v in value]
         prd["original_requirements"] = PAYLOAD
         return answer(json.dumps(prd))
     return realistic_reply(body)
