@@ -171,7 +171,7 @@ def _changes_section(root: Path, md: MarkdownIt, notes: list[str]) -> str:
         stem = name[: -len(".md")]
         if os.path.isfile(root / CHANGES_DIR / f"{stem}.diff"):
             diff = _read(root, f"{CHANGES_DIR}/{stem}.diff", MAX_DOC_BYTES, notes)
-            body += f"<details><summary>Diff</summary>{_highlight(diff, language='diff')}</details>" if diff else ""
+            body += f"<details><summary>Diff</summary>{highlight_code(diff, language='diff')}</details>" if diff else ""
         blocks.append(f'<article class="change" id="change-{html.escape(stem)}">{body}</article>')
     return "\n".join(blocks)
 
@@ -220,7 +220,7 @@ def _markdown() -> MarkdownIt:
         if language == "mermaid":
             return _diagram(token.content.strip(), env.get("diagrams", {}), env.get("root"))
         if language:
-            return _highlight(token.content, language=language)
+            return highlight_code(token.content, language=language)
         return default_fence(tokens, idx, options, env)
 
     md.add_render_rule("fence", fence)
@@ -242,7 +242,8 @@ def _diagram(code: str, stems: dict[str, str], root: Path | None) -> str:
     return f'<figure class="diagram"{anchor}><pre class="mermaid">{html.escape(code)}</pre>{caption}</figure>\n'
 
 
-def _highlight(code: str, filename: str | None = None, language: str | None = None) -> str:
+def highlight_code(code: str, filename: str | None = None, language: str | None = None) -> str:
+    """Pygments HTML of `code` (which escapes every character it is given), by file name or language."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
@@ -299,7 +300,7 @@ def _code_section(root: Path, notes: list[str]) -> str:
         elif not data.strip():
             body = "<p>(empty)</p>"
         else:
-            body = _highlight(data.decode("utf-8", errors="replace"), filename=path.name)
+            body = highlight_code(data.decode("utf-8", errors="replace"), filename=path.name)
         name = html.escape(path.as_posix())
         blocks.append(f'<details class="file" id="{anchors[path]}" open><summary>{name}</summary>{body}</details>')
     return f'<ul class="tree">{_tree_items(tree, anchors)}</ul>\n' + "\n".join(blocks)

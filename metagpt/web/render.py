@@ -14,6 +14,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from metagpt.const import RESOURCES_DIR
+from metagpt.report import highlight_code as highlight
 from metagpt.utils.safe_read import UnsafeFile, read_text, walk_files
 
 TAGS = {
@@ -89,26 +90,6 @@ def sanitize(markup: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-
-
-def highlight(code: str, filename: str | None = None, language: str | None = None) -> str:
-    """Pygments HTML of `code` (which escapes every character it is given)."""
-    from pygments import highlight as pygmentize
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
-    from pygments.util import ClassNotFound
-
-    try:
-        lexer = get_lexer_for_filename(filename, code) if filename else get_lexer_by_name(language or "text")
-    except ClassNotFound:
-        lexer = TextLexer()
-    return pygmentize(code, lexer, HtmlFormatter(cssclass="highlight"))
-
-
-def code_style() -> str:
-    from pygments.formatters import HtmlFormatter
-
-    return HtmlFormatter(cssclass="highlight").get_style_defs(".highlight")
 
 
 def diagram_pictures(root: Path) -> dict[str, str]:
