@@ -20,10 +20,15 @@ EXAMPLES = REPO / "examples"
 
 
 def run_example(name: str, *args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
+    return run_script(EXAMPLES / name, *args, cwd=cwd, input=input)
+
+
+def run_script(script: Path, *args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess:
+    """`script` on the fake model, with this checkout importable and no key of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
     env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
+        [sys.executable, str(script), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -132,10 +137,8 @@ def test_the_docs_roles_snippet_runs_as_written(tmp_path):
     code = page.split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "snippet.py"
     script.write_text(code)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
-    env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
 
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = run_script(script, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert "Alice(SimpleCoder): to do SimpleWriteCode" in done.stderr
@@ -147,10 +150,8 @@ def test_the_readme_script_runs_as_written_and_writes_a_project(tmp_path):
     code = readme.split("## In a script", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "company.py"
     script.write_text(code)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "API_TYPE"))}
-    env.update(API_TYPE="fake", PYTHONPATH=str(REPO))
 
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = run_script(script, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
     (project,) = (tmp_path / "workspace").iterdir()
