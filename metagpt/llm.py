@@ -165,6 +165,7 @@ class LLM:
         system_msgs: list[str] | None = None,
         stream: bool = False,
         validation_context: dict[str, Any] | None = None,
+        closing: str = "",
     ) -> T:
         """Ask for an answer shaped as `output_model`, validated with pydantic.
 
@@ -177,7 +178,7 @@ class LLM:
         not paid for again unchanged: the next request is sent hotter (`RETRY_TEMPERATURE_STEP`)
         and without the repeated answer, only a short note of what was wrong with it.
         """
-        first_request = self.model_request(msg, output_model, system_msgs)
+        first_request = self.model_request(msg, output_model, system_msgs, closing)
         messages = first = first_request.messages
         schema = first_request.output_schema
         settings = self._settings()
@@ -214,10 +215,15 @@ class LLM:
         )
 
     def model_request(
-        self, msg: str, output_model: type[BaseModel], system_msgs: list[str] | None = None
+        self, msg: str, output_model: type[BaseModel], system_msgs: list[str] | None = None, closing: str = ""
     ) -> ModelRequest:
-        """The first request `aask_model` sends for `output_model` (a format retry adds to it)."""
-        messages = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
+        """The first request `aask_model` sends for `output_model` (a format retry adds to it).
+
+        `closing` comes after the format and its example: the last thing a model reads before
+        answering (e.g. the idea restated, so a small model does not answer the example's).
+        """
+        text = f"{msg}\n\n{format_instructions(output_model)}" + (f"\n\n{closing}" if closing else "")
+        messages = self.messages(text, system_msgs)
         return ModelRequest(messages=messages, output_schema=output_schema(output_model), **self._settings())
 
     async def acompletion_schema(self, messages: list[dict[str, str]], schema: OutputSchema) -> ModelResponse:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
+from metagpt.actions.sentences import sentence_problem, shares_topic
 from metagpt.render.repair import check_diagrams
 
 if TYPE_CHECKING:
@@ -89,6 +90,32 @@ class PRD(Document):
         examples=[""],
     )
 
+    @field_validator("product_goals", "user_stories")
+    @classmethod
+    def _sentences_about_the_requirement(cls, items: list[str], info: ValidationInfo) -> list[str]:
+        """With the requirement in the validation context (a PRD being written, not one read back):
+        every goal and story is a sentence (not a fragment or JSON punctuation)."""
+        requirement = (info.context or {}).get("requirement")
+        if not requirement:
+            return items
+        for item in items:
+            if problem := sentence_problem(item):
+                raise ValueError(f"{item!r} is not a sentence ({problem}); write sentences about: {requirement}")
+        return items
+
+    @model_validator(mode="after")
+    def _restated_requirement(self, info: ValidationInfo) -> PRD:
+        """The original requirement is the boss's: a restatement about another product is replaced by it."""
+        requirement = (info.context or {}).get("requirement")
+        if requirement and not shares_topic(self.original_requirements, requirement):
+            self.original_requirements = requirement.strip()
+        return self
+
+
+def idea_reminder(requirement: str) -> str:
+    """Read last by the model: the product to write about, so a small model does not answer the example's."""
+    return f"Write every section about this product, not the example's: {requirement.strip()}"
+
 
 class WritePRD(Action):
     """Write the PRD for the boss's requirement."""
@@ -98,5 +125,11 @@ class WritePRD(Action):
 
     async def run(self, with_messages: str | list[Message]) -> PRD:
         """Ask for the document, from the newest `UserRequirement` message (or the given text)."""
-        prd = cast(PRD, await self.ask_document(requirement=latest_input(with_messages, UserRequirement)))
+        requirement = latest_input(with_messages, UserRequirement)
+        prd = cast(
+            PRD,
+            await self.ask_document(
+                {"requirement": requirement}, closing=idea_reminder(requirement), requirement=requirement
+            ),
+        )
         return await check_diagrams(prd, self.llm, [self.prefix] if self.prefix else None)
