@@ -169,8 +169,8 @@ def from_design(root: Path) -> list[str]:
     """The Python files under `root` that were written from the design (they carry `SKELETON_NOTE`)."""
     found = []
     for path in sorted(root.rglob("*.py")):
-        if ".git" in path.parts or ".metagpt" in path.parts:
-            continue
+        if ".git" in path.parts or ".metagpt" in path.parts or path.is_symlink() or not path.is_file():
+            continue  # a folder the model named `a.py`, or a link planted by generated code
         if SKELETON_NOTE in path.read_text(encoding="utf-8", errors="replace")[:400]:
             found.append(path.relative_to(root).as_posix())
     return found

@@ -93,6 +93,8 @@ def test_the_run_summary_and_report_name_files_written_from_the_design(tmp_path)
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "game.py").write_text(skeleton("game.py", EXAMPLE))
     (tmp_path / "pkg" / "main.py").write_text("print('hi')\n")
+    (tmp_path / "pkg" / "a.py").mkdir()  # a folder the task list named like a file
+    (tmp_path / "pkg" / "link.py").symlink_to(tmp_path / "pkg" / "game.py")
     assert from_design(tmp_path) == ["pkg/game.py"]
     page = render_report(tmp_path)
     assert "pkg/game.py <strong>(written from the design, not by the model)</strong>" in page
