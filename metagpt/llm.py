@@ -26,7 +26,7 @@ from metagpt.provider.base import ModelRequest, ModelResponse, OutputSchema, Pro
 from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
-from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
+from metagpt.utils.structured import SALVAGE, format_instructions, output_schema, parse_output, strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
 
 if TYPE_CHECKING:
@@ -174,7 +174,8 @@ class LLM:
         the model's validators (`ValidationInfo.context`), e.g. an earlier document that can
         repair a gap in this one.
         Invalid answers are fed back with the validation error, at most `MAX_FORMAT_RETRIES`
-        times, then `ModelBehaviorError` is raised. An invalid answer the model already gave is
+        times (the last one validated with `SALVAGE` set in the context), then
+        `ModelBehaviorError` is raised. An invalid answer the model already gave is
         not paid for again unchanged: the next request is sent hotter (`RETRY_TEMPERATURE_STEP`)
         and without the repeated answer, only a short note of what was wrong with it.
         """
@@ -187,8 +188,11 @@ class LLM:
         for attempt in range(1, attempts + 1):
             request = ModelRequest(messages=messages, output_schema=schema, **settings)
             response = await self.request(request, stream=stream)
+            # The last attempt's validators may salvage what they can (`SALVAGE`): a document
+            # with one bad item cut is worth more than a run ended by it.
+            context = {**(validation_context or {}), SALVAGE: True} if attempt == attempts else validation_context
             try:
-                return parse_output(response.text, output_model, validation_context)
+                return parse_output(response.text, output_model, context)
             except (ValueError, ValidationError) as exc:
                 error = _short_error(exc)
                 logger.warning(f"{self.role or 'LLM'}: invalid {output_model.__name__} ({attempt}/{attempts}): {error}")

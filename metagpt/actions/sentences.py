@@ -30,6 +30,14 @@ def sentence_problem(text: str, min_words: int = MIN_WORDS) -> str | None:
     return None
 
 
+def salvage_sentence(text: str) -> str | None:
+    """The sentence at the start of `text`, cut before its first JSON mark (`...with the arrow [x`
+    gives `...with the arrow`), or None when what is left is not a sentence either."""
+    cut = min((text.index(mark) for mark in _JSON_MARKS if mark in text), default=len(text))
+    head = text[:cut].rstrip(" ,;:-(")
+    return head if head and sentence_problem(head) is None else None
+
+
 def topic_words(text: str) -> set[str]:
     """The words of `text` that name its subject: lower-cased, singular, without filler."""
     return {word.lower().removesuffix("s") for word in _WORD.findall(text)} - FILLER

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from loguru import logger
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
-from metagpt.actions.sentences import sentence_problem, shares_topic
+from metagpt.actions.sentences import salvage_sentence, sentence_problem, shares_topic
 from metagpt.render.repair import check_diagrams
+from metagpt.utils.structured import SALVAGE
 
 if TYPE_CHECKING:
     from metagpt.schema import Message
@@ -94,14 +96,28 @@ class PRD(Document):
     @classmethod
     def _sentences_about_the_requirement(cls, items: list[str], info: ValidationInfo) -> list[str]:
         """With the requirement in the validation context (a PRD being written, not one read back):
-        every goal and story is a sentence (not a fragment or JSON punctuation)."""
-        requirement = (info.context or {}).get("requirement")
+        every goal and story is a sentence (not a fragment or JSON punctuation). On the last format
+        attempt (`SALVAGE`) a bad item is cut to the sentence it starts with, or dropped, with a
+        warning; the list must keep at least one sentence."""
+        context = info.context or {}
+        requirement = context.get("requirement")
         if not requirement:
             return items
+        kept = []
         for item in items:
-            if problem := sentence_problem(item):
+            problem = sentence_problem(item)
+            if problem is None:
+                kept.append(item)
+            elif not context.get(SALVAGE):
                 raise ValueError(f"{item!r} is not a sentence ({problem}); write sentences about: {requirement}")
-        return items
+            elif cut := salvage_sentence(item):
+                logger.warning(f"PRD {info.field_name}: cut {item!r} to {cut!r} ({problem})")
+                kept.append(cut)
+            else:
+                logger.warning(f"PRD {info.field_name}: dropped {item!r} ({problem})")
+        if items and not kept:
+            raise ValueError(f"no item of {info.field_name} is a sentence; write sentences about: {requirement}")
+        return kept
 
     @model_validator(mode="after")
     def _restated_requirement(self, info: ValidationInfo) -> PRD:

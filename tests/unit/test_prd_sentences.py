@@ -55,3 +55,37 @@ async def test_the_prd_prompt_ends_with_the_idea(fake_config):
     prompt = provider.calls[0].messages[-1]["content"]
     assert prompt.endswith(idea_reminder("a command-line todo list app"))
     assert prompt.rindex("Example of the format") < prompt.rindex("todo list app")
+
+
+def test_the_last_attempt_cuts_or_drops_bad_items_and_keeps_a_sentence():
+    from metagpt.actions.sentences import salvage_sentence
+    from metagpt.utils.structured import SALVAGE
+
+    stories = ["As a player, I want to steer the snake with the arrow [x", '", 0.3, 0.6], ,"', "I can add a todo item"]
+    last = {**TODO, SALVAGE: True}
+    assert salvage_sentence(stories[0]) == "As a player, I want to steer the snake with the arrow"
+    assert salvage_sentence(stories[1]) is None
+    prd = PRD.model_validate({**EXAMPLE, "user_stories": stories}, context=last)
+    assert prd.user_stories == ["As a player, I want to steer the snake with the arrow", "I can add a todo item"]
+    with pytest.raises(ValidationError, match="no item of user_stories is a sentence"):
+        PRD.model_validate({**EXAMPLE, "user_stories": [stories[1]]}, context=last)
+
+
+async def test_a_prd_whose_stories_stay_fragments_is_salvaged_on_the_last_attempt(fake_config):
+    import json
+
+    from metagpt.actions import WritePRD
+    from metagpt.context import Context
+    from metagpt.llm import LLM
+    from metagpt.provider.fake import FakeProvider
+
+    story = "As a user, I want to tick items off [x"
+    answer = json.dumps({**EXAMPLE, "original_requirements": "a todo list app", "user_stories": [story]})
+    attempts = fake_config.max_format_retries + 1
+    provider = FakeProvider([answer] * attempts)  # the same fragment every time, as a small model does
+    action = WritePRD()
+    action.set_llm(LLM(Context(fake_config, provider=provider), role="Product Manager"))
+    prd = await action.run("a command-line todo list app")
+    assert prd.user_stories == ["As a user, I want to tick items off"]
+    assert len(provider.calls) == attempts
+    provider.assert_complete()
