@@ -37,6 +37,8 @@ STATE_DIR = ".metagpt"
 """The project's own state: the journal `state.db` and the run lock (git-ignored)."""
 STATE_DB = f"{STATE_DIR}/state.db"
 RESERVED_NAMES = (DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REQUIREMENTS_FILE, STATE_DIR)
+SKELETON_NOTE = "Written from the design, not by the model: the model's code for this file did not parse."
+"""The first line of a file the Engineer wrote from the design (`actions/code_design.skeleton`)."""
 """Top-level entries of a project folder that hold the project's own files, never generated code."""
 
 MESSAGE_ROUTE_TO_ALL = "<all>"

@@ -26,7 +26,7 @@ from metagpt.provider.base import ModelRequest, ModelResponse, OutputSchema, Pro
 from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
-from metagpt.utils.structured import format_instructions, output_schema, parse_output, strict_json_schema
+from metagpt.utils.structured import SALVAGE, format_instructions, output_schema, parse_output, strict_json_schema
 from metagpt.utils.token_counter import count_text_tokens
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ class LLM:
         system_msgs: list[str] | None = None,
         stream: bool = False,
         validation_context: dict[str, Any] | None = None,
+        closing: str = "",
     ) -> T:
         """Ask for an answer shaped as `output_model`, validated with pydantic.
 
@@ -173,11 +174,12 @@ class LLM:
         the model's validators (`ValidationInfo.context`), e.g. an earlier document that can
         repair a gap in this one.
         Invalid answers are fed back with the validation error, at most `MAX_FORMAT_RETRIES`
-        times, then `ModelBehaviorError` is raised. An invalid answer the model already gave is
+        times (the last one validated with `SALVAGE` set in the context), then
+        `ModelBehaviorError` is raised. An invalid answer the model already gave is
         not paid for again unchanged: the next request is sent hotter (`RETRY_TEMPERATURE_STEP`)
         and without the repeated answer, only a short note of what was wrong with it.
         """
-        first_request = self.model_request(msg, output_model, system_msgs)
+        first_request = self.model_request(msg, output_model, system_msgs, closing)
         messages = first = first_request.messages
         schema = first_request.output_schema
         settings = self._settings()
@@ -186,8 +188,11 @@ class LLM:
         for attempt in range(1, attempts + 1):
             request = ModelRequest(messages=messages, output_schema=schema, **settings)
             response = await self.request(request, stream=stream)
+            # The last attempt's validators may salvage what they can (`SALVAGE`): a document
+            # with one bad item cut is worth more than a run ended by it.
+            context = {**(validation_context or {}), SALVAGE: True} if attempt == attempts else validation_context
             try:
-                return parse_output(response.text, output_model, validation_context)
+                return parse_output(response.text, output_model, context)
             except (ValueError, ValidationError) as exc:
                 error = _short_error(exc)
                 logger.warning(f"{self.role or 'LLM'}: invalid {output_model.__name__} ({attempt}/{attempts}): {error}")
@@ -214,10 +219,15 @@ class LLM:
         )
 
     def model_request(
-        self, msg: str, output_model: type[BaseModel], system_msgs: list[str] | None = None
+        self, msg: str, output_model: type[BaseModel], system_msgs: list[str] | None = None, closing: str = ""
     ) -> ModelRequest:
-        """The first request `aask_model` sends for `output_model` (a format retry adds to it)."""
-        messages = self.messages(f"{msg}\n\n{format_instructions(output_model)}", system_msgs)
+        """The first request `aask_model` sends for `output_model` (a format retry adds to it).
+
+        `closing` comes after the format and its example: the last thing a model reads before
+        answering (e.g. the idea restated, so a small model does not answer the example's).
+        """
+        text = f"{msg}\n\n{format_instructions(output_model)}" + (f"\n\n{closing}" if closing else "")
+        messages = self.messages(text, system_msgs)
         return ModelRequest(messages=messages, output_schema=output_schema(output_model), **self._settings())
 
     async def acompletion_schema(self, messages: list[dict[str, str]], schema: OutputSchema) -> ModelResponse:

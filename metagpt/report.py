@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 
-from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR
+from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR, SKELETON_NOTE
 from metagpt.exceptions import MetaGPTError
 from metagpt.logs import scrub
 from metagpt.render.engines import INSTALL_HINT, find_bundle
@@ -302,6 +302,8 @@ def _code_section(root: Path, notes: list[str]) -> str:
         else:
             body = highlight_code(data.decode("utf-8", errors="replace"), filename=path.name)
         name = html.escape(path.as_posix())
+        if data is not None and SKELETON_NOTE in data.decode("utf-8", errors="replace")[:400]:
+            name += " <strong>(written from the design, not by the model)</strong>"
         blocks.append(f'<details class="file" id="{anchors[path]}" open><summary>{name}</summary>{body}</details>')
     return f'<ul class="tree">{_tree_items(tree, anchors)}</ul>\n' + "\n".join(blocks)
 

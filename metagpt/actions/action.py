@@ -187,24 +187,34 @@ class Action(Declared):
         output_model: type[T],
         system_msgs: list[str] | None = None,
         validation_context: dict[str, Any] | None = None,
+        closing: str = "",
     ) -> T:
         """Ask for an answer shaped as the pydantic `output_model`, validated (and retried).
 
-        `validation_context` reaches the model's validators, e.g. an earlier document to repair from.
+        `validation_context` reaches the model's validators, e.g. an earlier document to repair
+        from; `closing` is read after the format's example (see `LLM.model_request`).
         """
         systems = [*([self.prefix] if self.prefix else []), *(system_msgs or [])]
         with call_scope(action=self.name):
             return await self.llm.aask_model(
-                prompt, output_model, system_msgs=systems or None, validation_context=validation_context
+                prompt,
+                output_model,
+                system_msgs=systems or None,
+                validation_context=validation_context,
+                closing=closing,
             )
 
     def prompt(self, **values: str) -> str:
         return render_prompt(self.prompt_name, **values)
 
-    async def ask_document(self, validation_context: dict[str, Any] | None = None, **values: str) -> Document:
+    async def ask_document(
+        self, validation_context: dict[str, Any] | None = None, closing: str = "", **values: str
+    ) -> Document:
         """Fill this action's prompt template and ask for its `output_model`."""
         assert self.output_model is not None, f"{self.name} declares no output_model"
-        return await self._aask_model(self.prompt(**values), self.output_model, validation_context=validation_context)
+        return await self._aask_model(
+            self.prompt(**values), self.output_model, validation_context=validation_context, closing=closing
+        )
 
     async def run(self, *args: Any, **kwargs: Any) -> Any:
         """Do the step; subclasses implement it. An action with a `node` fills it."""

@@ -40,5 +40,6 @@ class WriteCodeReview(Action):
         if verdict.verdict == "LGTM" or not verdict.findings:
             return verdict.model_copy(update={"verdict": "LGTM"}), code
         findings = "\n".join(f"- {finding}" for finding in verdict.findings)
-        rewritten = await ask_code(self, render_prompt("rewrite_code", **values, findings=findings), filename)
+        prompt = render_prompt("rewrite_code", **values, findings=findings)
+        rewritten = await ask_code(self, prompt, filename, fallback=lambda: code)  # never trade parsing code for broken
         return verdict, rewritten

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, Field, model_validator
+from loguru import logger
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
+from metagpt.actions.sentences import salvage_sentence, sentence_problem, shares_topic
 from metagpt.render.repair import check_diagrams
+from metagpt.utils.structured import SALVAGE
 
 if TYPE_CHECKING:
     from metagpt.schema import Message
@@ -89,6 +92,46 @@ class PRD(Document):
         examples=[""],
     )
 
+    @field_validator("product_goals", "user_stories")
+    @classmethod
+    def _sentences_about_the_requirement(cls, items: list[str], info: ValidationInfo) -> list[str]:
+        """With the requirement in the validation context (a PRD being written, not one read back):
+        every goal and story is a sentence (not a fragment or JSON punctuation). On the last format
+        attempt (`SALVAGE`) a bad item is cut to the sentence it starts with, or dropped, with a
+        warning; the list must keep at least one sentence."""
+        context = info.context or {}
+        requirement = context.get("requirement")
+        if not requirement:
+            return items
+        kept = []
+        for item in items:
+            problem = sentence_problem(item)
+            if problem is None:
+                kept.append(item)
+            elif not context.get(SALVAGE):
+                raise ValueError(f"{item!r} is not a sentence ({problem}); write sentences about: {requirement}")
+            elif cut := salvage_sentence(item):
+                logger.warning(f"PRD {info.field_name}: cut {item!r} to {cut!r} ({problem})")
+                kept.append(cut)
+            else:
+                logger.warning(f"PRD {info.field_name}: dropped {item!r} ({problem})")
+        if items and not kept:
+            raise ValueError(f"no item of {info.field_name} is a sentence; write sentences about: {requirement}")
+        return kept
+
+    @model_validator(mode="after")
+    def _restated_requirement(self, info: ValidationInfo) -> PRD:
+        """The original requirement is the boss's: a restatement about another product is replaced by it."""
+        requirement = (info.context or {}).get("requirement")
+        if requirement and not shares_topic(self.original_requirements, requirement):
+            self.original_requirements = requirement.strip()
+        return self
+
+
+def idea_reminder(requirement: str) -> str:
+    """Read last by the model: the product to write about, so a small model does not answer the example's."""
+    return f"Write every section about this product, not the example's: {requirement.strip()}"
+
 
 class WritePRD(Action):
     """Write the PRD for the boss's requirement."""
@@ -98,5 +141,11 @@ class WritePRD(Action):
 
     async def run(self, with_messages: str | list[Message]) -> PRD:
         """Ask for the document, from the newest `UserRequirement` message (or the given text)."""
-        prd = cast(PRD, await self.ask_document(requirement=latest_input(with_messages, UserRequirement)))
+        requirement = latest_input(with_messages, UserRequirement)
+        prd = cast(
+            PRD,
+            await self.ask_document(
+                {"requirement": requirement}, closing=idea_reminder(requirement), requirement=requirement
+            ),
+        )
         return await check_diagrams(prd, self.llm, [self.prefix] if self.prefix else None)

@@ -335,10 +335,14 @@ def _check_text(text: str, what: str) -> None:
 
 def summary(company, seconds: float) -> str:
     """Where the output went, what was written, tokens, dollars and speed."""
+    from metagpt.actions.code_design import from_design
+
     project = company.project
     cost = company.cost_manager
     lines = [f"Project: {project.path}", f"Files written ({len(project.files)}):"]
     lines += [f"  {path.relative_to(project.path)}" for path in project.files]
+    if stand_ins := from_design(project.path):
+        lines.append(f"Written from the design, not by the model (its code did not parse): {', '.join(stand_ins)}")
     report = company.qa_report
     if report is not None:
         lines.append(f"Tests: {report.final} (docs/qa_report.md)")

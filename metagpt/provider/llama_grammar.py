@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -31,6 +32,15 @@ KEY_TOKENS = 6
 # which `json.loads` then rejects; llama.cpp's own converter excludes them, as JSON requires.
 _LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
 _STRICT_CHAR_RULE = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+# Its whitespace rule is one optional space, while every prompt shows pretty-printed examples
+# (`json.dumps(..., indent=2)`): a model copying that layout wants a newline and indentation
+# before a key, which the grammar then forbids, and it is pushed into writing punctuation inside
+# strings. This rule (llama.cpp's own) admits both the compact and the indented layout.
+_LOOSE_SPACE_RULE = 'space ::= " "?'
+_LITERALS_RULE = re.compile(r'^([\w-]+) ::= ("(?:[^"\\]|\\.)*"(?: \| "(?:[^"\\]|\\.)*")*)$', re.MULTILINE)
+"""An enum or const rule (literals only): the converter gives it no trailing whitespace, so an
+indented `"priority": "P0"\n}` would be refused; it gets the `space` every other value has."""
+_LAYOUT_SPACE_RULE = 'space ::= | " " | "\\n"{1,2} [ \\t]{0,20}'
 DIAGRAM_TOKENS = {"quadrantChart": 200, "classDiagram": 300, "sequenceDiagram": 250}
 """Tokens kept for each diagram grammar's longest output, taken from the strings' budget."""
 MIN_STRING_BUDGET = 200
@@ -40,10 +50,14 @@ MIN_STRING_BUDGET = 200
 def structured_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     """The strict form of `schema` with strings and lists bounded to fit in `max_tokens`.
 
-    Lists get at most `MAX_LIST_ITEMS` items, and a string in a list is never empty (an empty
-    file name or goal is never meant); strings share what is left of the token budget after the
-    keys, between `MIN_STRING_CHARS` and `MAX_STRING_CHARS` each.
+    Lists get at most `MAX_LIST_ITEMS` items and at least one, except a top-level list whose
+    example is empty (e.g. third-party packages: none is a good answer); a string in a list is
+    never empty (an empty file name or goal is never meant); strings share what is left of the
+    token budget after the keys, between `MIN_STRING_CHARS` and `MAX_STRING_CHARS` each.
     """
+    may_be_empty = [
+        name for name, node in schema.get("properties", {}).items() if (node.get("examples") or [None])[0] == []
+    ]
     strict = strict_json_schema(schema)
     strings, keys = _slots(strict, strict.get("$defs", {}), depth=0)
     per_string = (max_tokens - keys * KEY_TOKENS) * CHARS_PER_TOKEN / max(strings, 1)
@@ -52,6 +66,8 @@ def structured_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]
     for node in _list_items(bounded):
         if node.get("type") == "string" and "enum" not in node:
             node.setdefault("minLength", 1)
+    for name in may_be_empty:
+        bounded["properties"][name]["minItems"] = 0
     return bounded
 
 
@@ -131,12 +147,25 @@ def _grammar_text(schema_json: str, kinds: tuple[str, ...] = ()) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     text = json_schema_to_gbnf(schema_json).replace(_LOOSE_CHAR_RULE, _STRICT_CHAR_RULE)
+    if _LOOSE_SPACE_RULE not in text:
+        raise ValueError("llama-cpp-python's whitespace rule changed; cannot widen it to indented JSON")
+    text = _LITERALS_RULE.sub(r"\1 ::= (\2) space", text.replace(_LOOSE_SPACE_RULE, _LAYOUT_SPACE_RULE))
     for kind in kinds:
         placeholder = json.dumps(json.dumps(_placeholder(kind)))  # the const as a GBNF literal
-        if placeholder not in text:
+        if f"({placeholder}) space" not in text:
             raise ValueError(f"no placeholder for the {kind} field in the generated grammar")
-        text = text.replace(placeholder, f'"\\"" {kind} "\\"" space') + "\n" + diagram_grammar(kind)
+        text = text.replace(f"({placeholder}) space", f'"\\"" {kind} "\\"" space') + "\n" + diagram_grammar(kind)
     return text
+
+
+def json_grammar_text(schema: dict[str, Any], max_tokens: int) -> str:
+    """The GBNF text that only admits JSON following `schema`, sized for `max_tokens`."""
+    schema, diagrams, string_tokens = with_diagram_grammars(schema, max_tokens)
+    bounded = structured_schema(schema, string_tokens)
+    try:
+        return _grammar_text(json.dumps(bounded), tuple(sorted(set(diagrams.values()))))
+    except (AssertionError, KeyError, ValueError, TypeError) as exc:
+        raise ResponseFormatUnsupported(f"llama.cpp cannot turn this JSON schema into a grammar: {exc!r}") from exc
 
 
 def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
@@ -149,10 +178,4 @@ def json_grammar(schema: dict[str, Any], max_tokens: int) -> Any:
     import_llama_cpp()
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    schema, diagrams, string_tokens = with_diagram_grammars(schema, max_tokens)
-    bounded = structured_schema(schema, string_tokens)
-    try:
-        text = _grammar_text(json.dumps(bounded), tuple(sorted(set(diagrams.values()))))
-    except (AssertionError, KeyError, ValueError, TypeError) as exc:
-        raise ResponseFormatUnsupported(f"llama.cpp cannot turn this JSON schema into a grammar: {exc!r}") from exc
-    return LlamaGrammar.from_string(text, verbose=False)
+    return LlamaGrammar.from_string(json_grammar_text(schema, max_tokens), verbose=False)

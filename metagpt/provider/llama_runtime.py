@@ -1,11 +1,14 @@
 """Importing `llama_cpp` once, with the OpenMP settings it needs and an install hint when it is missing.
 
 Its own module so both the provider (`local_llama`) and the grammar builder (`llama_grammar`)
-can load llama.cpp without importing each other.
+can load llama.cpp without importing each other; it also holds the load-time workaround for
+llama.cpp builds with AMX kernels.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from metagpt.exceptions import ConfigError
@@ -31,3 +34,43 @@ def import_llama_cpp() -> Any:
             f"Run `{INSTALL_HINT}`, or set API_TYPE to openai with an OPENAI_API_KEY."
         ) from None
     return llama_cpp
+
+
+def uses_amx(llama_cpp: Any) -> bool:
+    """True when this llama.cpp build has Intel AMX kernels and the CPU reports AMX.
+
+    llama.cpp then moves quantized weights into an AMX buffer whose matrix multiply crashes the
+    process (SIGSEGV on `ldtilecfg`) on virtual machines that report AMX without enabling it, as
+    with a native build on our Firecracker CI. The model is then loaded with the AVX kernels.
+    """
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return "amx_int8" in flags.split()
+
+
+@contextlib.contextmanager
+def without_extra_buffer_types(llama_cpp: Any) -> Iterator[None]:
+    """Load models with `use_extra_bufts = False` (no AMX or repacked weights).
+
+    `Llama()` has no argument for it, so its source of default model parameters is swapped for
+    the duration of one load; the caller keeps other loads out meanwhile (`local_llama`'s model lock).
+    """
+    module = llama_cpp.llama_cpp
+    original = module.llama_model_default_params
+
+    def default_params() -> Any:
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    module.llama_model_default_params = default_params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = original

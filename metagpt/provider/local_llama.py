@@ -24,16 +24,20 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from loguru import logger
 
 from metagpt.exceptions import ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
 from metagpt.provider.llama_grammar import json_grammar
 from metagpt.provider.llama_runtime import INSTALL_HINT, import_llama_cpp
+from metagpt.provider.llama_runtime import uses_amx as _uses_amx
+from metagpt.provider.llama_runtime import without_extra_buffer_types as _without_extra_buffer_types
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -143,7 +147,12 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> LoadedModel:
         ) from exc
     formatter = None
     template = llama.metadata.get("tokenizer.chat_template")
-    if template:
+    if not template:
+        logger.warning(
+            f"{path.name} has no chat template (tokenizer.chat_template): llama-cpp-python falls back to the "
+            "llama-2 format, which a base or differently trained model often just echoes; use an instruct GGUF."
+        )
+    else:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         def token_text(token: int) -> str:
@@ -153,46 +162,6 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> LoadedModel:
             template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())
         )
     return LoadedModel(llama=llama, load_seconds=time.perf_counter() - started, formatter=formatter)
-
-
-def _uses_amx(llama_cpp: Any) -> bool:
-    """True when this llama.cpp build has Intel AMX kernels and the CPU reports AMX.
-
-    llama.cpp then moves quantized weights into an AMX buffer whose matrix multiply crashes the
-    process (SIGSEGV on `ldtilecfg`) on virtual machines that report AMX without enabling it, as
-    with a native build on our Firecracker CI. The model is then loaded with the AVX kernels.
-    """
-    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
-        return False
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return "amx_int8" in flags.split()
-
-
-@contextlib.contextmanager
-def _without_extra_buffer_types(llama_cpp: Any) -> Iterator[None]:
-    """Load models with `use_extra_bufts = False` (no AMX or repacked weights).
-
-    `Llama()` has no argument for it, so its source of default model parameters is swapped for
-    the duration of one load; `_models_lock` keeps other loads out meanwhile.
-    """
-    module = llama_cpp.llama_cpp
-    original = module.llama_model_default_params
-
-    def default_params() -> Any:
-        params = original()
-        if hasattr(params, "use_extra_bufts"):
-            params.use_extra_bufts = False
-        return params
-
-    module.llama_model_default_params = default_params
-    try:
-        yield
-    finally:
-        module.llama_model_default_params = original
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 from loguru import logger
 from pydantic import BaseModel
 
+from metagpt.actions.code_design import SKELETON_NOTE, design_for_code, skeleton
 from metagpt.actions.debug_error import DebugError
 from metagpt.actions.design_api import SystemDesign, WriteDesign
 from metagpt.actions.project_management import Tasks, WriteTasks
@@ -108,14 +110,16 @@ class Engineer(Role):
         files = merge_file_lists(*([code_path(n, self.package) for n in names] for names in lists))
         notes = {code_path(item.file, self.package): item.description for item in tasks.logic_analysis}
         self._plan = plan = CodePlan.from_tasks(files, notes)
-        self._context_text = f"{design_msg.content}\n\n{tasks_msg.content}"
+        design_text = design_for_code(design)  # no raw mermaid: small models copy `classDiagram` as `classGame:`
+        self._context_text = f"{design_text}\n\n{tasks_msg.content}"
         config = self.context.config
         logger.info(f"{self._setting}: writing {len(files)} files, up to {config.engineer_concurrency} at once")
         first_versions: dict[str, str] = {}
 
         async def write(filename: str) -> None:
             deps = {d: first_versions[d] for d in plan.depends_on[filename] if d in first_versions}
-            code = await self.actions[0].run(filename, design_msg.content, tasks_msg.content, deps)
+            stand_in = functools.partial(skeleton, filename, design)
+            code = await self.actions[0].run(filename, design_text, tasks_msg.content, deps, fallback=stand_in)
             first_versions[filename] = code
             self._save(filename, code, hold=False)
             logger.info(f"{self._setting}: wrote {filename}")
@@ -142,6 +146,9 @@ class Engineer(Role):
         listing = "\n".join(f"- {self.package}/{name}" for name in files)
         skipped = [name for name, entries in self._reviews.items() if any("**skipped**" in e for e in entries)]
         note = f"\nReview skipped for: {', '.join(skipped)}" if skipped else ""
+        stand_ins = [name for name in files if SKELETON_NOTE in self.code.get(name, "")]
+        if stand_ins:
+            note += f"\nWritten from the design, not by the model (its code did not parse): {', '.join(stand_ins)}"
         return Message(
             f"Wrote {len(files)} files:\n{listing}{note}",
             instruct_content=CodeSummary(package=self.package, files=files),

@@ -93,6 +93,12 @@ def extract_json(text: str) -> Any:
     raise ValueError(f"the answer is not valid JSON ({error})")
 
 
+SALVAGE = "salvage"
+"""Set (True) in the validation context of the last format attempt: a validator may then cut an
+item it would refuse (and say so in a warning) instead of failing the document; it still raises
+when too little is left."""
+
+
 def parse_output(text: str, model: type[T], context: dict[str, Any] | None = None) -> T:
     """Validate a model answer against `model`, whose validators get `context`.
 
