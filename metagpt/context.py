@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -192,6 +196,18 @@ class Context:
         """Use `repo` as the project's repository (None: no repository), as MetaGPT scripts do."""
         self._git_repo, self._git_repo_set = repo, True
 
+    @contextmanager
+    def as_current(self) -> Iterator[Context]:
+        """Make this the running company's context while the block runs (`current_context()`,
+        MetaGPT 0.6's `CONFIG.git_repo`), in this asyncio task and the tasks it starts; the
+        previous one (usually none) is current again afterwards. Runs (`Team.run`, `Role.run`...)
+        enter it: a context var, so companies running side by side each see their own."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
     @property
     def src_workspace(self) -> Path | None:
         """The current project's folder, once a project has started."""
@@ -215,3 +231,58 @@ class Context:
                 await provider.aclose()
         if self._journal is not None:
             self._journal.close()
+
+
+_current: ContextVar[Context | None] = ContextVar("metagpt_current_context", default=None)
+"""The context of the run going on in this asyncio task (or thread); see `Context.as_current`."""
+
+_loose_git_repo: ContextVar[GitRepository | None] = ContextVar("metagpt_loose_git_repo", default=None)
+"""`CONFIG.git_repo = repo` outside a run: kept for this task (or thread) and the tasks it starts."""
+
+
+class _HasContext(Protocol):
+    @property
+    def context(self) -> Context: ...
+
+
+_S = TypeVar("_S", bound=_HasContext)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def runs_as_current(
+    run: Callable[Concatenate[_S, _P], Awaitable[_R]],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
+    """Decorates a company's `run`: its context is current (`Context.as_current`) while it runs."""
+
+    @functools.wraps(run)
+    async def running(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.context.as_current():
+            return await run(self, *args, **kwargs)
+
+    return running
+
+
+def current_context() -> Context | None:
+    """The context of the company (or role) running in this asyncio task; None outside a run."""
+    return _current.get()
+
+
+def current_git_repo() -> GitRepository | None:
+    """MetaGPT 0.6's `CONFIG.git_repo`: the running company's `context.git_repo`; outside a run, or
+    in a run whose context has neither a project nor a repository set, what `set_current_git_repo`
+    set outside a run in this task (None unless it did)."""
+    context = _current.get()
+    if context is not None and (context.project is not None or context._git_repo_set):
+        return context.git_repo
+    return _loose_git_repo.get()
+
+
+def set_current_git_repo(repo: GitRepository | None) -> None:
+    """MetaGPT 0.6's `CONFIG.git_repo = repo`: during a run, the running company's `context.git_repo`;
+    outside one, the repository this asyncio task (and the tasks it starts later) reads there."""
+    context = _current.get()
+    if context is not None:
+        context.git_repo = repo
+    else:
+        _loose_git_repo.set(repo)

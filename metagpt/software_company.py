@@ -25,7 +25,7 @@ from loguru import logger
 
 from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB, STATE_DIR
-from metagpt.context import Context
+from metagpt.context import Context, runs_as_current
 from metagpt.exceptions import MetaGPTError, UserError
 from metagpt.journal import Journal
 from metagpt.journal.lock import ProjectBusyError, ProjectLock
@@ -208,6 +208,7 @@ class SoftwareCompany(Team):
         steps = dict.fromkeys(f"{m.role}: {str(m.cause_by).rsplit('.', 1)[-1]}" for m in published)
         await self.project.commit("; ".join(steps))
 
+    @runs_as_current
     async def run(
         self, n_round: int | None = None, idea: str = "", send_to: str = "", auto_archive: bool = True
     ) -> list[Message]:

@@ -16,7 +16,7 @@ from loguru import logger
 
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.configs.settings import Config, check_sendable_text
-from metagpt.context import Context
+from metagpt.context import Context, runs_as_current
 from metagpt.cost_manager import CostManager, parse_money
 from metagpt.environment import Environment
 from metagpt.exceptions import HumanInputClosed, HumanStopped, MetaGPTError, NoMoneyException, UserError
@@ -109,6 +109,7 @@ class Team:
         if cost.total_cost >= cost.max_budget:
             raise NoMoneyException(cost.total_cost, cost.max_budget, 0.0)
 
+    @runs_as_current  # MetaGPT 0.6's `CONFIG.git_repo` is this company's project while it runs
     async def run(
         self, n_round: int = 3, idea: str = "", send_to: str = "", auto_archive: bool = True
     ) -> list[Message]:

@@ -1,9 +1,11 @@
-"""`CONFIG` of MetaGPT 0.1-0.6 (`from metagpt.configs.settings import CONFIG`), as a read-only view.
+"""`CONFIG` of MetaGPT 0.1-0.6 (`from metagpt.config import CONFIG`), as a read-only view.
 
 The view loads the default configuration on first use and answers the names scripts read:
 field names (`CONFIG.openai_api_model`), their upper-case keys (`CONFIG.OPENAI_API_MODEL`),
 `CONFIG.get(key, default)` and `CONFIG.workspace_path` (resolved to the workspace folder). It
-holds no budget: each company still has its own. It imports nothing of ours, so
+holds no budget: each company still has its own. `CONFIG.git_repo` is the running company's
+project repository (`metagpt.context.current_git_repo`: None outside a run), and the one name
+that can be set (`set_current_git_repo`). It imports nothing of ours until used, so
 `metagpt.config` can hand it out without an import cycle.
 """
 
@@ -35,6 +37,10 @@ class LegacyConfig:
         return default if value is None else value
 
     def __getattr__(self, key: str) -> Any:
+        if key == "git_repo":  # the running company's, not a setting: nothing is loaded for it
+            from metagpt.context import current_git_repo
+
+            return current_git_repo()
         config = self.config
         if key == "workspace_path":
             return config.resolve_workspace()
@@ -46,6 +52,11 @@ class LegacyConfig:
         raise AttributeError(f"CONFIG has no {key!r}; the known keys are the fields of metagpt.config.Config")
 
     def __setattr__(self, key: str, value: Any) -> None:
+        if key == "git_repo":
+            from metagpt.context import set_current_git_repo
+
+            set_current_git_repo(value)
+            return
         raise AttributeError(
             f"CONFIG is read-only here: set {key.upper()} in config/key.yaml or the environment, "
             "or pass Config(...) to the Team."

@@ -26,7 +26,7 @@ from loguru import logger
 
 from metagpt.configs.settings import Config
 from metagpt.const import LOGS_DIR, STATE_DIR
-from metagpt.context import Context
+from metagpt.context import Context, runs_as_current
 from metagpt.exceptions import UserError
 from metagpt.incremental.coding import CodeStage
 from metagpt.incremental.history import ChangeHistory
@@ -246,6 +246,7 @@ class ChangeCompany(SoftwareCompany):
             lines += [f"  {item.action} {item.path}" for item in record.plan.files]
         return lines
 
+    @runs_as_current
     async def run(self, n_round: int | None = None, idea: str = "", send_to: str = "", auto_archive: bool = True):
         """Make the change (the rounds of a new project do not apply); the report is written at the end."""
         if self.project is None or self.base is None:

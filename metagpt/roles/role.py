@@ -22,7 +22,8 @@ safe to override; call `super()` to keep the default.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -377,8 +378,7 @@ class Role(MetaGPTRoleNames, Declared):
         """
         if with_message:
             self.put_message(self._as_message(with_message))
-        token = current_llm.set(self.llm)
-        try:
+        with self._running():
             if not await self._observe():
                 logger.debug(f"{self._setting}: no news, waiting")
                 return None
@@ -386,6 +386,16 @@ class Role(MetaGPTRoleNames, Declared):
             self.set_todo(None)
             self.publish_message(response)
             return response
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """While the role works: actions made on the fly ask its model (`current_llm`), and its
+        context is current (`Context.as_current`: MetaGPT 0.6's `CONFIG.git_repo`), also when
+        the role runs on its own, outside a team's run."""
+        token = current_llm.set(self.llm)
+        try:
+            with self._context.as_current() if self._context is not None else nullcontext():
+                yield
         finally:
             current_llm.reset(token)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from metagpt.actions.action import current_llm
 from metagpt.actions.action_output import ActionOutput
 from metagpt.schema import any_to_str
 from metagpt.utils.common import any_to_name
@@ -100,21 +99,15 @@ class MetaGPTRoleNames:
 
     async def think(self) -> Any:
         """Observe the buffered messages and choose the next action; returns it (or None)."""
-        token = current_llm.set(self.llm)  # type: ignore[attr-defined]
-        try:
+        with self._running():  # type: ignore[attr-defined]
             await self._observe()  # type: ignore[attr-defined]
             await self._think()  # type: ignore[attr-defined]
             return self.rc.todo  # type: ignore[attr-defined]
-        finally:
-            current_llm.reset(token)
 
     async def act(self) -> ActionOutput:
         """Run the chosen action; its answer as an `ActionOutput` (content and instruct_content)."""
-        token = current_llm.set(self.llm)  # type: ignore[attr-defined]
-        try:
+        with self._running():  # type: ignore[attr-defined]
             message = await self._act()  # type: ignore[attr-defined]
-        finally:
-            current_llm.reset(token)
         return ActionOutput(content=message.content, instruct_content=message.instruct_content)
 
     async def handle(self, message: Any) -> Any:

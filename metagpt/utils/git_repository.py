@@ -1,8 +1,9 @@
 """`GitRepository`: MetaGPT 0.6-0.7's handle on a project's git repository.
 
-`context.git_repo` gives one for the current project (None before a project is open); scripts
-also build one on a folder (`GitRepository(path, auto_init=True)`). It runs git through the
-project's `GitHistory`, so every command has the same protections (`git_safe`).
+`context.git_repo` gives one for the current project (None before a project is open), and so does
+MetaGPT 0.6's `CONFIG.git_repo` in a running company's actions; scripts also build one on a folder
+(`GitRepository(path, auto_init=True)`). It runs git through the project's `GitHistory`, so every
+command has the same protections (`git_safe`).
 
     repo = context.git_repo
     repo.workdir                          # the project folder
