@@ -48,11 +48,13 @@ class PRD(Document):
         title="Product Goals",
         description="Up to 3 clear, orthogonal product goals.",
         examples=[["Create an engaging snake game", "Run smoothly in any terminal", "Keep controls simple"]],
+        json_schema_extra={"x-sentences": True},
     )
     user_stories: list[str] = Field(
         title="User Stories",
         description="Up to 5 scenario-based user stories.",
         examples=[["As a player, I want to steer the snake with the arrow keys so that I can eat the food"]],
+        json_schema_extra={"x-sentences": True},
     )
     competitive_analysis: list[str] = Field(
         title="Competitive Analysis",

@@ -5,7 +5,8 @@ string and list (from the token budget) makes the grammar close each value in ti
 
 Fields holding mermaid code (`x-mermaid` in the schema) get a grammar of their diagram type
 (`grammars/<type>.gbnf`, the type read from the field's example), so even a small model writes
-diagrams mermaid can parse.
+diagrams mermaid can parse. Lists of sentences (`x-sentences`, e.g. a PRD's goals) admit no JSON
+punctuation inside their items, which their validation would refuse anyway.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _LITERALS_RULE = re.compile(r'^([\w-]+) ::= ("(?:[^"\\]|\\.)*"(?: \| "(?:[^"\\]|
 """An enum or const rule (literals only): the converter gives it no trailing whitespace, so an
 indented `"priority": "P0"\n}` would be refused; it gets the `space` every other value has."""
 _LAYOUT_SPACE_RULE = 'space ::= | " " | "\\n"{1,2} [ \\t]{0,20}'
+_SENTENCE_CHAR_RULE = r'sentence-char ::= [^"\\\x7F\x00-\x1F\[\]{}]'
+"""A character of a sentence: what a JSON string allows, less escapes and the marks of JSON
+(a model at the end of a bounded string otherwise fills it with `[x`, and the item is refused)."""
 DIAGRAM_TOKENS = {"quadrantChart": 200, "classDiagram": 300, "sequenceDiagram": 250}
 """Tokens kept for each diagram grammar's longest output, taken from the strings' budget."""
 MIN_STRING_BUDGET = 200
@@ -141,8 +145,18 @@ def diagram_grammar(kind: str) -> str:
     return resources.files("metagpt.provider.grammars").joinpath(f"{kind}.gbnf").read_text(encoding="utf-8")
 
 
+def sentence_fields(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The top-level list fields whose items are sentences (`x-sentences`)."""
+    return tuple(name for name, node in schema.get("properties", {}).items() if node.get("x-sentences"))
+
+
+def _rule_name(field: str) -> str:
+    """The converter's rule name for a top-level field (`product_goals` -> `product-goals`)."""
+    return re.sub(r"[^a-zA-Z0-9-]+", "-", field)
+
+
 @functools.lru_cache(maxsize=64)
-def _grammar_text(schema_json: str, kinds: tuple[str, ...] = ()) -> str:
+def _grammar_text(schema_json: str, kinds: tuple[str, ...] = (), sentences: tuple[str, ...] = ()) -> str:
     import_llama_cpp()
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
@@ -155,6 +169,13 @@ def _grammar_text(schema_json: str, kinds: tuple[str, ...] = ()) -> str:
         if f"({placeholder}) space" not in text:
             raise ValueError(f"no placeholder for the {kind} field in the generated grammar")
         text = text.replace(f"({placeholder}) space", f'"\\"" {kind} "\\"" space') + "\n" + diagram_grammar(kind)
+    for field in sentences:
+        rule = re.compile(rf"^({_rule_name(field)}-item ::= )(.*)$", re.MULTILINE)
+        if not rule.search(text):
+            raise ValueError(f"no item rule for the sentences of {field!r} in the generated grammar")
+        text = rule.sub(lambda match: match.group(1) + re.sub(r"\bchar\b", "sentence-char", match.group(2)), text)
+    if sentences:
+        text += "\n" + _SENTENCE_CHAR_RULE
     return text
 
 
@@ -163,7 +184,8 @@ def json_grammar_text(schema: dict[str, Any], max_tokens: int) -> str:
     schema, diagrams, string_tokens = with_diagram_grammars(schema, max_tokens)
     bounded = structured_schema(schema, string_tokens)
     try:
-        return _grammar_text(json.dumps(bounded), tuple(sorted(set(diagrams.values()))))
+        kinds = tuple(sorted(set(diagrams.values())))
+        return _grammar_text(json.dumps(bounded), kinds, sentence_fields(schema))
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise ResponseFormatUnsupported(f"llama.cpp cannot turn this JSON schema into a grammar: {exc!r}") from exc
 

@@ -14,7 +14,7 @@ from metagpt.provider.base import OutputSchema
 
 T = TypeVar("T", bound=BaseModel)
 
-_DROPPED_KEYS = ("default", "examples", "x-mermaid")
+_DROPPED_KEYS = ("default", "examples", "x-mermaid", "x-sentences")
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
 
 

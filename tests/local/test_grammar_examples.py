@@ -92,3 +92,14 @@ def test_each_diagram_grammar_admits_its_example(checker, model, field):
 def test_sequence_grammar_takes_aliases_and_one_letter_ids(checker, text, admitted):
     grammar = f"root ::= sequenceDiagram\n{diagram_grammar('sequenceDiagram')}"
     assert checker.accepts(grammar, json.dumps(text)[1:-1]) is admitted
+
+
+def test_goals_and_stories_admit_no_json_marks_while_other_fields_do(checker):
+    grammar = json_grammar_text(PRD.model_json_schema(), 1024)
+    data = json.loads(prompt_example(PRD))
+    data["requirement_analysis"] = "Scores stay in [0, 1]; {fast} matters"
+    assert checker.accepts(grammar, json.dumps(data))
+    for field in ("product_goals", "user_stories"):
+        for mark in "[]{}":
+            bad = {**data, field: [f"Steer the snake with the arrow {mark}x"]}
+            assert not checker.accepts(grammar, json.dumps(bad)), (field, mark)
