@@ -19,7 +19,7 @@ CHROMIUM := $(firstword $(shell command -v chromium chromium-browser google-chro
 
 BWRAP := $(shell command -v bwrap 2>/dev/null)
 
-.PHONY: install mermaid sandbox run test lint format typecheck docs bench clean
+.PHONY: install mermaid sandbox run test test-fast lint format typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The edit-test loop: the unit tests of the layers changed since main (tests/changed.py picks
+# them), without the real-model and llama-server tests.
+test-fast: install
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -q -m "not local_model and not server" \
+		$$($(BIN)/python tests/changed.py)
 
 # The documentation site (docs/, mkdocs.yml) into site/, offline; --strict fails on any warning
 # (a broken link, a reference that no longer resolves). The reference pages are generated from the code.
