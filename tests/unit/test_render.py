@@ -12,6 +12,7 @@ import pytest
 import metagpt.render.engines as engines
 import metagpt.render.service as service
 from metagpt.actions import PRD
+from metagpt.actions.diagram_repair import ERROR_NOTE, check_diagrams
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.exceptions import MermaidSyntaxError, RenderEngineError
@@ -19,7 +20,6 @@ from metagpt.llm import LLM
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.fake import FakeProvider, sample_from_schema
 from metagpt.render import DiagramRenderer, Engine
-from metagpt.render.repair import ERROR_NOTE, check_diagrams
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 
