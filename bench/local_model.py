@@ -25,9 +25,9 @@ from pydantic import BaseModel  # noqa: E402
 
 from metagpt.configs.settings import Config  # noqa: E402
 from metagpt.exceptions import MetaGPTError  # noqa: E402
-from metagpt.provider.base import ModelRequest  # noqa: E402
+from metagpt.provider.base import ModelRequest, OutputSchema  # noqa: E402
 from metagpt.provider.local_llama import LocalLlamaProvider  # noqa: E402
-from metagpt.utils.structured import format_instructions, output_schema  # noqa: E402
+from metagpt.utils.structured import format_instructions  # noqa: E402
 
 IDEA = "a command-line snake game"
 REQUIREMENTS = (
@@ -102,7 +102,7 @@ async def bench_requests(config: Config) -> None:
     structured = ModelRequest(
         messages=[system, {"role": "user", "content": instruction}],
         max_tokens=config.local_max_tokens,
-        output_schema=output_schema(model),
+        output_schema=OutputSchema.of(model),
     )
     await run_request(provider, "structured", structured)
     print(f"peak RSS: {peak_rss_mb():.0f} MiB")

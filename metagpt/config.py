@@ -47,7 +47,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """`CONFIG` of MetaGPT 0.1-0.6: a view loading the default configuration on first use."""
     if name == "CONFIG":
-        from metagpt.configs.legacy_config import LegacyConfig
+        from metagpt.legacy_config import LegacyConfig
 
         return LegacyConfig(Config.default)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,8 @@
 """`LLM`: the configured provider wrapped once with retries, rate limit, budget, cost and logs.
 
+The API roles and actions call (`aask`, `aask_model`, `acompletion`...) is here; the way one
+request goes (window, journal, budget, rate limit, retries) is `metagpt.model_call`'s.
+
 llm = LLM()
 await llm.aask("hello world")
 rsp = await llm.acompletion([{"role": "user", "content": "hello"}])
@@ -8,11 +11,7 @@ rsp.choices[0].message.content
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import json
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,14 +19,10 @@ from loguru import logger
 from pydantic import BaseModel, ValidationError
 
 from metagpt.context import Context
-from metagpt.exceptions import ModelBehaviorError, ProviderError
-from metagpt.journal.recorder import CallRecorder
+from metagpt.exceptions import ModelBehaviorError
+from metagpt.model_call import ModelCall, prepare
 from metagpt.provider.base import ModelRequest, ModelResponse, OutputSchema, Provider
-from metagpt.utils.concurrency import SIBLING_FAILED
-from metagpt.utils.context_window import fit_to_window
-from metagpt.utils.faults import crash_point
-from metagpt.utils.structured import SALVAGE, format_instructions, output_schema, parse_output, strict_json_schema
-from metagpt.utils.token_counter import count_text_tokens
+from metagpt.utils.structured import SALVAGE, format_instructions, parse_output
 
 if TYPE_CHECKING:
     from metagpt.configs.settings import Config
@@ -39,8 +34,6 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 FIX_FORMAT = "Answer again with only the corrected JSON object."
 RETRY_TEMPERATURE_STEP = 0.4
 """How much hotter a format retry is sent after the model repeated an invalid answer."""
-CANCEL_GRACE = 10.0
-"""Seconds a cancelled call waits for the answer already on its way, so that it is charged."""
 
 
 def _print_stream(delta: str) -> None:
@@ -228,7 +221,7 @@ class LLM:
         """
         text = f"{msg}\n\n{format_instructions(output_model)}" + (f"\n\n{closing}" if closing else "")
         messages = self.messages(text, system_msgs)
-        return ModelRequest(messages=messages, output_schema=output_schema(output_model), **self._settings())
+        return ModelRequest(messages=messages, output_schema=OutputSchema.of(output_model), **self._settings())
 
     async def acompletion_schema(self, messages: list[dict[str, str]], schema: OutputSchema) -> ModelResponse:
         """One chat completion constrained to `schema` where the endpoint can (a grammar locally).
@@ -258,148 +251,20 @@ class LLM:
         With a journal, a request an earlier run already answered is answered from it at no
         cost; otherwise each attempt is journaled before it is sent and completed after it.
         Every attempt reserves its worst case first (`NoMoneyException` when it does not fit).
+        The steps are `metagpt.model_call`'s.
         """
-        provider = self.provider
-        request = self.prepare(request)
-        recorder = self._recorder(provider, request)
-        if recorder is not None:
-            replayed = recorder.replay()
-            if replayed is not None:
-                logger.info(f"{self.role or 'LLM'}: answered from the journal ({recorder.start.call_key}), $0")
-                if stream:
-                    self.stream_sink(replayed.text)
-                    self.stream_sink("\n")
-                return replayed
-        attempts = self.config.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self._attempt(provider, request, stream, recorder, attempt)
-            except ProviderError as exc:
-                if not exc.retryable or attempt == attempts:
-                    raise
-                delay = (
-                    min(exc.retry_after, 60.0) if exc.retry_after is not None else min(0.5 * 2 ** (attempt - 1), 30.0)
-                )
-                logger.warning(f"{provider.model}: {exc}; retry {attempt} in {delay:.1f}s")
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        call = ModelCall(self.context, self.config, self.provider, self.role, self.stream_sink)
+        return await call.send(self.prepare(request), stream)
 
     def prepare(self, request: ModelRequest) -> ModelRequest:
         """`request` fitted to the model's window, with the prompt tokens its budget hold counts
         (the schema's too); `reservation` prices its worst case from them."""
-        provider = self.provider
-        request = fit_to_window(request, provider)
-        prompt_tokens = provider.count_tokens(request.messages)
-        if request.output_schema is not None:
-            prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
-            prompt_tokens += provider.schema_overhead_tokens
-        return request.model_copy(update={"prompt_tokens": prompt_tokens})
+        return prepare(request, self.provider)
 
     def reservation(self, request: ModelRequest) -> float:
         """The dollars each attempt of the prepared `request` holds before it is sent (its worst case)."""
         model, priced = self.provider.model, self.provider.priced
         return self.cost_manager.worst_case(model, request.prompt_tokens or 0, request.max_tokens, priced)
-
-    async def _attempt(
-        self, provider: Provider, request: ModelRequest, stream: bool, recorder: CallRecorder | None, attempt: int
-    ) -> ModelResponse:
-        """One attempt: reserve, journal `started`, send, charge, journal how it ended."""
-        role, model, costs = self.role, provider.model, self.cost_manager
-        reserved = await costs.areserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
-        price = costs.price(model, provider.priced)
-        prices = (price.prompt, price.completion)
-        row = recorder.begin(attempt, reserved) if recorder is not None else None
-        crash_point("before_request")
-        started = time.monotonic()
-
-        def elapsed_ms() -> float:
-            return (time.monotonic() - started) * 1000
-
-        logger.trace(f"{role or 'LLM'} -> {model}: {request.messages}")
-        sending = asyncio.ensure_future(self._send(provider, request, stream))
-        try:
-            response = await asyncio.shield(sending)
-        except asyncio.CancelledError as cancelled:
-            late = await self._finish_in_flight(sending, wait=SIBLING_FAILED in cancelled.args)
-            if late is None:
-                cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=True)
-                if recorder is not None and row is not None:
-                    recorder.cancelled(row, cost, prices, elapsed_ms())
-                raise
-            self._charge(recorder, row, late, reserved, provider, prices, elapsed_ms())
-            raise
-        except BaseException as exc:
-            billed = isinstance(exc, ProviderError) and exc.billable
-            cost = costs.settle(reserved, role, model, None, provider.priced, billed_unread=billed)
-            if recorder is not None and row is not None:
-                recorder.failed(row, exc, cost, prices, elapsed_ms())
-            raise
-        crash_point("after_answer")
-        self._charge(recorder, row, response, reserved, provider, prices, elapsed_ms())
-        crash_point("after_journal")
-        return response
-
-    def _charge(
-        self,
-        recorder: CallRecorder | None,
-        row: int | None,
-        response: ModelResponse,
-        reserved: float,
-        provider: Provider,
-        prices: tuple[float, float],
-        ms: float,
-    ) -> None:
-        costs = self.cost_manager
-        cost = costs.settle(reserved, self.role, provider.model, response.usage, provider.priced)
-        if recorder is not None and row is not None:
-            recorder.ok(row, response, cost, prices, ms)
-        usage = response.usage
-        logger.trace(f"{self.role or 'LLM'} <- {provider.model} ({ms / 1000:.1f}s, {usage}): {response.text}")
-        logger.info(
-            f"{self.role or 'LLM'}: {usage.prompt_tokens}+{usage.completion_tokens} tokens, "
-            f"${cost:.4f}; total ${costs.total_cost:.4f} of ${costs.max_budget:.4f}"
-        )
-
-    async def _finish_in_flight(self, sending: asyncio.Future[ModelResponse], wait: bool) -> ModelResponse | None:
-        """After a sibling's failure cancelled this call, wait briefly for the answer already
-        requested, so it is charged (and journaled) as the server bills it. None when it does not
-        come in time, or when the run itself was stopped (no waiting then: it is charged at its
-        worst case)."""
-        done: set[asyncio.Future[ModelResponse]] = set()
-        if wait:
-            try:
-                done, _ = await asyncio.wait({sending}, timeout=min(self.config.timeout, CANCEL_GRACE))
-            except asyncio.CancelledError:
-                done = set()
-        if sending in done and not sending.cancelled() and sending.exception() is None:
-            return sending.result()
-        sending.cancel()
-        return None
-
-    async def _send(self, provider: Provider, request: ModelRequest, stream: bool) -> ModelResponse:
-        await self.context.rate_limiter.acquire()
-        return await (self._stream(provider, request) if stream else provider.complete(request))
-
-    def _recorder(self, provider: Provider, request: ModelRequest) -> CallRecorder | None:
-        journal = self.context.journal
-        if journal is None:
-            return None
-        config = self.config
-        base_url = getattr(provider, "base_url", "") or ""
-        api_type = getattr(provider, "api_type", "") or config.resolved_api_type
-        return CallRecorder(journal, self.role, provider.model, api_type, base_url, request)
-
-    async def _stream(self, provider: Provider, request: ModelRequest) -> ModelResponse:
-        final: ModelResponse | None = None
-        async for chunk in provider.stream(request):
-            if chunk.delta:
-                self.stream_sink(chunk.delta)
-            if chunk.response is not None:
-                final = chunk.response
-        self.stream_sink("\n")
-        if final is None:
-            raise ProviderError(f"{provider.model}: the stream ended without a final answer.", retryable=True)
-        return final
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -429,19 +294,6 @@ def as_chat(messages: list[Any]) -> list[dict[str, str]]:
         else:
             chat.append({"role": "user", "content": str(message)})
     return chat
-
-
-def schema_tokens(schema: dict[str, Any], model: str) -> int:
-    """Prompt tokens an endpoint may bill for a response schema, in whichever form it is sent."""
-    return _schema_tokens(json.dumps(schema), model)
-
-
-@functools.lru_cache(maxsize=64)
-def _schema_tokens(schema_json: str, model: str) -> int:
-    """`schema_tokens` of a schema given as JSON: an action sends the same schema on every call."""
-    schema = json.loads(schema_json)
-    forms = (schema_json, json.dumps(strict_json_schema(schema)))
-    return max(count_text_tokens(form, model) for form in forms)
 
 
 def _short_error(exc: Exception) -> str:

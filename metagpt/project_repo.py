@@ -13,11 +13,10 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
-from metagpt.actions.document import Document
 from metagpt.const import DOCS_DIR, RESERVED_NAMES, RESOURCES_DIR
 from metagpt.exceptions import ProjectFolderError
 from metagpt.utils.atomic import write_atomic
@@ -33,6 +32,21 @@ STAGING_MARK = ".staging-"
 
 MAX_JSON_BYTES = 16 << 20
 """Largest project JSON document read back (a fifo, a device or a huge file is refused)."""
+
+
+class SavedDocument(Protocol):
+    """What `ProjectRepo.save_document` writes: a document with its file stem, its markdown, its
+    JSON and its diagrams. Every SOP document (`metagpt.actions.document.Document`) is one; the
+    project folder needs no more of it, so it stays below the actions that write documents."""
+
+    @property
+    def filename(self) -> str: ...
+
+    def to_markdown(self) -> str: ...
+
+    def model_dump_json(self, *, indent: int | None = None) -> str: ...
+
+    def mermaid_resources(self) -> dict[str, str]: ...
 
 
 def free_path(path: Path, mine: Path | None = None) -> Path:
@@ -231,7 +245,7 @@ class ProjectRepo:
             current = candidate
         return current
 
-    def save_document(self, document: Document) -> None:
+    def save_document(self, document: SavedDocument) -> None:
         """`docs/<name>.md` and `.json`, plus `resources/<diagram>.mmd` for each mermaid field.
 
         With a renderer, each diagram is also rendered to `resources/<diagram>.svg`/`.png` later.

@@ -23,7 +23,7 @@ from loguru import logger
 from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR, SKELETON_NOTE
 from metagpt.exceptions import MetaGPTError
 from metagpt.logs import scrub
-from metagpt.render.engines import INSTALL_HINT, find_bundle
+from metagpt.render.browser import INSTALL_HINT, find_bundle
 from metagpt.utils.safe_read import UnsafeFile, read_bytes, read_text, walk_files
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, cast
 from pydantic import Field, field_validator
 
 from metagpt.actions.action import Action, latest_input
+from metagpt.actions.diagram_repair import check_diagrams
 from metagpt.actions.document import Document
 from metagpt.actions.write_prd import WritePRD
-from metagpt.render.repair import check_diagrams
 from metagpt.utils.paths import FileList, package_name
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from metagpt.actions.action import Action, latest_input
 from metagpt.actions.add_requirement import UserRequirement
+from metagpt.actions.diagram_repair import check_diagrams
 from metagpt.actions.document import Document
 from metagpt.actions.sentences import salvage_sentence, sentence_problem, shares_topic
-from metagpt.render.repair import check_diagrams
 from metagpt.utils.structured import SALVAGE
 
 if TYPE_CHECKING:

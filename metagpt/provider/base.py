@@ -36,6 +36,11 @@ class OutputSchema(BaseModel):
     name: str
     json_schema: dict[str, Any]
 
+    @classmethod
+    def of(cls, model: type[BaseModel]) -> OutputSchema:
+        """The request-side description of `model`: its full schema, examples included."""
+        return cls(name=model.__name__, json_schema=model.model_json_schema())
+
 
 class ModelRequest(BaseModel):
     """One chat completion request, independent of the provider."""

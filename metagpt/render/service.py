@@ -21,7 +21,8 @@ from loguru import logger
 
 from metagpt.const import RESOURCES_DIR
 from metagpt.exceptions import MermaidSyntaxError, MetaGPTError, RenderEngineError
-from metagpt.render.engines import INSTALL_HINT, Engine, candidates
+from metagpt.render.browser import INSTALL_HINT, Engine
+from metagpt.render.engines import candidates
 
 if TYPE_CHECKING:
     from metagpt.configs.settings import Config

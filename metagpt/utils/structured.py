@@ -1,4 +1,7 @@
-"""Structured outputs: one pydantic model gives the JSON schema, the parser and the prompt hints."""
+"""Structured outputs: one pydantic model gives the JSON schema, the parser and the prompt hints.
+
+The request-side schema a provider is handed is `metagpt.provider.base.OutputSchema.of(model)`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-
-from metagpt.provider.base import OutputSchema
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -35,11 +36,6 @@ def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     _walk(schema, fix)
     return schema
-
-
-def output_schema(model: type[BaseModel]) -> OutputSchema:
-    """The request-side description of `model`: its full schema, examples included."""
-    return OutputSchema(name=model.__name__, json_schema=model.model_json_schema())
 
 
 def bounded_schema(schema: dict[str, Any], max_length: int, max_items: int) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import pytest
 
 from metagpt.actions import Action, UserRequirement
 from metagpt.config import CONFIG, Config
-from metagpt.configs.legacy_config import LegacyConfig
 from metagpt.context import Context, current_context
 from metagpt.incremental.company import ChangeCompany
+from metagpt.legacy_config import LegacyConfig
 from metagpt.project_repo import ProjectRepo
 from metagpt.roles import Role
 from metagpt.schema import Message

@@ -18,7 +18,8 @@ from metagpt.exceptions import (
     NoMoneyException,
     ProviderError,
 )
-from metagpt.llm import LLM, schema_tokens
+from metagpt.llm import LLM
+from metagpt.model_call import schema_tokens
 from metagpt.provider import openai_api
 from metagpt.provider.base import prompt_allowance
 from metagpt.utils.structured import format_instructions

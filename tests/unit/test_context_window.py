@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from metagpt.model_call import MIN_COMPLETION_TOKENS, fit_to_window
 from metagpt.provider.base import ModelRequest
 from metagpt.provider.fake import FakeProvider
-from metagpt.utils.context_window import MIN_COMPLETION_TOKENS, fit_to_window
 
 TRIM_MARK = "[... trimmed to fit the context window ...]"
 SYSTEM = {"role": "system", "content": "You are a careful architect."}

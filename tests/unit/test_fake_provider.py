@@ -8,9 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from metagpt.actions import PRD, SystemDesign, Tasks
-from metagpt.provider.base import ModelRequest, StreamChunk
+from metagpt.provider.base import ModelRequest, OutputSchema, StreamChunk
 from metagpt.provider.fake import FAKE_CODE, FakeProvider, sample_from_schema
-from metagpt.utils.structured import output_schema
 from metagpt.utils.token_counter import count_text_tokens
 
 
@@ -18,7 +17,7 @@ def ask(text: str, schema: type[BaseModel] | None = None) -> ModelRequest:
     return ModelRequest(
         messages=[{"role": "user", "content": text}],
         max_tokens=100,
-        output_schema=output_schema(schema) if schema else None,
+        output_schema=OutputSchema.of(schema) if schema else None,
     )
 
 

@@ -158,3 +158,52 @@ def test_names_moved_to_break_cycles_still_import_where_they_were():
     assert search_engine.SearchEngine is search_base.SearchEngine is web_search.SearchEngine
     assert search_engine.SearchResult is search_base.SearchResult
     assert issubclass(web_search.SerperEngine, search_engine.SearchEngine)
+
+
+LAYERS = [  # docs/architecture.md's table, from the top down
+    ["metagpt.cli"],
+    ["metagpt.batch"],
+    ["metagpt.resume"],
+    ["metagpt.incremental"],
+    ["metagpt.software_company", "metagpt.team", "metagpt.team_state", "metagpt.environment"],
+    ["metagpt.roles"],
+    ["metagpt.actions"],
+    ["metagpt.report"],
+    ["metagpt.llm", "metagpt.model_call", "metagpt.context"],
+    [
+        "metagpt.project_repo",
+        "metagpt.render",
+        "metagpt.journal",
+        "metagpt.document_store",
+        "metagpt.embeddings",
+        "metagpt.experience",
+        "metagpt.tools",
+        "metagpt.sandbox",
+        "metagpt.cost_manager",
+    ],
+    ["metagpt.provider"],
+    ["metagpt.configs"],
+    ["metagpt.utils", "metagpt.schema", "metagpt.const", "metagpt.exceptions", "metagpt.prompts"],
+]
+HANDED_ON_FROM_ABOVE = {
+    ("metagpt.provider.base_llm", "metagpt.llm"),  # MetaGPT's name for LLM
+}
+
+
+def _layer(module: str) -> int | None:
+    """The row of `LAYERS` holding `module` (counted from the top), or None for a module it does not list."""
+    for depth, layer in enumerate(LAYERS):
+        if any(module == top or module.startswith(f"{top}.") for top in layer):
+            return depth
+    return None
+
+
+def test_each_layer_imports_only_the_layers_under_it():
+    root = Path(metagpt.__file__).resolve().parent.parent
+    upwards = []
+    for name, targets in import_graph(root, "metagpt").items():
+        for target in targets:
+            here, there = _layer(name), _layer(target)
+            if here is not None and there is not None and there < here and (name, target) not in HANDED_ON_FROM_ABOVE:
+                upwards.append(f"{name} -> {target}")
+    assert upwards == []

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import shutil
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+import metagpt.render.browser as browser
 import metagpt.render.engines as engines
 import metagpt.render.service as service
 from metagpt.actions import PRD
+from metagpt.actions.diagram_repair import ERROR_NOTE, check_diagrams
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.exceptions import MermaidSyntaxError, RenderEngineError
@@ -19,7 +23,6 @@ from metagpt.llm import LLM
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.fake import FakeProvider, sample_from_schema
 from metagpt.render import DiagramRenderer, Engine
-from metagpt.render.repair import ERROR_NOTE, check_diagrams
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 
@@ -70,8 +73,8 @@ def test_engine_none_renders_nothing():
 
 def test_auto_tries_playwright_then_nodejs_and_says_what_each_lacks(monkeypatch, tmp_path):
     monkeypatch.setattr(engines, "AUTO_ORDER", ("playwright", "nodejs"))
-    monkeypatch.setattr(engines.shutil, "which", lambda name: None)
-    monkeypatch.setattr(engines, "SOURCE_ROOT", tmp_path)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser, "SOURCE_ROOT", tmp_path)
     found, reasons = engines.candidates(Config())
     assert found == []
     assert len(reasons) == 2
@@ -290,10 +293,10 @@ def test_a_wrong_engine_name_is_a_config_error_that_lists_the_engines(tmp_path):
 
 
 def test_a_wrong_chromium_path_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     config = Config(chromium_path=tmp_path / "nope")
     assert engines.PlaywrightEngine.missing(config) == f"CHROMIUM_PATH {tmp_path / 'nope'} does not exist"
-    monkeypatch.setattr(engines.shutil, "which", lambda name: "/usr/bin/node" if name == "node" else None)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/node" if name == "node" else None)
     assert engines.NodeEngine.missing(Config()) == "no Chromium on PATH (install chromium or set CHROMIUM_PATH)"
 
 

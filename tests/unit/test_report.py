@@ -7,7 +7,7 @@ from metagpt.cost_manager import CostManager
 from metagpt.project_repo import ProjectRepo
 from metagpt.provider.base import Usage
 from metagpt.provider.fake import sample_from_schema
-from metagpt.render import engines
+from metagpt.render import browser
 from metagpt.report import render_report, write_report
 
 
@@ -53,9 +53,9 @@ def test_report_shows_documents_diagrams_code_and_cost(tmp_path):
 def test_write_report_copies_the_local_mermaid_bundle(tmp_path, monkeypatch):
     project = make_project(tmp_path / "ws")
     modules = tmp_path / "node_modules"
-    (modules / engines.MERMAID_BUNDLE).parent.mkdir(parents=True)
-    (modules / engines.MERMAID_BUNDLE).write_text("window.mermaid = {};")
-    monkeypatch.setattr(engines, "SOURCE_ROOT", tmp_path)
+    (modules / browser.MERMAID_BUNDLE).parent.mkdir(parents=True)
+    (modules / browser.MERMAID_BUNDLE).write_text("window.mermaid = {};")
+    monkeypatch.setattr(browser, "SOURCE_ROOT", tmp_path)
 
     from metagpt.config import Config
 
@@ -67,7 +67,7 @@ def test_write_report_copies_the_local_mermaid_bundle(tmp_path, monkeypatch):
 
 def test_without_the_bundle_the_report_says_how_to_draw_diagrams(tmp_path, monkeypatch):
     project = make_project(tmp_path / "ws")
-    monkeypatch.setattr(engines, "SOURCE_ROOT", tmp_path)
+    monkeypatch.setattr(browser, "SOURCE_ROOT", tmp_path)
     from metagpt.config import Config
 
     page = write_report(project, config=Config()).read_text()

@@ -11,11 +11,11 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 from metagpt.actions import PRD, SystemDesign, Tasks
+from metagpt.provider.base import OutputSchema
 from metagpt.utils.structured import (
     bounded_schema,
     extract_json,
     format_instructions,
-    output_schema,
     parse_output,
     strict_json_schema,
 )
@@ -163,7 +163,7 @@ def test_parse_output_validates_against_the_model():
 
 
 def test_output_schema_is_the_full_pydantic_schema():
-    schema = output_schema(PRD)
+    schema = OutputSchema.of(PRD)
 
     assert schema.name == "PRD"
     assert schema.json_schema == PRD.model_json_schema()

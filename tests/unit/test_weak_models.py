@@ -9,13 +9,13 @@ import pytest
 from loguru import logger
 
 from metagpt.actions import SystemDesign, Tasks, WriteDesign, WriteTasks
+from metagpt.actions.diagram_repair import ERROR_NOTE, check_diagrams
 from metagpt.config import Config
 from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError
 from metagpt.llm import FIX_FORMAT, LLM, RETRY_TEMPERATURE_STEP
 from metagpt.provider.base import ModelRequest
 from metagpt.provider.fake import FakeProvider, sample_from_schema
-from metagpt.render.repair import ERROR_NOTE, check_diagrams
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.schema import Message
 from metagpt.software_company import SoftwareCompany

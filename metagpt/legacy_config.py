@@ -6,7 +6,8 @@ field names (`CONFIG.openai_api_model`), their upper-case keys (`CONFIG.OPENAI_A
 holds no budget: each company still has its own. `CONFIG.git_repo` is the running company's
 project repository (`metagpt.context.current_git_repo`: None outside a run), and the one name
 that can be set (`set_current_git_repo`). It imports nothing of ours until used, so
-`metagpt.config` can hand it out without an import cycle.
+`metagpt.config` can hand it out without an import cycle; it sits beside that face, not in
+`metagpt.configs`, because reading `git_repo` reaches up to the run's context.
 """
 
 from __future__ import annotations
