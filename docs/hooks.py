@@ -3,6 +3,8 @@
 `<!-- settings -->` becomes the table of every setting (`metagpt.configs.settings.Config`): its
 YAML/environment key, default and the field's own docstring. `<!-- commands -->` becomes the
 `--help` of `metagpt` and of each of its commands, as the command line prints it.
+`<!-- never-committed -->` becomes the history policy's table (`git_history.NEVER_COMMITTED`):
+each `.gitignore` line no run ever commits, with why.
 """
 
 from __future__ import annotations
@@ -18,7 +20,20 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
         markdown = markdown.replace("<!-- settings -->", settings_table())
     if "<!-- commands -->" in markdown:
         markdown = markdown.replace("<!-- commands -->", commands_help())
+    if "<!-- never-committed -->" in markdown:
+        markdown = markdown.replace("<!-- never-committed -->", never_committed_table())
     return markdown
+
+
+def never_committed_table() -> str:
+    """One row per line of the project's `.gitignore`, in its order: the pattern and why."""
+    from metagpt.utils.git_history import NEVER_COMMITTED
+
+    rows = ["| `.gitignore` line | what it is |", "| --- | --- |"]
+    for line, why in NEVER_COMMITTED.items():
+        escaped = why.replace("|", "\\|")
+        rows.append(f"| `{line}` | {escaped} |")
+    return "\n".join(rows)
 
 
 def settings_table() -> str:

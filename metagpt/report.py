@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 
-from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR, SKELETON_NOTE
+from metagpt.const import BUNDLE_FILE, DOCS_DIR, LOGS_DIR, REPORT_FILE, RESOURCES_DIR, SKELETON_NOTE
 from metagpt.exceptions import MetaGPTError
 from metagpt.logs import scrub
 from metagpt.render.browser import INSTALL_HINT, find_bundle
+from metagpt.utils.git_history import LAST_COMMIT
 from metagpt.utils.safe_read import UnsafeFile, read_bytes, read_text, walk_files
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from metagpt.cost_manager import CostManager
     from metagpt.project_repo import ProjectRepo
 
-REPORT_FILE = "index.html"
-BUNDLE_FILE = "mermaid.min.js"
 DOCUMENTS = {
     "prd": "PRD",
     "system_design": "System design",
@@ -65,8 +64,10 @@ class Published:
         return ([self.diagrams] if self.diagrams else []) + ([f"Report: {self.report}"] if self.report else [])
 
 
-async def publish_project(context: Context, message: str = "Diagrams and the project report") -> Published:
-    """Wait for the run's diagrams, stop the browser and write the report; never raises for either.
+async def publish_project(context: Context, message: str = LAST_COMMIT) -> Published:
+    """Wait for the run's diagrams, stop the browser, write the report and make the run's last
+    commit (`message`: the rendered diagrams; the report is never committed, see
+    `git_history.NEVER_COMMITTED`); never raises for any of them.
 
     Called by the company when a run ends (also after the budget ran out), so whatever was
     written is rendered and reported.

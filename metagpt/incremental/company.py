@@ -39,6 +39,7 @@ from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager, Q
 from metagpt.roles.role import Role
 from metagpt.software_company import SoftwareCompany
 from metagpt.team import check_idea
+from metagpt.utils.git_history import LAST_COMMIT
 
 OURS = (f"{STATE_DIR}/", f"{LOGS_DIR}/")
 """Paths of our own that never make a working tree count as changed (the lock, the journal, the log)."""
@@ -269,7 +270,7 @@ class ChangeCompany(SoftwareCompany):
 
     def _report_message(self) -> str:
         record = self.stages.record if self.stages is not None else None
-        return f"{record.name}: diagrams and the project report" if record else "Diagrams and the project report"
+        return f"{record.name}: {LAST_COMMIT.lower()}" if record else LAST_COMMIT
 
     async def _change(self) -> None:
         config = self.context.config

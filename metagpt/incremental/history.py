@@ -5,7 +5,8 @@ must leave the tree as it was), so here a git failure is an error, not a warning
 still runs the way `GitHistory` runs them (see `metagpt.utils.git_safe`): scrubbed environment,
 our settings per call, no filter, driver, hook or fsmonitor of the repository's. The user's
 repository keeps its own config, remotes, identity and attributes: nothing of ours is written
-there, and what code we ran changed in them is put back (`GitHistory.put_back`).
+there, and what code we ran changed in them is put back (`GitHistory.put_back`). Which files
+are history is decided as for every run (`git_history.NEVER_COMMITTED`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from loguru import logger
 
 from metagpt.exceptions import HistoryError
 from metagpt.utils.faults import crash_point
-from metagpt.utils.git_history import IGNORED, GitHistory
+from metagpt.utils.git_history import GitHistory
 from metagpt.utils.git_safe import GitFailed
 
-REPORT = "index.html"
-"""The project report (`metagpt.report.REPORT_FILE`): rebuilt at every run's end, not history."""
 RESUME_REF = "refs/metagpt/interrupted"
 """The tip of an interrupted change's commits while it resumes (so a second crash loses none)."""
 
@@ -35,9 +34,6 @@ class ChangeHistory(GitHistory):
     parent takes the old commit back instead of making a new one, so finished stages keep their
     commits (and shas).
     """
-
-    ignored = (*IGNORED, f"/{REPORT}")
-    """A changed project's report quotes times and spend: it stays out of the change's commits."""
 
     def __init__(self, path):
         super().__init__(path)
@@ -86,16 +82,19 @@ class ChangeHistory(GitHistory):
         return self.query("status", "--porcelain", "--untracked-files=all").splitlines()
 
     def ignore_state(self) -> None:
-        """Add our lines to `.gitignore` (the journal, logs, caches and the report are never committed)."""
+        """Add the history policy's lines to `.gitignore` (`git_history.NEVER_COMMITTED`: the
+        journal, logs, caches and the report are never committed)."""
         try:
             self._write_gitignore()
         except OSError as error:
             raise HistoryError(f"Cannot write {self.path / '.gitignore'}: {error}") from None
 
     def untrack_report(self) -> None:
-        """Stop tracking a report an earlier run committed (the file stays, ignored from now on)."""
-        if self.head() is not None:
-            self.query("rm", "-q", "--cached", "--ignore-unmatch", "--", REPORT)
+        """Stop tracking a report an earlier run committed (the files stay, ignored from now on)."""
+        try:
+            self._untrack_report()
+        except (GitFailed, OSError) as error:
+            raise HistoryError(f"git rm failed in {self.path}: {error}") from None
 
     def commit_now(self, message: str, pictures: bool = True) -> str | None:
         """Commit everything (the rendered diagrams only with `pictures`) with `message` in this

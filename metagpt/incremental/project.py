@@ -20,7 +20,7 @@ from metagpt.actions.design_api import SystemDesign
 from metagpt.actions.document import Document
 from metagpt.actions.project_management import Tasks
 from metagpt.actions.write_prd import PRD
-from metagpt.const import DOCS_DIR, LOGS_DIR, RESOURCES_DIR
+from metagpt.const import BUNDLE_FILE, DOCS_DIR, LOGS_DIR, REPORT_FILE, RESOURCES_DIR
 from metagpt.utils.safe_read import UnsafeFile, read_text, walk_files
 
 DOCUMENT_MODELS: dict[str, type[Document]] = {m.filename: m for m in (PRD, SystemDesign, Tasks)}
@@ -31,7 +31,7 @@ SOURCE_SUFFIXES = frozenset(
     | {".yml", ".sh", ".txt", ".md", ".rst", ".sql", ".c", ".h", ".go", ".rs", ".java"}
 )
 """Files read as the project's code (others are listed but not shown to the model)."""
-SKIPPED = frozenset({DOCS_DIR, RESOURCES_DIR, LOGS_DIR, "index.html", "mermaid.min.js", "workspace"})
+SKIPPED = frozenset({DOCS_DIR, RESOURCES_DIR, LOGS_DIR, REPORT_FILE, BUNDLE_FILE, "workspace"})
 MAX_SOURCE_BYTES = 200_000
 _CHANGE_FILE = re.compile(r"^(\d{4})-[\w-]+\.md$")
 

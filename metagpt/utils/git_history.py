@@ -1,5 +1,8 @@
 """The generated project's history: a git repository in the project folder, one commit a stage.
 
+What a run commits, and what no run ever commits, is decided here once (`NEVER_COMMITTED`,
+`PICTURES`, `LAST_COMMIT`) for every kind of run (`docs/history.md` says it for each).
+
 History is a convenience for the user (`git log -p` shows how the project evolved), so it must
 never fail a run: without `git` it is off (said once per process), and a failing git command
 logs a warning and is skipped.
@@ -33,6 +36,7 @@ from typing import cast
 
 from loguru import logger
 
+from metagpt.const import BUNDLE_FILE, LOGS_DIR, REPORT_FILE, STATE_DIR
 from metagpt.utils.atomic import write_atomic
 from metagpt.utils.faults import crash_point
 from metagpt.utils.git_safe import SAFE_SETTINGS, GitFailed, GitTimedOut, git_running_in, neutralised, run_git
@@ -42,15 +46,31 @@ AUTHOR_NAME = "MetaGPT"
 AUTHOR_EMAIL = "metagpt@localhost"
 IDENTITY = (("user.name", AUTHOR_NAME), ("user.email", AUTHOR_EMAIL))
 """Who our commits are by: set per call, never written into a config."""
-IGNORED = ("__pycache__/", ".pytest_cache/", "/mermaid.min.js", "/.metagpt/", "/logs/")
-"""Lines the project's `.gitignore` gets: files that running the code leaves behind, the
-report's copy of the mermaid bundle (5 MB, copied again by every run), the project's state
-(`.metagpt/`: the call journal) and the run's log (`logs/`): both hold every prompt and answer,
-which stay private and are never committed."""
+REPORT_FILES = (REPORT_FILE, BUNDLE_FILE)
+"""The project report and its copy of the mermaid bundle (`metagpt.report`), at the folder's top."""
+NEVER_COMMITTED = {
+    "__pycache__/": "what running the code leaves behind",
+    ".pytest_cache/": "what running the tests leaves behind",
+    f"/{BUNDLE_FILE}": "the report's copy of the mermaid bundle (5 MB), copied again by every run",
+    f"/{STATE_DIR}/": "the project's state: the call journal (every prompt and answer), the run lock, caches",
+    f"/{LOGS_DIR}/": "the run's log, every prompt and answer included",
+    f"/{REPORT_FILE}": "the project report: rebuilt from the documents, diagrams and code at every run's end, "
+    "and it quotes the run's times and spend",
+}
+"""The history policy, the one place it is decided: what no run ever commits, as `.gitignore`
+lines, each with why (`docs/history.md` is generated from this). Every run kind that keeps a
+history applies it through `GitHistory.init` or `ChangeHistory` (the same lines, the same
+`untrack_report`). The order is the order in a new `.gitignore`; a line added later goes last,
+so a folder an earlier version set up ends with the same file as a new one."""
+IGNORED = tuple(NEVER_COMMITTED)
+"""Lines the project's `.gitignore` gets (see `NEVER_COMMITTED`)."""
 PICTURES = tuple(f":(exclude)resources/*.{fmt}" for fmt in ("svg", "png", "pdf"))
 """Pathspecs keeping the rendered diagrams out of a stage's commit: they are drawn in the
 background and arrive whenever the browser is done, so they all go in the run's last commit
-("Diagrams and the project report") and every other commit holds the same files on every run."""
+(`LAST_COMMIT`) and every other commit holds the same files on every run."""
+LAST_COMMIT = "Diagrams"
+"""The subject of a run's last commit: the rendered diagrams, with whatever the run wrote after
+its last stage's commit (a change names itself first: `Change 0001 (...): diagrams`)."""
 LOCK_FILE = "index.lock"
 KEPT = ("config", "info/attributes")
 """The files under `.git` that say how the user's git behaves, kept as found (see the module doc)."""
@@ -86,9 +106,6 @@ class GitHistory:
         path: the project folder; it becomes (or already is) the repository's top level.
     """
 
-    ignored: tuple[str, ...] = IGNORED
-    """The `.gitignore` lines this history adds."""
-
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = asyncio.Lock()
@@ -109,7 +126,8 @@ class GitHistory:
         return True
 
     def init(self) -> None:
-        """Make the project folder a repository (when it is none) with a `.gitignore`.
+        """Make the project folder a repository (when it is none) that follows the history policy
+        (`NEVER_COMMITTED`): our `.gitignore` lines, and no report an earlier version committed.
 
         Safe to call again: an existing repository keeps its history and its config.
         """
@@ -121,6 +139,7 @@ class GitHistory:
                 self._git("init", "-q", bare=True)
             self._adopt()
             self._write_gitignore()
+            self._untrack_report()
         except (GitFailed, OSError) as error:
             self._failed = True
             logger.warning(f"the project's history is off: git init failed in {self.path}: {error}")
@@ -284,9 +303,14 @@ class GitHistory:
             lines = read_text(self.path, ".gitignore").splitlines()
         except UnsafeFile:
             lines = []
-        missing = [line for line in self.ignored if line not in lines]
+        missing = [line for line in IGNORED if line not in lines]
         if missing or os.path.islink(self.path / ".gitignore"):
             write_atomic(self.path / ".gitignore", ("\n".join([*lines, *missing]) + "\n").encode("utf-8"))
+
+    def _untrack_report(self) -> None:
+        """Stop tracking a report an earlier version committed: the files stay, ignored from now
+        on, and the next commit records that they left the history."""
+        self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", *(f":(literal){name}" for name in REPORT_FILES))
 
     def _git(self, *args: str, check: bool = True, bare: bool = False) -> subprocess.CompletedProcess[str]:
         """Run git in the project (see `git_safe`); `bare` names neither git folder nor work tree (`init`)."""

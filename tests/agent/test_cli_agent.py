@@ -45,6 +45,7 @@ def test_a_goal_needing_three_tools_finishes_with_the_check_passing(server, work
     assert summary["plan"][0]["status"] == "done" and summary["self_checks"][0]["meets_task"] is True
     report = (folder / "index.html").read_text()
     assert "Agent" in report and "meets it: it printed it" in report and "Hello, agent" in report
+    assert not (folder / ".git").exists()  # an agent's run keeps no history (docs/history.md)
     # the check is in every prompt, the plan's progress too, and the answer schema went to the endpoint
     assert all("python greet.py | grep -q" in p for p in prompts(server))
     assert "[current] 1: write greet.py" in prompts(server)[1]

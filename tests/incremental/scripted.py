@@ -132,7 +132,8 @@ def calculator(root: Path, report: bool = False) -> str:
     """The fixture copied to `root` and committed as a finished MetaGPT run; returns the base sha.
 
     Its `.gitignore` already has a change's lines, so a change starts from this very commit;
-    with `report`, the run committed its `index.html` as a new project's run does.
+    with `report`, the run committed its `index.html` as versions before the history policy did
+    (`git_history.NEVER_COMMITTED`).
     """
     shutil.copytree(FIXTURE, root)
     history = ChangeHistory(root)

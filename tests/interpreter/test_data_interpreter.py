@@ -40,6 +40,7 @@ async def test_three_dependent_tasks_run_in_order_and_share_variables(workspace)
     report = (folder / "index.html").read_text()
     assert "Interpreter" in report and "total 15" in report
     assert not (folder / ".kernel").exists()
+    assert not (folder / ".git").exists()  # an interpreter's run keeps no history (docs/history.md)
 
 
 async def test_a_failing_cell_gets_its_error_back_and_the_fix_passes(workspace):

@@ -90,7 +90,9 @@ def test_passes():
     assert seconds < 120
     assert not (root / ".git" / "index.lock").exists()
     log = subprocess.run(["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True).stdout
-    assert log.splitlines()[0] == "Diagrams and the project report"
+    # the last commit came after the attack (no diagram is drawn here and the report is never
+    # committed, so the test round's commit is the run's last)
+    assert log.splitlines()[0].startswith("Test round 1:")
     tree = subprocess.run(["git", "ls-tree", "-r", "--name-only", "HEAD"], cwd=root, capture_output=True, text=True)
     assert "stolen.txt" not in tree.stdout and f"{PROJECT}/game.py" in tree.stdout
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout

@@ -12,7 +12,7 @@ import pytest
 from loguru import logger
 
 from metagpt.utils import git_history
-from metagpt.utils.git_history import GitHistory
+from metagpt.utils.git_history import IGNORED, LAST_COMMIT, GitHistory
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -60,7 +60,9 @@ async def test_init_commits_and_log(tmp_path: Path) -> None:
     assert history.enabled
     history.init()
     assert (project / ".git").is_dir()
-    assert (project / ".gitignore").read_text() == "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n"
+    assert (project / ".gitignore").read_text() == (
+        "__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n/index.html\n"
+    )
     local = subprocess.run(["git", "config", "--local", "--list"], cwd=project, capture_output=True, text=True)
     assert "user." not in local.stdout and "hooks" not in local.stdout.lower()  # the identity is per call
     assert not (Path(os.environ["HOME"]) / ".gitconfig").read_text().count("MetaGPT")
@@ -108,9 +110,7 @@ async def test_init_keeps_an_existing_repository(tmp_path: Path) -> None:
     (project / ".gitignore").write_text("*.log\n")
     GitHistory(project).init()
     assert history.log() == ["one"]
-    assert (
-        project / ".gitignore"
-    ).read_text() == "*.log\n__pycache__/\n.pytest_cache/\n/mermaid.min.js\n/.metagpt/\n/logs/\n"
+    assert (project / ".gitignore").read_text() == "*.log\n" + "".join(f"{line}\n" for line in IGNORED)
 
 
 async def test_concurrent_commits_all_land_in_order(tmp_path: Path, warnings: list[str]) -> None:
@@ -212,13 +212,13 @@ def test_rendered_diagrams_wait_for_the_runs_last_commit(tmp_path: Path) -> None
     (root / "main.py").write_text("print('hi')\n")
     asyncio.run(history.commit("Architect: WriteDesign"))
     assert files("HEAD") == [".gitignore", "main.py", "resources/seq_flow.mmd"]
-    asyncio.run(history.commit("Diagrams and the project report", pictures=True))
+    asyncio.run(history.commit(LAST_COMMIT, pictures=True))
     assert files("HEAD") == [f"resources/seq_flow.{fmt}" for fmt in ("pdf", "png", "svg")]
     (root / "resources" / "seq_flow.png").unlink()  # a redraw removes the old picture first
     (root / "main.py").write_text("print('bye')\n")
     asyncio.run(history.commit("Engineer: WriteCode"))
     assert files("HEAD") == ["main.py"]
-    asyncio.run(history.commit("Diagrams and the project report", pictures=True))
+    asyncio.run(history.commit(LAST_COMMIT, pictures=True))
     assert files("HEAD") == ["resources/seq_flow.png"]
 
 

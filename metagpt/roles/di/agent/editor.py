@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from metagpt.const import RESERVED_NAMES
+from metagpt.const import BUNDLE_FILE, REPORT_FILE, RESERVED_NAMES
 from metagpt.exceptions import ProjectFolderError
 from metagpt.roles.di.agent.commands import ToolFailure
 from metagpt.utils.paths import safe_relative_path
 from metagpt.utils.safe_read import UnsafeFile, read_text, walk_files
 
-AGENT_FILES = ("steps.jsonl", "index.html", "mermaid.min.js", ".kernel")
+AGENT_FILES = ("steps.jsonl", REPORT_FILE, BUNDLE_FILE, ".kernel")
 """Top-level names the agent's own run writes: never the agent's files."""
 MAX_READ_CHARS = 20_000
 """Most characters `Editor.read` returns; the rest is cut with a note."""
