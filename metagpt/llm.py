@@ -23,6 +23,7 @@ from metagpt.context import Context
 from metagpt.exceptions import ModelBehaviorError, ProviderError
 from metagpt.journal.recorder import CallRecorder
 from metagpt.provider.base import ModelRequest, ModelResponse, OutputSchema, Provider
+from metagpt.reservation import bounded_prompt, hold
 from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.context_window import fit_to_window
 from metagpt.utils.faults import crash_point
@@ -282,14 +283,10 @@ class LLM:
 
     def prepare(self, request: ModelRequest) -> ModelRequest:
         """`request` fitted to the model's window, with the prompt tokens its budget hold counts
-        (the schema's too); `reservation` prices its worst case from them."""
+        (the schema's too; an upper bound, counted exactly by `hold` when it does not fit);
+        `reservation` prices its worst case from them."""
         provider = self.provider
-        request = fit_to_window(request, provider)
-        prompt_tokens = provider.count_tokens(request.messages)
-        if request.output_schema is not None:
-            prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
-            prompt_tokens += provider.schema_overhead_tokens
-        return request.model_copy(update={"prompt_tokens": prompt_tokens})
+        return bounded_prompt(provider, fit_to_window(request, provider))
 
     def reservation(self, request: ModelRequest) -> float:
         """The dollars each attempt of the prepared `request` holds before it is sent (its worst case)."""
@@ -301,7 +298,7 @@ class LLM:
     ) -> ModelResponse:
         """One attempt: reserve, journal `started`, send, charge, journal how it ended."""
         role, model, costs = self.role, provider.model, self.cost_manager
-        reserved = await costs.areserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
+        request, reserved = await hold(costs, provider, request)
         price = costs.price(model, provider.priced)
         prices = (price.prompt, price.completion)
         row = recorder.begin(attempt, reserved) if recorder is not None else None

@@ -15,9 +15,11 @@ def fit_to_window(request: ModelRequest, provider: Provider) -> ModelRequest:
 
     The least important context goes first: the system prompt and the last message (the
     instruction) are kept as long as possible; the middle of the longest other message is cut.
+    A request that fits by the upper bound of its count (`Provider.prompt_token_bound`) is not
+    counted exactly: only one that may not fit needs the model's vocabulary.
     """
     window = provider.context_window
-    if not window:
+    if not window or provider.prompt_token_bound(request.messages) + request.max_tokens <= window:
         return request
     prompt_tokens = provider.count_tokens(request.messages)
     if prompt_tokens + request.max_tokens <= window:
