@@ -36,7 +36,7 @@ from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamC
 from metagpt.provider.calls import before, brief, deadline_after, retry_after
 from metagpt.provider.usage import checked_usage
 from metagpt.utils.paths import clean_text
-from metagpt.utils.structured import strict_json_schema
+from metagpt.utils.structured import compact_examples, strict_json_schema
 
 T = TypeVar("T")
 
@@ -239,6 +239,9 @@ class OpenAIProvider(Provider):
         elif request.output_schema and mode == "json_object_schema":
             schema = strict_json_schema(request.output_schema.json_schema)
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            # Such servers (llama.cpp's) build a grammar with one optional space between tokens:
+            # the example is shown compact, as that grammar lets the model copy it.
+            kwargs["messages"] = compact_examples(request.messages)
         elif request.output_schema and mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs

@@ -103,6 +103,34 @@ def parse_output(text: str, model: type[T], context: dict[str, Any] | None = Non
     return model.model_validate(extract_json(text), context=context)
 
 
+EXAMPLE_HEADER = "Example of the format (write your own content):"
+
+
+def compact_examples(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`messages` with each format example (see `format_instructions`) as compact JSON.
+
+    For endpoints whose grammar admits one optional space between tokens (llama.cpp's server
+    built from a schema): a model copying an indented example wants a newline before a key,
+    which such a grammar refuses, and is pushed into writing punctuation inside strings.
+    """
+    decoder = json.JSONDecoder()
+    fixed = []
+    for message in messages:
+        content = message.get("content")
+        marker = f"{EXAMPLE_HEADER}\n"
+        if isinstance(content, str) and marker in content:
+            start = content.index(marker) + len(marker)
+            try:
+                example, end = decoder.raw_decode(content, start)
+            except ValueError:
+                fixed.append(message)
+                continue
+            compact = json.dumps(example, ensure_ascii=False)
+            message = {**message, "content": content[:start] + compact + content[end:]}
+        fixed.append(message)
+    return fixed
+
+
 def format_instructions(model: type[BaseModel]) -> str:
     """Prompt text describing the JSON object to return, field by field, with an example."""
     lines = ["Return only one JSON object, with exactly these keys:"]
@@ -113,6 +141,6 @@ def format_instructions(model: type[BaseModel]) -> str:
         if field.examples:
             example[name] = field.examples[0]
     if example:
-        lines.append("Example of the format (write your own content):")
+        lines.append(EXAMPLE_HEADER)
         lines.append(json.dumps(example, ensure_ascii=False, indent=2))
     return "\n".join(lines)

@@ -192,3 +192,35 @@ def test_format_instructions_without_examples_has_no_example_block():
     assert format_instructions(Plain) == (
         'Return only one JSON object, with exactly these keys:\n- "answer" (answer): The answer.\n- "count" (count):'
     )
+
+
+def test_format_examples_are_made_compact_for_one_space_grammars():
+    from metagpt.utils.structured import compact_examples
+
+    text = f"Write it.\n\n{format_instructions(PRD)}\n\nAbout: a todo app"
+    [message] = compact_examples([{"role": "user", "content": text}])
+    example = message["content"].split("(write your own content):\n", 1)[1]
+    line, rest = example.split("\n", 1)
+    assert json.loads(line) == PRD.model_validate(json.loads(line)).model_dump()  # the whole example, one line
+    assert rest == "\nAbout: a todo app"
+    untouched = {"role": "system", "content": "Example of the format (write your own content):\nnot json"}
+    assert compact_examples([untouched]) == [untouched]
+
+
+def test_a_schema_built_grammar_endpoint_gets_the_example_compact():
+    from metagpt.config import Config
+    from metagpt.provider.base import ModelRequest
+    from metagpt.provider.openai_api import OpenAIProvider
+
+    provider = OpenAIProvider(Config(openai_base_url="http://127.0.0.1:9/v1", openai_api_key="sk-a"))
+    text = f"Write it.\n\n{format_instructions(PRD)}"
+    request = ModelRequest(
+        messages=[{"role": "user", "content": text}], max_tokens=100, output_schema=OutputSchema.of(PRD)
+    )
+
+    def shown(mode):
+        content = provider._kwargs(request, mode, False)["messages"][-1]["content"]
+        return content.split("(write your own content):\n", 1)[1]
+
+    assert "\n  " in shown("json_schema")  # the endpoint takes the schema itself: as written
+    assert "\n" not in shown("json_object_schema")  # llama.cpp's server: one optional space
