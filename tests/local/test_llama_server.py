@@ -156,5 +156,6 @@ def test_the_company_runs_to_the_end_on_smollm2_through_the_cli(server_url, tmp_
     written = sorted(p.name for p in (root / package).rglob("*") if p.is_file())
     assert written and all((root / package / name).stat().st_size for name in written)
     review = (root / "docs/code_review.md").read_text()
-    assert review.count("round 1:") == len(tasks["task_list"])  # every file reviewed, or skipped with a reason
+    # Every file written (the task list's and the design's) reviewed, or skipped with a reason.
+    assert review.count("round 1:") == len(written) >= len(tasks["task_list"])
     assert "Traceback" not in done.stderr
