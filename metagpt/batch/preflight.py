@@ -50,14 +50,11 @@ def standing(project: Path) -> Standing | None:
         db.close()
 
 
-async def first_call_dollars(config: Config, ideas: list[str], exact: bool = True) -> list[float]:
+async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
     """The budget hold of a new company's first call for each idea: the worst case of the Product
-    Manager's first PRD request, as `LLM.request` prices it before sending it: of its prompt's
-    exact count, or with `exact=False` of the upper bound the call holds first when it fits
-    (`metagpt.reservation`), which needs no vocabulary."""
+    Manager's first PRD request, as `LLM.request` prices it before sending it."""
     from metagpt.actions.write_prd import PRD
     from metagpt.context import Context
-    from metagpt.reservation import exact_prompt
     from metagpt.roles import ProductManager
 
     context = Context(config)
@@ -66,10 +63,7 @@ async def first_call_dollars(config: Config, ideas: list[str], exact: bool = Tru
         [write_prd] = manager.actions
         llm = manager.llm
         requests = [llm.model_request(write_prd.prompt(requirement=idea), PRD, [write_prd.prefix]) for idea in ideas]
-        prepared = [llm.prepare(request) for request in requests]
-        if exact:
-            prepared = [exact_prompt(llm.provider, request) for request in prepared]
-        return [llm.reservation(request) for request in prepared]
+        return [llm.reservation(llm.prepare(request)) for request in requests]
     finally:
         await context.aclose()
 
@@ -85,11 +79,8 @@ async def check_fits(ideas: list[Idea], standings: dict[str, Standing | None], c
     new = [idea.idea for idea in ideas if standings.get(idea.project_name) is None]
     if not new:
         return
-    left = ledger.total - ledger.before
-    if to_micros(min(await first_call_dollars(config, new, exact=False))) <= left:
-        return  # fits by the bound: no need to count exactly
     smallest = min(await first_call_dollars(config, new))
-    if to_micros(smallest) > left:
+    if to_micros(smallest) > ledger.total - ledger.before:
         raise TotalBudgetTooSmall(to_dollars(ledger.total), to_dollars(ledger.before), smallest)
 
 
