@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from metagpt.incremental.company import ChangeCompany
 from metagpt.incremental.history import ChangeHistory
+from tests.e2e.conftest import openai_config
 from tests.e2e.openai_server import DOCUMENTS, Reply, answer, prompt_text, sample_document
 
 FIXTURE = Path(__file__).parent / "fixtures" / "calculator"
@@ -183,3 +185,26 @@ def sections_of(markdown: str) -> dict[str, str]:
     from metagpt.incremental.sections import split_sections
 
     return {title: text for title, text in split_sections(markdown) if title}
+
+
+async def change(
+    server, root: Path, request: str = "add subtraction", run_tests: bool = True, engines=None, **settings
+) -> ChangeCompany:
+    """Run one change on `root` to its end (or its error); the company is returned either way.
+
+    `engines` (a list of diagram engines) replaces the renderer's own choice."""
+    allow_dirty = settings.pop("allow_dirty", False)
+    config = openai_config(server.base_url, workspace_path=root.parent, **{"edit_format": "diff", **settings})
+    company = ChangeCompany(config)
+    if engines is not None:
+        from metagpt.render import DiagramRenderer
+
+        company.context._diagrams = DiagramRenderer(config, engines=engines)
+    company.hire_for_change(run_tests=run_tests)
+    company.invest(3.0)
+    company.open_project(root, request, allow_dirty=allow_dirty)
+    try:
+        await company.run()
+    finally:
+        await company.context.aclose()
+    return company

@@ -21,6 +21,7 @@ from tests.incremental.scripted import (
     TEST_FILE,
     blocks,
     calculator,
+    change,
     change_handler,
     git,
     sections_of,
@@ -28,21 +29,6 @@ from tests.incremental.scripted import (
 )
 
 pytestmark = needs_git
-
-
-async def change(server, root: Path, request: str = "add subtraction", run_tests: bool = True, **settings):
-    """Run one change on `root` to its end (or its error); the company is returned either way."""
-    allow_dirty = settings.pop("allow_dirty", False)
-    config = openai_config(server.base_url, workspace_path=root.parent, **{"edit_format": "diff", **settings})
-    company = ChangeCompany(config)
-    company.hire_for_change(run_tests=run_tests)
-    company.invest(3.0)
-    company.open_project(root, request, allow_dirty=allow_dirty)
-    try:
-        await company.run()
-    finally:
-        await company.context.aclose()
-    return company
 
 
 def pytest_in(root: Path) -> subprocess.CompletedProcess[str]:

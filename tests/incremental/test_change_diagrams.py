@@ -8,10 +8,9 @@ from pathlib import Path
 
 from metagpt.exceptions import RenderEngineError
 from metagpt.incremental.company import ChangeCompany
-from metagpt.render import DiagramRenderer, Engine
-from tests.e2e.conftest import openai_config
+from metagpt.render import Engine
 from tests.incremental.conftest import needs_git
-from tests.incremental.scripted import ADD_SUBTRACTION, SECTIONS, calculator, change_handler, git
+from tests.incremental.scripted import ADD_SUBTRACTION, SECTIONS, calculator, change, change_handler, git
 
 pytestmark = needs_git
 
@@ -58,17 +57,7 @@ async def change_with(server, root: Path, engine: Engine) -> ChangeCompany:
     server.handler = change_handler(
         TOUCHING_THE_FLOW, sections={**SECTIONS, "SystemDesignSections": {"program_call_flow": NEW_FLOW}}
     )
-    config = openai_config(server.base_url, workspace_path=root.parent, edit_format="diff")
-    company = ChangeCompany(config)
-    company.context._diagrams = DiagramRenderer(config, engines=[engine])
-    company.hire_for_change()
-    company.invest(3.0)
-    company.open_project(root, "add subtraction")
-    try:
-        await company.run()
-    finally:
-        await company.context.aclose()
-    return company
+    return await change(server, root, run_tests=False, engines=[engine])
 
 
 def stale_render(root: Path) -> None:

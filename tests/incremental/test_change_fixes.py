@@ -9,12 +9,12 @@ from tests.incremental.scripted import (
     SUBTRACTION_EDITS,
     blocks,
     calculator,
+    change,
     change_handler,
     git,
     subjects,
     users_repository,
 )
-from tests.incremental.test_change import change
 
 pytestmark = needs_git
 

@@ -17,13 +17,11 @@ import pytest
 
 from metagpt.const import LOGS_DIR, REPORT_FILE, STATE_DIR
 from metagpt.context import Context
-from metagpt.incremental.company import ChangeCompany
 from metagpt.provider.fake import FAKE_CODE, FakeProvider, sample_from_schema
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 from metagpt.utils.git_history import IGNORED, LAST_COMMIT, NEVER_COMMITTED, REPORT_FILES, GitHistory
-from tests.e2e.conftest import openai_config
-from tests.incremental.scripted import calculator, change_handler
+from tests.incremental.scripted import calculator, change, change_handler
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -130,18 +128,10 @@ async def test_a_change_untracks_the_report_and_keeps_the_same_policy(server, tm
     (root / REPORT_FILE).write_text("<html>the first run's report</html>\n")
     as_an_earlier_version_left_it(root)
     server.handler = change_handler()
-    config = openai_config(server.base_url, workspace_path=root.parent, edit_format="diff")
-    change = ChangeCompany(config)
-    change.hire_for_change()
-    change.invest(3.0)
-    change.open_project(root, "add subtraction")
-    try:
-        await change.run()
-    finally:
-        await change.context.aclose()
+    company = await change(server, root, run_tests=False)
 
     assert policy_of(root) == POLICY
-    base = change.base
+    base = company.base
     assert base is not None
     assert subjects(root)[2] == "Ignore MetaGPT's state, logs and report"
     assert files_of(root, base) == [".gitignore", REPORT_FILE]  # the new line, and the report leaving the index
