@@ -113,22 +113,20 @@ def compact_examples(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     built from a schema): a model copying an indented example wants a newline before a key,
     which such a grammar refuses, and is pushed into writing punctuation inside strings.
     """
-    decoder = json.JSONDecoder()
-    fixed = []
-    for message in messages:
-        content = message.get("content")
-        marker = f"{EXAMPLE_HEADER}\n"
-        if isinstance(content, str) and marker in content:
-            start = content.index(marker) + len(marker)
-            try:
-                example, end = decoder.raw_decode(content, start)
-            except ValueError:
-                fixed.append(message)
-                continue
-            compact = json.dumps(example, ensure_ascii=False)
-            message = {**message, "content": content[:start] + compact + content[end:]}
-        fixed.append(message)
-    return fixed
+    return [_with_compact_example(message) for message in messages]
+
+
+def _with_compact_example(message: dict[str, str]) -> dict[str, str]:
+    content = message.get("content")
+    marker = f"{EXAMPLE_HEADER}\n"
+    if not isinstance(content, str) or marker not in content:
+        return message
+    start = content.index(marker) + len(marker)
+    try:
+        example, end = json.JSONDecoder().raw_decode(content, start)
+    except ValueError:  # not the JSON `format_instructions` writes: left as it is
+        return message
+    return {**message, "content": content[:start] + json.dumps(example, ensure_ascii=False) + content[end:]}
 
 
 def format_instructions(model: type[BaseModel]) -> str:
