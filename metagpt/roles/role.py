@@ -22,14 +22,15 @@ safe to override; call `super()` to keep the default.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from pydantic import BaseModel
 
-from metagpt.actions.action import Action, current_llm
+from metagpt.actions.action import Action
+from metagpt.actions.action_output import output_parts
 from metagpt.actions.add_requirement import UserRequirement
 from metagpt.actions.document import Document
 from metagpt.context import Context
@@ -39,7 +40,7 @@ from metagpt.roles.plan_view import PlanView
 from metagpt.roles.planner import Planner, Task, TaskResult
 from metagpt.roles.registry import record_role
 from metagpt.roles.role_compat import MetaGPTRoleNames
-from metagpt.roles.role_context import MessageBus, RoleContext, RoleReactMode
+from metagpt.roles.role_context import MessageBus, RoleContext, RoleReactMode, working_scope
 from metagpt.schema import Message, any_to_str, any_to_str_set
 from metagpt.utils.declarative import Declared
 
@@ -318,18 +319,14 @@ class Role(MetaGPTRoleNames, Declared):
         """Wrap an action's result: a message as is, a document saved, anything else as text."""
         if isinstance(result, Message):
             return result
-        instruct: BaseModel | None = None
+        instruct: BaseModel | None
         if isinstance(result, Document):
             self.on_document(result)
             if self.project is not None:
                 self.project.save_document(result)
             content, instruct = result.to_markdown(), result
-        elif hasattr(result, "instruct_content") and hasattr(result, "content"):
-            content, instruct = str(result.content), result.instruct_content
-        elif isinstance(result, BaseModel):
-            content, instruct = result.model_dump_json(indent=2), result
         else:
-            content = "" if result is None else str(result)
+            content, instruct = output_parts(result)
         return Message(content, instruct_content=instruct, role=self.profile, cause_by=cause_by, sent_from=self.name)
 
     def on_document(self, document: Document) -> None:
@@ -387,17 +384,9 @@ class Role(MetaGPTRoleNames, Declared):
             self.publish_message(response)
             return response
 
-    @contextmanager
-    def _running(self) -> Iterator[None]:
-        """While the role works: actions made on the fly ask its model (`current_llm`), and its
-        context is current (`Context.as_current`: MetaGPT 0.6's `CONFIG.git_repo`), also when
-        the role runs on its own, outside a team's run."""
-        token = current_llm.set(self.llm)
-        try:
-            with self._context.as_current() if self._context is not None else nullcontext():
-                yield
-        finally:
-            current_llm.reset(token)
+    def _running(self) -> AbstractContextManager[None]:
+        """The scope the role works in: its model and context current (`working_scope`)."""
+        return working_scope(self.llm, self._context)
 
     def _as_message(self, value: str | list[str] | Message) -> Message:
         if isinstance(value, Message):

@@ -1,4 +1,5 @@
-"""What a role knows while it runs (`role.rc`), how it reacts, and where it publishes.
+"""What a role knows while it runs (`role.rc`), how it reacts, where it publishes, and the scope
+it works in (`working_scope`).
 
 `Role` (roles/role.py) holds one `RoleContext`; `metagpt.roles.role` exports these names too,
 where MetaGPT's users import them from.
@@ -6,12 +7,18 @@ where MetaGPT's users import them from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from metagpt.actions.action import Action
+from metagpt.actions.action import Action, current_llm
 from metagpt.memory import Memory
 from metagpt.schema import Message
+
+if TYPE_CHECKING:
+    from metagpt.context import Context
+    from metagpt.llm import LLM
 
 
 class MessageBus(Protocol):
@@ -59,3 +66,16 @@ class RoleContext:
     @property
     def history(self) -> list[Message]:
         return self.memory.get()
+
+
+@contextmanager
+def working_scope(llm: LLM, context: Context | None) -> Iterator[None]:
+    """While a role works: actions made on the fly ask its model (`current_llm`), and its context
+    is current (`Context.as_current`: MetaGPT 0.6's `CONFIG.git_repo`), also when the role runs
+    on its own, outside a team's run."""
+    token = current_llm.set(llm)
+    try:
+        with context.as_current() if context is not None else nullcontext():
+            yield
+    finally:
+        current_llm.reset(token)
