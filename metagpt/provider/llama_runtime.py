@@ -2,7 +2,7 @@
 
 Its own module so both the provider (`local_llama`) and the grammar builder (`llama_grammar`)
 can load llama.cpp without importing each other; it also holds the load-time workaround for
-llama.cpp builds with AMX kernels.
+llama.cpp builds with AMX kernels and the chat formatter read from a model file.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+
+from loguru import logger
 
 from metagpt.exceptions import ConfigError
 from metagpt.utils.openmp import spin_briefly_before_import
@@ -74,3 +76,23 @@ def without_extra_buffer_types(llama_cpp: Any) -> Iterator[None]:
         yield
     finally:
         module.llama_model_default_params = original
+
+
+def chat_formatter(llama: Any, name: str) -> Any:
+    """The chat formatter of a loaded model's own template (`tokenizer.chat_template`), or None,
+    with a one-line warning, when the file has none (`name` is the file's, for that warning)."""
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        logger.warning(
+            f"{name} has no chat template (tokenizer.chat_template): llama-cpp-python falls back to the "
+            "llama-2 format, which a base or differently trained model often just echoes; use an instruct GGUF."
+        )
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def token_text(token: int) -> str:
+        return llama.detokenize([token], special=True).decode("utf-8", errors="ignore") if token >= 0 else ""
+
+    return Jinja2ChatFormatter(
+        template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())
+    )

@@ -29,13 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 from metagpt.exceptions import ConfigError, ProviderError
 from metagpt.provider import check_allowed
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider, StreamChunk, Usage
 from metagpt.provider.llama_grammar import json_grammar
-from metagpt.provider.llama_runtime import INSTALL_HINT, import_llama_cpp
+from metagpt.provider.llama_runtime import INSTALL_HINT, chat_formatter, import_llama_cpp
 from metagpt.provider.llama_runtime import uses_amx as _uses_amx
 from metagpt.provider.llama_runtime import without_extra_buffer_types as _without_extra_buffer_types
 
@@ -145,22 +143,7 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> LoadedModel:
         raise ConfigError(
             f"{path}: llama.cpp cannot load this file ({exc}). Set LOCAL_MODEL_PATH to a GGUF model."
         ) from exc
-    formatter = None
-    template = llama.metadata.get("tokenizer.chat_template")
-    if not template:
-        logger.warning(
-            f"{path.name} has no chat template (tokenizer.chat_template): llama-cpp-python falls back to the "
-            "llama-2 format, which a base or differently trained model often just echoes; use an instruct GGUF."
-        )
-    else:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        def token_text(token: int) -> str:
-            return llama.detokenize([token], special=True).decode("utf-8", errors="ignore") if token >= 0 else ""
-
-        formatter = Jinja2ChatFormatter(
-            template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())
-        )
+    formatter = chat_formatter(llama, path.name)
     return LoadedModel(llama=llama, load_seconds=time.perf_counter() - started, formatter=formatter)
 
 
