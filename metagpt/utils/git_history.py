@@ -30,7 +30,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import cast
 
@@ -322,19 +321,18 @@ class GitHistory:
         if not bare:
             self._check_git_dir()
             where = [f"--git-dir={self.path / '.git'}", f"--work-tree={self.path}"]
-        with tempfile.TemporaryDirectory(prefix="metagpt-git-") as home:
-            try:
-                if not bare:
-                    listing = [*where, "config", "--list", "--null", "--name-only"]
-                    listed = run_git(git, listing, self.path, Path(home), settings)
-                    if listed.returncode != 0:
-                        raise GitFailed(f"git {args[0]} failed: cannot read the config: {_last_line(listed)}")
-                    settings += neutralised(listed.stdout.split("\0"))
-                result = run_git(git, [*where, *args], self.path, Path(home), settings)
-            except GitTimedOut as error:
-                lock = self.path / ".git" / LOCK_FILE
-                note = f"; removed its stale lock {lock}" if self.clear_stale_lock() else ""
-                raise GitFailed(f"{error}{note}") from None
+        try:
+            if not bare:
+                listing = [*where, "config", "--list", "--null", "--name-only"]
+                listed = run_git(git, listing, self.path, settings)
+                if listed.returncode != 0:
+                    raise GitFailed(f"git {args[0]} failed: cannot read the config: {_last_line(listed)}")
+                settings += neutralised(listed.stdout.split("\0"))
+            result = run_git(git, [*where, *args], self.path, settings)
+        except GitTimedOut as error:
+            lock = self.path / ".git" / LOCK_FILE
+            note = f"; removed its stale lock {lock}" if self.clear_stale_lock() else ""
+            raise GitFailed(f"{error}{note}") from None
         if check and result.returncode != 0:
             raise GitFailed(f"git {args[0]} failed: {_last_line(result)}")
         return result

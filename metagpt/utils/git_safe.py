@@ -10,8 +10,10 @@ exactly as before.
 
 Each git call
 
-* gets an environment built from scratch (PATH, a private HOME, `LC_ALL=C`): no API key or
-  other secret of ours can reach anything git starts; the user's and the system's
+* gets an environment built from scratch (PATH, `LC_ALL=C`, and `/dev/null` as HOME and
+  XDG_CONFIG_HOME: a home that holds no file, so git finds no per-user config, attributes or
+  ignore file there, and no folder is made that a killed process could leave behind): no API
+  key or other secret of ours can reach anything git starts; the user's and the system's
   configuration is ignored (`GIT_CONFIG_GLOBAL=/dev/null`, `GIT_CONFIG_NOSYSTEM=1`);
 * carries our settings in the environment (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_n`,
   `GIT_CONFIG_VALUE_n`): git reads them after the repository's config (and after whatever that
@@ -106,16 +108,16 @@ def neutralised(names: Iterable[str]) -> list[Setting]:
     return settings
 
 
-def git_env(home: Path, settings: Sequence[Setting] = ()) -> dict[str, str]:
-    """Git's environment, from scratch: PATH, a private HOME and locale, git's safety switches,
+def git_env(settings: Sequence[Setting] = ()) -> dict[str, str]:
+    """Git's environment, from scratch: PATH, an empty home and locale, git's safety switches,
     and `settings` as command-line configuration.
 
     Nothing else of the parent's reaches git or anything it starts: no API key, no GIT_DIR.
     """
     env = {
         "PATH": os.environ.get("PATH") or os.defpath,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home),
+        "HOME": os.devnull,  # git reads `~/...` and `$XDG_CONFIG_HOME/git/...`: "not a directory", no file
+        "XDG_CONFIG_HOME": os.devnull,
         "LC_ALL": "C",
         "LANG": "C",
         "GIT_TERMINAL_PROMPT": "0",
@@ -141,10 +143,8 @@ class GitTimedOut(GitFailed):
     """A git command took longer than `GIT_TIMEOUT` and was killed with its process group."""
 
 
-def run_git(
-    git: str, args: Sequence[str], cwd: Path, home: Path, settings: Sequence[Setting]
-) -> subprocess.CompletedProcess[str]:
-    """Run `git args` in `cwd` with `git_env(home, settings)`, in its own process group.
+def run_git(git: str, args: Sequence[str], cwd: Path, settings: Sequence[Setting]) -> subprocess.CompletedProcess[str]:
+    """Run `git args` in `cwd` with `git_env(settings)`, in its own process group.
 
     Raises:
         GitTimedOut: it ran longer than `GIT_TIMEOUT`; it and all it started were killed.
@@ -152,7 +152,7 @@ def run_git(
     process = subprocess.Popen(
         [git, "--no-pager", *args],
         cwd=cwd,
-        env=git_env(home, settings),
+        env=git_env(settings),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

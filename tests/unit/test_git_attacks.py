@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 from metagpt.exceptions import HistoryError
 from metagpt.incremental.history import ChangeHistory
-from metagpt.utils import git_safe
+from metagpt.utils import git_history, git_safe
 from metagpt.utils.git_history import GitHistory
 from metagpt.utils.git_safe import GitFailed, git_env
 
@@ -188,10 +189,10 @@ def test_a_config_that_is_a_pipe_is_refused_at_once(tmp_path: Path) -> None:
 async def test_git_gets_no_secret_of_ours(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret-0123456789")
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))
-    env = git_env(tmp_path / "home")
+    env = git_env()
     assert set(env) >= {"PATH", "HOME", "LC_ALL", "GIT_CONFIG_NOSYSTEM"}
     assert "sk-parent-secret" not in repr(env) and "GIT_DIR" not in env
-    assert git_env(tmp_path, [("core.hooksPath", "/dev/null")])["GIT_CONFIG_KEY_0"] == "core.hooksPath"
+    assert git_env([("core.hooksPath", "/dev/null")])["GIT_CONFIG_KEY_0"] == "core.hooksPath"
     history = GitHistory(project)
     history.init()
     assert await history.commit("with a key in our environment")
@@ -242,3 +243,33 @@ def test_a_lock_held_by_a_live_git_is_kept(project: Path, tmp_path: Path) -> Non
         process.wait()
     assert GitHistory(project).clear_stale_lock() is True
     assert not lock.exists()
+
+
+async def test_git_reads_no_home_and_leaves_no_folder(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Git's home is `/dev/null`: a user's `~/.config/git/attributes` is never read, and no
+    private folder is made per call that a process killed mid-call would leave in TMPDIR."""
+    home, scratch = tmp_path / "home", tmp_path / "scratch"
+    (home / ".config" / "git").mkdir(parents=True)
+    (home / ".config" / "git" / "attributes").write_text("* filter=planted\n")
+    (home / ".gitconfig").write_text('[filter "planted"]\n\tclean = touch ' + str(tmp_path / "ran") + "\n")
+    scratch.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    seen: list[list[Path]] = []
+    run_git = git_history.run_git
+
+    def watched(*args, **kwargs):
+        seen.append(list(scratch.iterdir()))  # what a SIGKILL at this moment would leave
+        return run_git(*args, **kwargs)
+
+    monkeypatch.setattr(git_history, "run_git", watched)
+    history = GitHistory(project)
+    history.init()
+    (project / "a.py").write_text("print(1)\n")
+    assert await history.commit("one file")
+    assert history.log() == ["one file"] and not (tmp_path / "ran").exists()
+    assert seen and all(listing == [] for listing in seen)
