@@ -15,6 +15,7 @@ from metagpt.actions.sentences import salvage_sentence, sentence_problem, shares
 from metagpt.utils.structured import SALVAGE
 
 if TYPE_CHECKING:
+    from metagpt.provider.base import ModelRequest
     from metagpt.schema import Message
 
 
@@ -140,6 +141,16 @@ class WritePRD(Action):
 
     output_model = PRD
     prompt_name = "write_prd"
+
+    def first_request(self, requirement: str) -> ModelRequest:
+        """The request `run` sends first for `requirement` (a batch holds its worst case before
+        the company makes its folder, `metagpt.batch.preflight`)."""
+        return self.llm.model_request(
+            self.prompt(requirement=requirement),
+            PRD,
+            [self.prefix] if self.prefix else None,
+            closing=idea_reminder(requirement),
+        )
 
     async def run(self, with_messages: str | list[Message]) -> PRD:
         """Ask for the document, from the newest `UserRequirement` message (or the given text)."""

@@ -53,16 +53,19 @@ def standing(project: Path) -> Standing | None:
 async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
     """The budget hold of a new company's first call for each idea: the worst case of the Product
     Manager's first PRD request, as `LLM.request` prices it before sending it."""
-    from metagpt.actions.write_prd import PRD
+    from metagpt.actions.write_prd import WritePRD
     from metagpt.context import Context
     from metagpt.roles import ProductManager
+    from metagpt.roles.role_context import working_scope
 
     context = Context(config)
     try:
         manager = ProductManager(context=context)
         [write_prd] = manager.actions
+        assert isinstance(write_prd, WritePRD)
         llm = manager.llm
-        requests = [llm.model_request(write_prd.prompt(requirement=idea), PRD, [write_prd.prefix]) for idea in ideas]
+        with working_scope(llm, context):  # the action asks its role's model, as in a run
+            requests = [write_prd.first_request(idea) for idea in ideas]
         return [llm.reservation(llm.prepare(request)) for request in requests]
     finally:
         await context.aclose()

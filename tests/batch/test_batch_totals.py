@@ -130,3 +130,29 @@ async def test_a_company_that_made_its_folder_gets_its_advance_hold_for_its_firs
     unused = await hold_first_call(config, IDEAS[1], LocalBudget(ledger := Ledger(1.0)))
     unused.release_unused()  # the company ended before its first call
     assert ledger.state().holds == 0
+
+
+async def test_the_advance_hold_prices_the_request_the_company_sends_first(allow_model_requests, tmp_path):
+    """What a batch holds before a company's folder is the worst case of the very request its
+    Product Manager sends first (the idea restated after the example included)."""
+    from metagpt.actions.write_prd import WritePRD
+    from metagpt.context import Context
+    from metagpt.roles import ProductManager
+    from metagpt.roles.role_context import working_scope
+
+    ideas = tmp_path / "ideas.txt"
+    ideas.write_text(IDEAS[1])
+    with OpenAIServer() as server:
+        run = cli(server, tmp_path, str(ideas), "--workspace", "out", "--workers", "1", "--investment-total", "1")
+        sent = server.bodies[0]["messages"]
+        context = Context(loopback_config(server.base_url))
+        try:
+            manager = ProductManager(context=context)
+            [write_prd] = manager.actions
+            assert isinstance(write_prd, WritePRD)
+            with working_scope(manager.llm, context):
+                expected = write_prd.first_request(IDEAS[1]).messages
+        finally:
+            await context.aclose()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [m["content"] for m in sent] == [m["content"] for m in expected]
