@@ -58,7 +58,8 @@ class Action(Declared):
             role's budget.
 
     Subclasses implement `async run(...)`. Actions that produce a SOP document set
-    `output_model` and call `ask_document`, which fills `prompts/<prompt_name>.md`.
+    `output_model` and call `ask_document`, which fills `prompts/<prompt_name>.md`. Declared
+    fields are validated by pydantic and dumped by `model_dump()` (see `Declared`).
     """
 
     name: str = ""

@@ -58,7 +58,8 @@ class Role(MetaGPTRoleNames, Declared):
     system prompt replacing the one built from the others). Keywords: `is_human` (a person at
     the terminal answers instead of the model), `context` (config, budget and provider; a team
     sets it on `hire`), `actions` and `watch` (as `set_actions` and `_watch` take them), and any
-    attribute a subclass declares with an annotation.
+    attribute a subclass declares with an annotation. Declared fields are validated by pydantic
+    (`pydantic.ValidationError` for a bad value) and dumped by `model_dump()` (see `Declared`).
     """
 
     name: str = ""
