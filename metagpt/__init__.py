@@ -5,3 +5,7 @@ configured. See `metagpt.software_company.SoftwareCompany` and `metagpt.llm.LLM`
 """
 
 __version__ = "0.1.0"
+
+from metagpt.compat import install as _install_compat_paths
+
+_install_compat_paths()  # MetaGPT's module paths that name a higher layer's things (no import, no I/O)

@@ -1,4 +1,5 @@
-"""MetaGPT's module name for the model every role and action asks: here, `metagpt.llm.LLM`.
+"""`metagpt.provider.base_llm` (an alias, see `metagpt.compat`): MetaGPT's name for the model every
+role and action asks, here `metagpt.llm.LLM`.
 
 Providers (one small async interface) are `metagpt.provider.base.Provider`; `LLM` wraps one with
 retries, budget, cost and logs, and offers the `aask`/`acompletion` API MetaGPT's `BaseLLM` did.
