@@ -50,11 +50,14 @@ def standing(project: Path) -> Standing | None:
         db.close()
 
 
-async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
+async def first_call_dollars(config: Config, ideas: list[str], exact: bool = True) -> list[float]:
     """The budget hold of a new company's first call for each idea: the worst case of the Product
-    Manager's first PRD request, as `LLM.request` prices it before sending it."""
+    Manager's first PRD request, as `LLM.request` prices it before sending it: of its prompt's
+    exact count, or with `exact=False` of the upper bound the call holds first when it fits
+    (`metagpt.reservation`), which needs no vocabulary."""
     from metagpt.actions.write_prd import WritePRD
     from metagpt.context import Context
+    from metagpt.reservation import exact_prompt
     from metagpt.roles import ProductManager
     from metagpt.roles.role_context import working_scope
 
@@ -66,7 +69,10 @@ async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
         llm = manager.llm
         with working_scope(llm, context):  # the action asks its role's model, as in a run
             requests = [write_prd.first_request(idea) for idea in ideas]
-        return [llm.reservation(llm.prepare(request)) for request in requests]
+        prepared = [llm.prepare(request) for request in requests]
+        if exact:
+            prepared = [exact_prompt(llm.provider, request) for request in prepared]
+        return [llm.reservation(request) for request in prepared]
     finally:
         await context.aclose()
 
@@ -82,8 +88,11 @@ async def check_fits(ideas: list[Idea], standings: dict[str, Standing | None], c
     new = [idea.idea for idea in ideas if standings.get(idea.project_name) is None]
     if not new:
         return
+    left = ledger.total - ledger.before
+    if to_micros(min(await first_call_dollars(config, new, exact=False))) <= left:
+        return  # fits by the bound: no need to count exactly
     smallest = min(await first_call_dollars(config, new))
-    if to_micros(smallest) > ledger.total - ledger.before:
+    if to_micros(smallest) > left:
         raise TotalBudgetTooSmall(to_dollars(ledger.total), to_dollars(ledger.before), smallest)
 
 
