@@ -8,7 +8,9 @@ be charged: the most prompt tokens the usage check accepts (`prompt_allowance`) 
 of completion. If that could exceed what is left, `NoMoneyException` is raised before anything
 is sent. A call is charged what the server reported (within that bound), or its whole
 reservation when it may have been billed without an answer we could read (time-out, cut
-answer, cancelled in flight); so the total never exceeds the investment.
+answer, cancelled in flight); so the total never exceeds the investment. A reservation held for
+an upper bound of the prompt's count (`metagpt.reservation`) is charged the worst case of the
+exact count instead, which is at most what was held.
 
 A resumed run starts from what the journal says earlier runs spent (`restore`).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Protocol
 
 from loguru import logger
@@ -79,14 +82,26 @@ class SharedBudget(Protocol):
 
 
 class Reservation(float):
-    """A reservation's dollars, carrying the shared budget's ticket for its hold."""
+    """A reservation's dollars, carrying the shared budget's ticket for its hold (if any), and
+    for a hold of a prompt's upper bound, the worst case of the prompt's exact count."""
 
-    ticket: str
+    ticket: str | None
+    exact: Callable[[], float] | None
 
-    def __new__(cls, dollars: float, ticket: str) -> Reservation:
+    def __new__(
+        cls, dollars: float, ticket: str | None = None, exact: Callable[[], float] | None = None
+    ) -> Reservation:
         reservation = super().__new__(cls, dollars)
         reservation.ticket = ticket
+        reservation.exact = exact
         return reservation
+
+
+def unread_charge(reservation: float) -> float:
+    """What a call billed without an answer we could read is charged: its whole reservation, or,
+    for a hold of a prompt's upper bound, the worst case of the exact count (never more than held)."""
+    exact = getattr(reservation, "exact", None)
+    return float(reservation) if exact is None else min(float(reservation), exact())
 
 
 class CostRecord(BaseModel):
@@ -209,11 +224,12 @@ class CostManager:
         """Release a reservation and record what the call used; returns its cost.
 
         With no usage, the call costs nothing, unless `billed_unread` says the server may have
-        billed an answer we could not read: then the whole reservation is charged.
+        billed an answer we could not read: then the whole reservation is charged
+        (`unread_charge`).
         """
         self._reserved = max(0.0, self._reserved - reservation)
         if usage is None:
-            cost = float(reservation) if billed_unread and reservation > 0 else 0.0
+            cost = unread_charge(reservation) if billed_unread and reservation > 0 else 0.0
         else:
             cost = self.cost_of(model, usage, priced)
         ticket = getattr(reservation, "ticket", None)

@@ -10,22 +10,19 @@ rate limit, and is charged and journaled by how it ended.
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from metagpt.exceptions import ProviderError
 from metagpt.journal.recorder import CallRecorder
 from metagpt.provider.base import ModelRequest, ModelResponse, Provider
+from metagpt.reservation import bounded_prompt, hold
 from metagpt.utils.concurrency import SIBLING_FAILED
 from metagpt.utils.faults import crash_point
-from metagpt.utils.structured import strict_json_schema
-from metagpt.utils.token_counter import count_text_tokens
 
 if TYPE_CHECKING:
     from metagpt.configs.settings import Config
@@ -42,14 +39,9 @@ _TRIM_MARK = "\n[... trimmed to fit the context window ...]\n"
 
 
 def prepare(request: ModelRequest, provider: Provider) -> ModelRequest:
-    """`request` fitted to the model's window, with the prompt tokens its budget hold counts
-    (the schema's too), from which the worst case of each attempt is priced."""
-    request = fit_to_window(request, provider)
-    prompt_tokens = provider.count_tokens(request.messages)
-    if request.output_schema is not None:
-        prompt_tokens += schema_tokens(request.output_schema.json_schema, provider.model)
-        prompt_tokens += provider.schema_overhead_tokens
-    return request.model_copy(update={"prompt_tokens": prompt_tokens})
+    """`request` fitted to the model's window, with the prompt tokens its budget hold counts (the
+    schema's too): an upper bound, counted exactly by `hold` only when the bound does not fit."""
+    return bounded_prompt(provider, fit_to_window(request, provider))
 
 
 def fit_to_window(request: ModelRequest, provider: Provider) -> ModelRequest:
@@ -57,9 +49,11 @@ def fit_to_window(request: ModelRequest, provider: Provider) -> ModelRequest:
 
     The least important context goes first: the system prompt and the last message (the
     instruction) are kept as long as possible; the middle of the longest other message is cut.
+    A request that fits by the upper bound of its count (`Provider.prompt_token_bound`) is not
+    counted exactly: only one that may not fit needs the model's vocabulary.
     """
     window = provider.context_window
-    if not window:
+    if not window or provider.prompt_token_bound(request.messages) + request.max_tokens <= window:
         return request
     prompt_tokens = provider.count_tokens(request.messages)
     if prompt_tokens + request.max_tokens <= window:
@@ -94,19 +88,6 @@ def _longest_trimmable(messages: list[dict[str, str]]) -> int | None:
         if candidates:
             return max(candidates, key=lambda i: len(messages[i]["content"]))
     return None
-
-
-def schema_tokens(schema: dict[str, Any], model: str) -> int:
-    """Prompt tokens an endpoint may bill for a response schema, in whichever form it is sent."""
-    return _schema_tokens(json.dumps(schema), model)
-
-
-@functools.lru_cache(maxsize=64)
-def _schema_tokens(schema_json: str, model: str) -> int:
-    """`schema_tokens` of a schema given as JSON: an action sends the same schema on every call."""
-    schema = json.loads(schema_json)
-    forms = (schema_json, json.dumps(strict_json_schema(schema)))
-    return max(count_text_tokens(form, model) for form in forms)
 
 
 def retry_delay(error: ProviderError, attempt: int) -> float:
@@ -184,7 +165,7 @@ class ModelCall:
         """One attempt: reserve, journal `started`, send, charge, journal how it ended."""
         provider = self.provider
         role, model, costs = self.role, provider.model, self.context.cost_manager
-        reserved = await costs.areserve(model, request.prompt_tokens or 0, request.max_tokens, provider.priced)
+        request, reserved = await hold(costs, provider, request)
         price = costs.price(model, provider.priced)
         prices = (price.prompt, price.completion)
         row = recorder.begin(attempt, reserved) if recorder is not None else None

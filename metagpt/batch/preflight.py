@@ -23,7 +23,7 @@ from metagpt.batch.ledger import Ledger, to_dollars, to_micros
 from metagpt.configs.settings import Config
 from metagpt.const import STATE_DB
 from metagpt.cost_manager import SharedBudget
-from metagpt.exceptions import TotalBudgetTooSmall
+from metagpt.exceptions import NoMoneyException, TotalBudgetTooSmall
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,14 @@ def standing(project: Path) -> Standing | None:
         db.close()
 
 
-async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
+async def first_call_dollars(config: Config, ideas: list[str], exact: bool = True) -> list[float]:
     """The budget hold of a new company's first call for each idea: the worst case of the Product
-    Manager's first PRD request, as `LLM.request` prices it before sending it."""
+    Manager's first PRD request, as `LLM.request` prices it before sending it: of its prompt's
+    exact count, or with `exact=False` of the upper bound the call holds first when it fits
+    (`metagpt.reservation`), which needs no vocabulary."""
     from metagpt.actions.write_prd import WritePRD
     from metagpt.context import Context
+    from metagpt.reservation import exact_prompt
     from metagpt.roles import ProductManager
     from metagpt.roles.role_context import working_scope
 
@@ -66,7 +69,10 @@ async def first_call_dollars(config: Config, ideas: list[str]) -> list[float]:
         llm = manager.llm
         with working_scope(llm, context):  # the action asks its role's model, as in a run
             requests = [write_prd.first_request(idea) for idea in ideas]
-        return [llm.reservation(llm.prepare(request)) for request in requests]
+        prepared = [llm.prepare(request) for request in requests]
+        if exact:
+            prepared = [exact_prompt(llm.provider, request) for request in prepared]
+        return [llm.reservation(request) for request in prepared]
     finally:
         await context.aclose()
 
@@ -82,34 +88,51 @@ async def check_fits(ideas: list[Idea], standings: dict[str, Standing | None], c
     new = [idea.idea for idea in ideas if standings.get(idea.project_name) is None]
     if not new:
         return
+    left = ledger.total - ledger.before
+    if to_micros(min(await first_call_dollars(config, new, exact=False))) <= left:
+        return  # fits by the bound: no need to count exactly
     smallest = min(await first_call_dollars(config, new))
-    if to_micros(smallest) > ledger.total - ledger.before:
+    if to_micros(smallest) > left:
         raise TotalBudgetTooSmall(to_dollars(ledger.total), to_dollars(ledger.before), smallest)
 
 
 async def hold_first_call(config: Config, idea: str, budget: SharedBudget) -> FirstCallHeld:
     """Hold the first call of a new company for `idea` in the shared `budget` before the company
-    makes its folder; raises the budget's refusal (`NoMoneyException`) when it does not fit."""
-    [dollars] = await first_call_dollars(config, [idea])
-    return FirstCallHeld(budget, await budget.reserve(dollars), dollars)
+    makes its folder, as the call itself will hold it (`metagpt.reservation.hold`): the worst case
+    of its prompt's upper bound when that fits, else of its exact count. Raises the budget's
+    refusal (`NoMoneyException`) when neither fits."""
+    [dollars] = await first_call_dollars(config, [idea], exact=False)
+    try:
+        return FirstCallHeld(budget, await budget.reserve(dollars), dollars)
+    except NoMoneyException:
+        [dollars] = await first_call_dollars(config, [idea])
+        return FirstCallHeld(budget, await budget.reserve(dollars), dollars)
 
 
 class FirstCallHeld:
     """A `SharedBudget` whose first hold was taken in advance (`hold_first_call`): the company's
     first call gets that hold, so a company that made its folder can always make its first call,
-    however many others reserved meanwhile."""
+    however many others reserved meanwhile.
+
+    A first ask larger than the advance (the bound, when the advance is of the exact count) is
+    tried while the advance is kept: refused, the advance still serves the call's next, exact, ask.
+    """
 
     def __init__(self, budget: SharedBudget, ticket: str, dollars: float):
         self.budget = budget
         self._held: tuple[str, float] | None = (ticket, dollars)
 
     async def reserve(self, dollars: float) -> str:
-        held, self._held = self._held, None
-        if held is not None:
-            if dollars <= held[1]:
-                return held[0]  # its commit replaces the (equal or larger) hold by the real cost
-            self.budget.release(held[0])
-        return await self.budget.reserve(dollars)
+        if self._held is None:
+            return await self.budget.reserve(dollars)
+        ticket, held = self._held
+        if dollars <= held:
+            self._held = None
+            return ticket  # its commit replaces the (equal or larger) hold by the real cost
+        granted = await self.budget.reserve(dollars)  # refused: the advance stays
+        self._held = None
+        self.budget.release(ticket)
+        return granted
 
     def commit(self, ticket: str, dollars: float) -> None:
         self.budget.commit(ticket, dollars)

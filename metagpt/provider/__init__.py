@@ -101,13 +101,15 @@ def _plugin(api_type: str) -> ProviderFactory:
 
 
 def prepare(config: Config) -> threading.Thread | None:
-    """Load what the first call to an endpoint needs (the SDK, the token vocabulary, the
-    certificate store), in a background thread, while the company sets its project up.
+    """Load what the first call to an endpoint needs (the SDK, the certificate store), in a
+    background thread, while the company sets its project up.
 
     The first call would otherwise spend most of a second on it before it is sent. Nothing is
-    lost when the thread is not done in time: an import or a vocabulary being loaded is waited
-    for, not loaded twice. For endpoints over HTTP (the embedded model loads itself), and for each
-    provider the `roles:` entries name.
+    lost when the thread is not done in time: an import being loaded is waited for, not loaded
+    twice. For endpoints over HTTP (the embedded model loads itself), and for each provider the
+    `roles:` entries name. The token vocabulary is not loaded: a call counts its prompt by an
+    upper bound and the server reports its usage (`metagpt.reservation`); the vocabulary loads,
+    once, only for a call that needs an exact count.
     """
     import importlib
 
@@ -122,10 +124,8 @@ def prepare(config: Config) -> threading.Thread | None:
 
     def load() -> None:
         from metagpt.provider.openai_api import tls_context
-        from metagpt.utils.token_counter import encoding_name_for, get_encoding
 
-        for each, protocol in wanted:
-            get_encoding(encoding_name_for(each.resolved_model))
+        for _, protocol in wanted:
             if protocol in modules:
                 try:
                     importlib.import_module(f"metagpt.provider.{modules[protocol]}")

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from metagpt.provider.base import ModelRequest
-from metagpt.utils.token_counter import count_text_tokens
+from metagpt.utils.token_counter import count_text_tokens, text_token_bound
 
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "pause_turn": "stop"}
 FINISH_REASONS |= {"max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "content_filter"}
@@ -71,7 +71,8 @@ def wire_request(request: ModelRequest, model: str, temperature: bool, stream: b
     kwargs: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens, "messages": turns}
     if temperature:
         kwargs["temperature"] = min(max(request.temperature, 0.0), 1.0)
-    if system and count_text_tokens(system, model) >= cache_minimum(model):
+    minimum = cache_minimum(model)  # below it by the UTF-8 length: no need to load a vocabulary
+    if system and text_token_bound(system) >= minimum and count_text_tokens(system, model) >= minimum:
         kwargs["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
     elif system:
         kwargs["system"] = system

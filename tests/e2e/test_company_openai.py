@@ -18,8 +18,8 @@ from metagpt.actions.write_code import CODE_STOP
 from metagpt.config import Config
 from metagpt.cost_manager import TOKEN_PRICES
 from metagpt.exceptions import NoMoneyException
-from metagpt.model_call import schema_tokens
 from metagpt.provider.base import prompt_allowance
+from metagpt.reservation import schema_tokens
 from metagpt.roles import Architect, Engineer, ProductManager, ProjectManager
 from metagpt.software_company import SoftwareCompany
 from metagpt.utils.structured import format_instructions

@@ -19,9 +19,9 @@ from metagpt.exceptions import (
     ProviderError,
 )
 from metagpt.llm import LLM
-from metagpt.model_call import schema_tokens
 from metagpt.provider import openai_api
 from metagpt.provider.base import prompt_allowance
+from metagpt.reservation import schema_tokens
 from metagpt.utils.structured import format_instructions
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens
 from tests.e2e.conftest import MODEL, openai_config

@@ -8,8 +8,8 @@ import pytest
 
 from metagpt.config import Config
 from metagpt.logs import MASK, redact
-from metagpt.model_call import schema_tokens
 from metagpt.provider.openai_api import OpenAIProvider, tls_context
+from metagpt.reservation import schema_tokens
 from metagpt.utils.structured import strict_json_schema
 from metagpt.utils.token_counter import count_message_tokens, count_text_tokens, get_encoding
 
@@ -82,6 +82,5 @@ def test_the_first_calls_needs_load_in_the_background_for_an_endpoint_only() -> 
     assert thread is not None and thread.daemon
     thread.join(timeout=60)
     assert not thread.is_alive()
-    assert token_counter._load_encoding.cache_info().currsize == 1  # loaded once, ready for the first count
-    count = count_text_tokens("hello world", "gpt-4o-mini")
-    assert token_counter._load_encoding.cache_info().misses == 1 and count == 2
+    # No vocabulary: a call counts its prompt by an upper bound, the server reports its usage.
+    assert token_counter._load_encoding.cache_info().currsize == 0

@@ -169,7 +169,7 @@ LAYERS = [  # docs/architecture.md's table, from the top down
     ["metagpt.roles"],
     ["metagpt.actions"],
     ["metagpt.report"],
-    ["metagpt.llm", "metagpt.model_call", "metagpt.context"],
+    ["metagpt.llm", "metagpt.model_call", "metagpt.reservation", "metagpt.context"],
     [
         "metagpt.project_repo",
         "metagpt.render",

@@ -14,7 +14,7 @@ from collections import deque
 from pydantic import BaseModel, Field
 
 from metagpt.roles.di.agent.commands import CommandCall
-from metagpt.utils.token_counter import count_text_tokens
+from metagpt.utils.token_counter import count_text_tokens, text_token_bound
 
 ARGS_CHARS = 600
 """Characters of a command's arguments shown in a verbatim step (file contents are long)."""
@@ -150,7 +150,10 @@ class AgentMemory:
         return text if self.tokens(text) <= self.max_tokens else self._cut_to_cap(text)
 
     def tokens(self, text: str) -> int:
-        return count_text_tokens(text, self.model)
+        """The tokens of `text`: its UTF-8 length when that is within every limit here (the
+        shortest is `max_tokens * RECENT_SHARE`), counted exactly only when it may not be."""
+        bound = text_token_bound(text)
+        return bound if bound <= int(self.max_tokens * RECENT_SHARE) else count_text_tokens(text, self.model)
 
     def _recent(self, output_chars: int) -> str:
         return "\n".join(step.verbatim(output_chars) for step in self.window)
